@@ -1,0 +1,130 @@
+//! Merge, policy and rendering: from what the sources found to the bundle's
+//! bytes and the manifest. Pure functions; writing is `store`'s job.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cert::Cert;
+use crate::date;
+use crate::sources::Gathered;
+
+/// What happened to a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Kept,
+    /// notAfter before the sync's date.
+    Expired,
+    /// The admin or the certificate's own trust data said no.
+    Distrusted,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub cert: Cert,
+    pub sources: BTreeSet<String>,
+    pub status: Status,
+    /// Why it was left out; empty when kept.
+    pub reason: String,
+}
+
+/// Dedupe by SHA-256 of the DER, keeping every source's name, then apply
+/// policy as of `at` (Unix seconds). The result is sorted by subject, then
+/// fingerprint, so it does not depend on the order of the inputs.
+pub fn merge(gathered: Gathered, at: i64) -> Vec<Entry> {
+    let mut distrust: HashMap<[u8; 32], String> = HashMap::new();
+    for d in gathered.distrusted {
+        distrust.entry(d.sha256).or_insert(d.reason);
+    }
+    let mut by_sha: HashMap<[u8; 32], Entry> = HashMap::with_capacity(gathered.found.len());
+    for (label, item) in gathered.found {
+        if let Some(why) = item.distrust {
+            distrust
+                .entry(item.cert.sha256)
+                .or_insert_with(|| format!("{label}: {why}"));
+        }
+        by_sha
+            .entry(item.cert.sha256)
+            .or_insert_with(|| Entry {
+                cert: item.cert,
+                sources: BTreeSet::new(),
+                status: Status::Kept,
+                reason: String::new(),
+            })
+            .sources
+            .insert(label);
+    }
+    let mut entries: Vec<Entry> = by_sha.into_values().collect();
+    for e in &mut entries {
+        if let Some(why) = distrust.get(&e.cert.sha256) {
+            e.status = Status::Distrusted;
+            e.reason = why.clone();
+        } else if e.cert.is_expired_at(at) {
+            e.status = Status::Expired;
+            e.reason = format!("expired {}", date::instant(e.cert.not_after));
+        }
+    }
+    entries.sort_by(|a, b| {
+        (a.cert.subject.as_str(), a.cert.sha256).cmp(&(b.cert.subject.as_str(), b.cert.sha256))
+    });
+    entries
+}
+
+/// The bundle: kept certificates as PEM, each after `#` lines saying what it
+/// is and where it came from. No timestamps: same inputs, same bytes.
+pub fn render(entries: &[Entry]) -> Vec<u8> {
+    let kept: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.status == Status::Kept)
+        .collect();
+    let mut out = String::with_capacity(kept.len() * 2400);
+    out.push_str(&format!(
+        "# CA bundle written by cabundle: {} certificates.\n\
+         # Do not edit; run `cabundle sync` (or `cabundle add FILE`) to change it.\n",
+        kept.len()
+    ));
+    for e in kept {
+        let sources: Vec<&str> = e.sources.iter().map(String::as_str).collect();
+        out.push_str(&format!(
+            "\n# Subject: {}\n# Sources: {}\n# SHA256: {}\n# Not after: {}\n",
+            e.cert.subject,
+            sources.join(", "),
+            e.cert.fingerprint(),
+            date::instant(e.cert.not_after),
+        ));
+        out.push_str(&e.cert.to_pem());
+    }
+    out.into_bytes()
+}
+
+/// One certificate as the manifest (and `list --json`) shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    pub sha256: String,
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub sources: Vec<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+impl From<&Entry> for Record {
+    fn from(e: &Entry) -> Record {
+        Record {
+            sha256: e.cert.fingerprint(),
+            subject: e.cert.subject.clone(),
+            issuer: e.cert.issuer.clone(),
+            serial: e.cert.serial.clone(),
+            not_before: date::instant(e.cert.not_before),
+            not_after: date::instant(e.cert.not_after),
+            sources: e.sources.iter().cloned().collect(),
+            status: e.status.clone(),
+            reason: e.reason.clone(),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
+
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cert {
+    pub der: Vec<u8>,
+    pub sha256: [u8; 32],
+    pub subject: String,
+    pub issuer: String,
+    pub common_name: Option<String>,
+    /// Hex, as OpenSSL prints it with colons removed.
+    pub serial: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// basicConstraints CA:TRUE.
+    pub ca_flag: bool,
+    /// X.509 version 1 with issuer == subject: an old-style root, which has
+    /// no extensions and so cannot say CA:TRUE.
+    pub v1_root: bool,
+}
+
+impl Cert {
+    /// Parse one DER certificate from the front of `bytes`, returning what
+    /// follows it (OpenSSL's aux data in a TRUSTED CERTIFICATE).
+    pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), String> {
+        let (rest, x509) = X509Certificate::from_der(bytes)
+            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+        let der = &bytes[..bytes.len() - rest.len()];
+        let basic = x509
+            .basic_constraints()
+            .map_err(|e| format!("bad basicConstraints extension ({e})"))?;
+        let common_name = x509
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(printable);
+        let cert = Cert {
+            sha256: Sha256::digest(der).into(),
+            subject: printable(&x509.subject().to_string()),
+            issuer: printable(&x509.issuer().to_string()),
+            common_name,
+            serial: x509.raw_serial_as_string().replace(':', ""),
+            not_before: x509.validity().not_before.timestamp(),
+            not_after: x509.validity().not_after.timestamp(),
+            ca_flag: basic.is_some_and(|b| b.value.ca),
+            v1_root: x509.version() == X509Version::V1
+                && x509.subject().as_raw() == x509.issuer().as_raw(),
+            der: der.to_vec(),
+        };
+        Ok((cert, rest))
+    }
+
+    /// Parse exactly one DER certificate.
+    pub fn from_der(bytes: &[u8]) -> Result<Cert, String> {
+        match Cert::parse_prefix(bytes)? {
+            (cert, []) => Ok(cert),
+            (_, rest) => Err(format!(
+                "{} bytes of trailing data after the certificate",
+                rest.len()
+            )),
+        }
+    }
+
+    /// Lowercase hex SHA-256 of the DER, no colons.
+    pub fn fingerprint(&self) -> String {
+        hex(&self.sha256)
+    }
+
+    /// May this certificate act as a trust anchor for others?
+    pub fn is_ca(&self) -> bool {
+        self.ca_flag || self.v1_root
+    }
+
+    /// A short name for people: the CN, else the whole subject.
+    pub fn name(&self) -> &str {
+        self.common_name.as_deref().unwrap_or(&self.subject)
+    }
+
+    pub fn is_expired_at(&self, at: i64) -> bool {
+        self.not_after < at
+    }
+
+    /// The certificate as a PEM block, 64 columns, `\n` line ends.
+    pub fn to_pem(&self) -> String {
+        let b64 = data_encoding::BASE64.encode(&self.der);
+        let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let mut rest = b64.as_str();
+        while !rest.is_empty() {
+            // base64 is ASCII, so any byte index is a char boundary.
+            let (line, tail) = rest.split_at(rest.len().min(64));
+            out.push_str(line);
+            out.push('\n');
+            rest = tail;
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Accept a SHA-256 as people paste it: any case, with or without colons.
+pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Names end up in `#` comment lines of the bundle and on terminals: a
+/// certificate must not be able to start a new line or send escapes there.
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_in_any_form() {
+        let hex64 = "AB".repeat(32);
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(parse_fingerprint(&hex64), Some([0xab; 32]));
+        assert_eq!(parse_fingerprint(&colons), Some([0xab; 32]));
+        assert_eq!(parse_fingerprint("abcd"), None);
+        assert_eq!(parse_fingerprint(&"zz".repeat(32)), None);
+        assert_eq!(hex(&[0xab; 32]), "ab".repeat(32));
+    }
+
+    #[test]
+    fn control_characters_cannot_break_a_comment_line() {
+        assert_eq!(printable("a\nb\x1b"), "a\\nb\\u{1b}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(Cert::from_der(b"").is_err());
+        assert!(Cert::from_der(&[0x30, 0x82, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! The command line, as clap derive types.
+
+use std::path::PathBuf;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::env::{Shell, VARS};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cabundle",
+    version,
+    about = "One trustworthy CA bundle for this machine or image, and every TLS client pointed at it",
+    after_help = "Examples:\n  \
+        cabundle sync                    # build the bundle: OS store + Mozilla roots, expired ones pruned\n  \
+        cabundle add corp-root.pem       # trust your company's CA too (re-syncs)\n  \
+        cabundle env >> ~/.bashrc        # point Python, curl, git, Node, pip... at the bundle"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the bundle from the OS trust store, Mozilla's roots and your added CAs
+    #[command(
+        after_help = "Examples:\n  cabundle sync\n  cabundle sync --root /mnt/image --at 2027-01-01"
+    )]
+    Sync(SyncArgs),
+
+    /// Validate CA certificates, keep them in cabundle's store, and re-sync
+    #[command(
+        after_help = "Examples:\n  cabundle add corp-root.pem\n  cabundle add --name corp root.crt issuing.crt"
+    )]
+    Add(AddArgs),
+
+    /// Take added CAs out again (by name, CN or SHA-256), and re-sync
+    #[command(
+        after_help = "Examples:\n  cabundle remove corp\n  cabundle remove 'Corp Root CA'\n  cabundle remove 3f:2a:...:9c"
+    )]
+    Remove(RemoveArgs),
+
+    /// Show what the bundle holds
+    #[command(
+        after_help = "Examples:\n  cabundle list\n  cabundle list --expiring 90\n  cabundle list --json | jq -r '.[].subject'"
+    )]
+    List(ListArgs),
+
+    /// Print the settings that point TLS clients at the bundle
+    #[command(
+        after_help = "Examples:\n  cabundle env >> ~/.bashrc\n  eval \"$(cabundle env)\"\n  cabundle env --shell fish >> ~/.config/fish/config.fish\n  cabundle env --shell dockerfile"
+    )]
+    Env(EnvArgs),
+
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Read the OS trust store under this folder (an image's filesystem)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Judge expiry as of this day (UTC) instead of now
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// PEM or DER files holding CA certificates
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Store them under this name (default: each file's name)
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Accept certificates that are not CAs (pinning one server's certificate)
+    #[arg(long)]
+    pub allow_leaf: bool,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The name given at `add`, a subject CN, or a SHA-256 (colons optional)
+    #[arg(required = true, value_name = "NAME|FINGERPRINT")]
+    pub what: Vec<String>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON: an array of {sha256, subject, issuer, serial, not_before, not_after, sources, status}
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only certificates that expire within this many days
+    #[arg(long, value_name = "DAYS")]
+    pub expiring: Option<u32>,
+
+    /// Also show what was left out (expired, distrusted), with the reason
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Syntax to print (default: from $SHELL)
+    #[arg(long, value_enum)]
+    pub shell: Option<Shell>,
+
+    /// Only these variables (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "VAR,...",
+          value_parser = PossibleValuesParser::new(VARS))]
+    pub only: Vec<String>,
+}

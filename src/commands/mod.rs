@@ -1,0 +1,57 @@
+//! One module per subcommand. They print; the library below them does not.
+
+mod add;
+mod env;
+mod list;
+mod remove;
+mod sync;
+
+use std::io::{self, Write};
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, SyncArgs};
+use crate::date;
+use crate::error::{Error, Result};
+use crate::store::Paths;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Sync(args) => sync::run(&Paths::discover()?, &args),
+        Command::Add(args) => add::run(&Paths::discover()?, &args),
+        Command::Remove(args) => remove::run(&Paths::discover()?, &args),
+        Command::List(args) => list::run(&Paths::discover()?, &args),
+        Command::Env(args) => env::run(&args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cabundle", &mut script);
+            out(&String::from_utf8_lossy(&script))
+        }
+    }
+}
+
+/// Write data to stdout. A closed pipe (`cabundle list | head`) is not an
+/// error worth a message.
+fn out(text: &str) -> Result<()> {
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
+        _ => Ok(()),
+    }
+}
+
+/// A message for people, on stderr.
+macro_rules! say {
+    ($($arg:tt)*) => { eprintln!("cabundle: {}", format_args!($($arg)*)) };
+}
+use say;
+
+fn sync_options(args: &SyncArgs) -> Result<crate::sync::Options> {
+    let at = match &args.at {
+        Some(day) => date::parse_day(day)?,
+        None => date::now(),
+    };
+    Ok(crate::sync::Options {
+        root: args.root.clone(),
+        at,
+    })
+}

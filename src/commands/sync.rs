@@ -1,0 +1,72 @@
+use crate::bundle::Status;
+use crate::cli::SyncArgs;
+use crate::date;
+use crate::error::Result;
+use crate::store::Paths;
+use crate::sync::{self, Options, Report};
+
+use super::{say, sync_options};
+
+pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
+    let opts = sync_options(args)?;
+    let _lock = paths.lock()?;
+    let report = sync::sync(paths, &opts)?;
+    summarize(paths, &opts, &report);
+    Ok(())
+}
+
+/// The stderr summary every command that syncs ends with.
+pub fn summarize(paths: &Paths, opts: &Options, r: &Report) {
+    let root = opts.root.display();
+    match (&r.os.family, &r.os.name) {
+        (Some(family), name) => say!(
+            "OS store under {root}: {} ({family} layout), {} certificates",
+            name.as_deref().unwrap_or("unknown release"),
+            r.os.certificates
+        ),
+        (None, _) => say!(
+            "warning: no OS trust store found under {root}; the bundle holds Mozilla's roots and your added CAs"
+        ),
+    }
+    say!(
+        "Mozilla roots: {} (certifi {}); added CAs: {}",
+        r.mozilla,
+        crate::sources::mozilla::provenance().version,
+        r.added
+    );
+    for p in &r.problems {
+        say!("warning: {p}");
+    }
+    let expired: Vec<_> = r.with_status(Status::Expired).collect();
+    let distrusted: Vec<_> = r.with_status(Status::Distrusted).collect();
+    let kept: Vec<_> = r.with_status(Status::Kept).collect();
+    say!(
+        "{} unique certificates: {} kept, {} expired and pruned, {} distrusted",
+        r.entries.len(),
+        kept.len(),
+        expired.len(),
+        distrusted.len()
+    );
+    for e in expired {
+        say!(
+            "pruned: {} (expired {})",
+            e.cert.name(),
+            date::day(e.cert.not_after)
+        );
+    }
+    for e in distrusted {
+        say!("left out: {} ({})", e.cert.name(), e.reason);
+    }
+    for e in kept.iter().filter(|e| e.cert.not_before > opts.at) {
+        say!(
+            "warning: {} is not valid until {}; kept",
+            e.cert.name(),
+            date::day(e.cert.not_before)
+        );
+    }
+    say!(
+        "wrote {} certificates to {}",
+        kept.len(),
+        paths.bundle.display()
+    );
+}

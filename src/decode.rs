@@ -1,0 +1,321 @@
+//! Bytes to certificates: PEM bundles (`CERTIFICATE`, `X509 CERTIFICATE`,
+//! `TRUSTED CERTIFICATE`) and single DER certificates.
+//!
+//! Decoding never stops at a bad item: each block that cannot be read becomes
+//! an error naming its number, and the rest of the file still loads.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::cert::Cert;
+
+/// No trust store file is anywhere near this; a larger one is refused rather
+/// than read, so `/dev/zero` or a runaway file cannot exhaust memory.
+pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+
+/// One certificate as a file presented it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub cert: Cert,
+    /// Set when OpenSSL aux data (`TRUSTED CERTIFICATE`) says this
+    /// certificate must not be trusted for TLS servers; the reason.
+    pub distrust: Option<&'static str>,
+}
+
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub items: Vec<Item>,
+    /// One line per item that could not be read ("PEM block 3: ...").
+    pub errors: Vec<String>,
+}
+
+/// Read a whole file, refusing anything that is not a regular file or is
+/// larger than [`MAX_FILE_SIZE`].
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    // O_NONBLOCK so that opening a FIFO cannot hang; it does not affect reads
+    // of regular files, the only kind we go on to read.
+    let file: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(format!("larger than {} MiB", MAX_FILE_SIZE >> 20));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(format!("larger than {} MiB", MAX_FILE_SIZE >> 20));
+    }
+    Ok(bytes)
+}
+
+/// Read and decode one file. `Err` means the file as a whole could not be
+/// read; per-item problems are in `Decoded::errors`.
+pub fn decode_file(path: &Path) -> Result<Decoded, String> {
+    read_bounded(path).map(|bytes| decode(&bytes))
+}
+
+/// Decode PEM (any number of blocks, text between them) or one DER
+/// certificate.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if contains(bytes, b"-----BEGIN ") {
+        return decode_pem(bytes);
+    }
+    let mut out = Decoded::default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        out.errors.push("empty: no certificate in it".into());
+        return out;
+    }
+    match Cert::from_der(bytes) {
+        Ok(cert) => out.items.push(Item {
+            cert,
+            distrust: None,
+        }),
+        Err(e) => out
+            .errors
+            .push(format!("neither PEM nor a DER certificate: {e}")),
+    }
+    out
+}
+
+const CERT_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
+
+fn decode_pem(bytes: &[u8]) -> Decoded {
+    let mut out = Decoded::default();
+    // (block number, label, base64 body) of the block being read.
+    let mut open: Option<(usize, String, Vec<u8>)> = None;
+    let mut blocks = 0;
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.trim_ascii();
+        if let Some(label) = marker(line, b"-----BEGIN ") {
+            if let Some((n, label, _)) = open.take() {
+                out.errors.push(format!(
+                    "PEM block {n} ({label}): no END line before the next BEGIN"
+                ));
+            }
+            blocks += 1;
+            open = Some((blocks, label, Vec::new()));
+        } else if let Some(end) = marker(line, b"-----END ") {
+            match open.take() {
+                Some((n, label, body)) if label == end => match decode_block(&label, &body) {
+                    Ok(item) => out.items.push(item),
+                    Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
+                },
+                Some((n, label, _)) => out
+                    .errors
+                    .push(format!("PEM block {n} ({label}): ends with END {end}")),
+                None => out.errors.push(format!("END {end} line without a BEGIN")),
+            }
+        } else if let Some((_, _, body)) = open.as_mut() {
+            body.extend_from_slice(line);
+            body.push(b'\n');
+            if body.len() as u64 > MAX_FILE_SIZE {
+                return out;
+            }
+        }
+    }
+    if let Some((n, label, _)) = open {
+        out.errors
+            .push(format!("PEM block {n} ({label}): truncated, no END line"));
+    }
+    out
+}
+
+/// The label of a `-----BEGIN LABEL-----` or `-----END LABEL-----` line.
+fn marker(line: &[u8], prefix: &[u8]) -> Option<String> {
+    let label = line.strip_prefix(prefix)?.strip_suffix(b"-----")?;
+    Some(String::from_utf8_lossy(label).into_owned())
+}
+
+fn decode_block(label: &str, body: &[u8]) -> Result<Item, String> {
+    if !CERT_LABELS.contains(&label) {
+        return Err("not a certificate".into());
+    }
+    // The base64 is decoded by rustls-pki-types, which knows only the plain
+    // CERTIFICATE label; the other two carry the same encoding.
+    let mut pem = Vec::with_capacity(body.len() + 64);
+    pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+    pem.extend_from_slice(body);
+    pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    let der = CertificateDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls_pki_types::pem::Error::Base64Decode(_) => "bad base64".to_string(),
+        e => e.to_string(),
+    })?;
+    if label == "TRUSTED CERTIFICATE" {
+        let (cert, aux) = Cert::parse_prefix(&der)?;
+        let distrust = aux_distrust(aux).map_err(|e| format!("unreadable trust data: {e}"))?;
+        Ok(Item { cert, distrust })
+    } else {
+        Ok(Item {
+            cert: Cert::from_der(&der)?,
+            distrust: None,
+        })
+    }
+}
+
+const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+
+/// OpenSSL's X509_CERT_AUX, as `openssl x509 -trustout` writes it:
+///
+/// ```text
+/// SEQUENCE { trust SEQUENCE OF OID OPTIONAL, reject [0] SEQUENCE OF OID OPTIONAL,
+///            alias UTF8String OPTIONAL, keyid OCTET STRING OPTIONAL, ... }
+/// ```
+///
+/// Judged as OpenSSL judges server-auth trust: a reject entry for serverAuth
+/// (or anyExtendedKeyUsage) rejects, and a trust list that names neither
+/// rejects too.
+fn aux_distrust(aux: &[u8]) -> Result<Option<&'static str>, String> {
+    if aux.is_empty() {
+        return Ok(None);
+    }
+    let (tag, seq, rest) = tlv(aux)?;
+    if tag != 0x30 || !rest.is_empty() {
+        return Err("not a single SEQUENCE".into());
+    }
+    let mut trust = None;
+    let mut reject = None;
+    let mut fields = seq;
+    while !fields.is_empty() {
+        let (tag, value, rest) = tlv(fields)?;
+        match tag {
+            0x30 => trust = Some(oids(value)?),
+            0xa0 => reject = Some(oids(value)?),
+            _ => {}
+        }
+        fields = rest;
+    }
+    let server = |list: &Vec<&[u8]>| {
+        list.iter()
+            .any(|o| *o == OID_SERVER_AUTH || *o == OID_ANY_EKU)
+    };
+    if reject.as_ref().is_some_and(server) {
+        return Ok(Some("its OpenSSL trust data rejects serverAuth"));
+    }
+    if trust.as_ref().is_some_and(|t| !server(t)) {
+        return Ok(Some("its OpenSSL trust data does not list serverAuth"));
+    }
+    Ok(None)
+}
+
+fn oids(mut list: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        let (tag, oid, rest) = tlv(list)?;
+        if tag != 0x06 {
+            return Err("expected an OID".into());
+        }
+        out.push(oid);
+        list = rest;
+    }
+    Ok(out)
+}
+
+/// One DER tag-length-value: (tag, value, what follows).
+fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
+    let short = || "truncated DER".to_string();
+    let (&tag, rest) = bytes.split_first().ok_or_else(short)?;
+    if tag & 0x1f == 0x1f {
+        return Err("multi-byte DER tag".into());
+    }
+    let (&first, mut rest) = rest.split_first().ok_or_else(short)?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return Err("bad DER length".into());
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return Err(short());
+    }
+    Ok((tag, &rest[..len], &rest[len..]))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+        let body: Vec<u8> = parts.concat();
+        let mut out = vec![tag, body.len() as u8];
+        out.extend(body);
+        out
+    }
+
+    fn oid(bytes: &[u8]) -> Vec<u8> {
+        seq(0x06, &[bytes])
+    }
+
+    #[test]
+    fn aux_trust_is_judged_like_openssl() {
+        let server = oid(OID_SERVER_AUTH);
+        let client = oid(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02]);
+        let trusted = seq(0x30, &[&seq(0x30, &[&server])]);
+        let rejected = seq(0x30, &[&seq(0xa0, &[&server])]);
+        let client_only = seq(0x30, &[&seq(0x30, &[&client])]);
+        let alias_only = seq(0x30, &[&seq(0x0c, &[b"corp"])]);
+        assert_eq!(aux_distrust(&[]), Ok(None));
+        assert_eq!(aux_distrust(&trusted), Ok(None));
+        assert_eq!(aux_distrust(&alias_only), Ok(None));
+        assert!(aux_distrust(&rejected).unwrap().is_some());
+        assert!(aux_distrust(&client_only).unwrap().is_some());
+        assert!(aux_distrust(&[0x30, 0x05, 0x30]).is_err());
+        assert!(aux_distrust(&[0xff; 8]).is_err());
+    }
+
+    #[test]
+    fn pem_problems_are_numbered_and_do_not_stop_the_rest() {
+        let text = b"# comment\n-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n\
+                     -----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n\
+                     -----BEGIN CERTIFICATE-----\nAAAA\n";
+        let out = decode(text);
+        assert!(out.items.is_empty());
+        assert_eq!(out.errors.len(), 3, "{:?}", out.errors);
+        assert!(out.errors[0].starts_with("PEM block 1 (CERTIFICATE)"));
+        assert!(out.errors[1].contains("block 2 (PRIVATE KEY): not a certificate"));
+        assert!(out.errors[2].contains("block 3 (CERTIFICATE): truncated"));
+    }
+
+    #[test]
+    fn empty_and_binary_input_are_errors() {
+        assert_eq!(decode(b"").errors.len(), 1);
+        assert_eq!(decode(b" \n").errors.len(), 1);
+        assert_eq!(decode(&[0u8, 1, 2, 3]).errors.len(), 1);
+        assert_eq!(decode(b"\xEF\xBB\xBF").errors.len(), 1);
+    }
+
+    #[test]
+    fn tlv_rejects_lengths_past_the_end() {
+        assert!(tlv(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(tlv(&[0x30]).is_err());
+        assert_eq!(
+            tlv(&[0x04, 0x01, 0xaa, 0xbb]),
+            Ok((0x04, &[0xaa][..], &[0xbb][..]))
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The settings that point TLS clients at the bundle, rendered for a shell.
+//! This runs from shell rc files, so it parses no certificate and reads
+//! nothing but the environment.
+
+use std::path::Path;
+
+use clap::ValueEnum;
+
+/// Every variable a client reads for its CA file; all are set to the whole
+/// bundle, since nearly every client *replaces* its roots with the file.
+pub const VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    #[value(alias = "bash", alias = "zsh", alias = "dash", alias = "ksh")]
+    Sh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
+    Dockerfile,
+    Dotenv,
+    Json,
+}
+
+impl Shell {
+    /// The shell of `$SHELL`; sh syntax when unknown.
+    pub fn from_env() -> Shell {
+        let shell = std::env::var_os("SHELL").unwrap_or_default();
+        let name = Path::new(&shell)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match name.trim_end_matches(".exe") {
+            "fish" => Shell::Fish,
+            "pwsh" | "powershell" => Shell::Powershell,
+            _ => Shell::Sh,
+        }
+    }
+}
+
+/// The snippet that sets each of `vars` to `value`.
+pub fn render(shell: Shell, vars: &[&str], value: &str) -> String {
+    if shell == Shell::Json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            vars.iter().map(|v| (v.to_string(), value.into())).collect();
+        return format!("{}\n", serde_json::Value::Object(map));
+    }
+    let mut out = String::new();
+    for var in vars {
+        let line = match shell {
+            Shell::Sh => format!("export {var}={}", sh_quote(value)),
+            Shell::Fish => format!("set -gx {var} {}", fish_quote(value)),
+            Shell::Powershell => format!("$env:{var} = '{}'", value.replace('\'', "''")),
+            Shell::Dockerfile => format!("ENV {var}={}", double_quote(value, "\"\\$")),
+            Shell::Dotenv => format!("{var}={}", double_quote(value, "\"\\")),
+            Shell::Json => unreachable!("handled above"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// POSIX single quotes: nothing inside is special but `'` itself.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// fish single quotes: only `\\` and `\'` are escapes inside.
+fn fish_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+/// Double quotes with `\` before each of `special`. Dockerfile ENV expands
+/// `$` inside them; python-dotenv and compose do not unescape `\$`.
+fn double_quote(s: &str, special: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if special.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_awkward_paths() {
+        assert_eq!(sh_quote("/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(fish_quote(r"/a\b'c"), r"'/a\\b\'c'");
+        assert_eq!(
+            double_quote(r#"/a "b" $x\"#, "\"\\$"),
+            r#""/a \"b\" \$x\\""#
+        );
+        assert_eq!(double_quote("/a$x", "\"\\"), "\"/a$x\"");
+        let json = render(Shell::Json, &["A", "B"], "/x y");
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["A"], "/x y");
+        assert_eq!(parsed["B"], "/x y");
+    }
+}

@@ -1,0 +1,63 @@
+//! The library's error type. It is rendered once, in `main.rs`.
+
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A file given by the user (to `add`) that cannot be used as it is.
+    #[error("{}: {reason}; nothing was changed", path.display())]
+    Refused { path: PathBuf, reason: String },
+
+    #[error("{}: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+
+    #[error("--at {0}: expected a date as YYYY-MM-DD")]
+    BadDate(String),
+
+    #[error(
+        "--name {0:?}: use letters, digits, '.', '_' and '-' only (1 to 64 characters, not starting with '.')"
+    )]
+    BadName(String),
+
+    #[error("no added CA matches {0:?} (give the name it was added under, its CN, or its SHA-256)")]
+    UnknownCa(String),
+
+    #[error("{0:?} matches several added CAs ({1}); give the SHA-256 instead")]
+    AmbiguousCa(String, String),
+
+    #[error("no bundle yet at {}: run `cabundle sync` first", .0.display())]
+    NoBundle(PathBuf),
+
+    #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
+    NoHome,
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attach the path to an `io::Result`.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

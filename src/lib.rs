@@ -1,0 +1,17 @@
+//! cabundle: build one trustworthy CA bundle from the OS trust store,
+//! Mozilla's roots and the user's own CAs, and point TLS clients at it.
+
+pub mod bundle;
+pub mod cert;
+pub mod cli;
+pub mod commands;
+pub mod date;
+pub mod decode;
+pub mod env;
+pub mod error;
+pub mod manifest;
+pub mod sources;
+pub mod store;
+pub mod sync;
+
+pub use error::{Error, Result};

@@ -1,0 +1,74 @@
+//! Where certificates come from: the OS trust store, Mozilla's roots and the
+//! user's added CAs. Each source reports what it found, what the admin
+//! distrusts, and the files it could not use, without stopping at them.
+
+pub mod mozilla;
+pub mod os;
+pub mod user;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::decode::{self, Item};
+
+/// A file that could not be used, and why. Reported, then skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// A certificate that must never reach the bundle, whatever carries it.
+#[derive(Debug, Clone)]
+pub struct Distrust {
+    pub sha256: [u8; 32],
+    pub reason: String,
+}
+
+/// Everything the sources produced for one sync.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// (source label, certificate), in the order found.
+    pub found: Vec<(String, Item)>,
+    pub distrusted: Vec<Distrust>,
+    pub problems: Vec<Problem>,
+}
+
+impl Gathered {
+    /// Decode `path` and record its certificates under `label`; any problem
+    /// is recorded against the file. Returns how many certificates it gave.
+    pub fn read_file(&mut self, path: &Path, shown_as: &Path, label: &str) -> usize {
+        match decode::decode_file(path) {
+            Ok(decoded) => {
+                for reason in decoded.errors {
+                    self.problem(shown_as, reason);
+                }
+                let n = decoded.items.len();
+                self.found.extend(
+                    decoded
+                        .items
+                        .into_iter()
+                        .map(|item| (label.to_string(), item)),
+                );
+                n
+            }
+            Err(reason) => {
+                self.problem(shown_as, reason);
+                0
+            }
+        }
+    }
+
+    pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        });
+    }
+}

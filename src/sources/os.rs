@@ -1,0 +1,224 @@
+//! The OS trust store, read through one table of known layouts.
+//!
+//! Paths in the table are absolute as seen inside the system; they are read
+//! under `--root`, so an image's filesystem or a test fixture works the same
+//! way as `/`.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Distrust, Gathered};
+use crate::decode;
+
+/// A folder where admins drop CA files for the distribution's updater.
+pub struct Anchors {
+    pub dir: &'static str,
+    /// Only files with this extension count (Debian's updater reads `*.crt`).
+    pub extension: Option<&'static str>,
+}
+
+/// How the admin says "do not trust this one".
+pub enum DistrustRule {
+    /// `!relative/path.crt` lines in `conf`, paths relative to `base`.
+    ConfBang {
+        conf: &'static str,
+        base: &'static str,
+    },
+}
+
+pub struct Layout {
+    pub family: &'static str,
+    /// `ID` / `ID_LIKE` words of os-release that mean this layout.
+    pub os_ids: &'static [&'static str],
+    /// Extracted bundles the distribution's updater writes.
+    pub bundles: &'static [&'static str],
+    pub anchors: &'static [Anchors],
+    pub distrust: &'static [DistrustRule],
+}
+
+pub static LAYOUTS: &[Layout] = &[Layout {
+    family: "debian",
+    os_ids: &["debian", "ubuntu"],
+    bundles: &["/etc/ssl/certs/ca-certificates.crt"],
+    anchors: &[Anchors {
+        dir: "/usr/local/share/ca-certificates",
+        extension: Some("crt"),
+    }],
+    distrust: &[DistrustRule::ConfBang {
+        conf: "/etc/ca-certificates.conf",
+        base: "/usr/share/ca-certificates",
+    }],
+}];
+
+/// What `sync` found out about the system it read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OsInfo {
+    pub root: PathBuf,
+    /// The layout used, or `None` when no OS trust store was found.
+    pub family: Option<String>,
+    /// os-release's PRETTY_NAME, where there is one.
+    pub name: Option<String>,
+    /// How many certificates the OS store gave (before deduplication).
+    pub certificates: usize,
+}
+
+/// Drop-in folders nest rarely and shallowly; a bound keeps a symlink loop
+/// between folders from recursing forever.
+const MAX_DEPTH: usize = 16;
+
+pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
+    let release = OsRelease::read(root);
+    let layout = detect(root, &release);
+    let mut info = OsInfo {
+        root: root.to_path_buf(),
+        family: layout.map(|l| l.family.to_string()),
+        name: release.pretty_name,
+        certificates: 0,
+    };
+    let Some(layout) = layout else {
+        return info;
+    };
+    for bundle in layout.bundles {
+        let path = under(root, bundle);
+        if path.exists() {
+            info.certificates += out.read_file(&path, bundle.as_ref(), &format!("os:{bundle}"));
+        }
+    }
+    for anchors in layout.anchors {
+        let mut files = Vec::new();
+        walk(root, &PathBuf::from(anchors.dir), 0, &mut files, out);
+        for shown in files {
+            let wanted = anchors
+                .extension
+                .is_none_or(|ext| shown.extension().is_some_and(|e| e == ext));
+            if wanted {
+                let label = format!("os:{}", shown.display());
+                info.certificates += out.read_file(&under(root, &shown), &shown, &label);
+            } else if let Some(ext) = anchors.extension {
+                out.problem(
+                    &shown,
+                    format!("ignored: this system's updater only reads *.{ext} files here"),
+                );
+            }
+        }
+    }
+    for rule in layout.distrust {
+        match rule {
+            DistrustRule::ConfBang { conf, base } => conf_bang(root, conf, base, out),
+        }
+    }
+    info
+}
+
+/// The layout os-release names; failing that, the first whose files exist.
+fn detect(root: &Path, release: &OsRelease) -> Option<&'static Layout> {
+    let named = LAYOUTS
+        .iter()
+        .find(|l| release.ids.iter().any(|id| l.os_ids.contains(&id.as_str())));
+    named.or_else(|| {
+        LAYOUTS.iter().find(|l| {
+            l.bundles
+                .iter()
+                .chain(l.anchors.iter().map(|a| &a.dir))
+                .any(|p| under(root, p).exists())
+        })
+    })
+}
+
+#[derive(Default)]
+struct OsRelease {
+    /// ID first, then the ID_LIKE words.
+    ids: Vec<String>,
+    pretty_name: Option<String>,
+}
+
+impl OsRelease {
+    fn read(root: &Path) -> OsRelease {
+        let text = ["/etc/os-release", "/usr/lib/os-release"]
+            .iter()
+            .find_map(|p| decode::read_bounded(&under(root, p)).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let mut out = OsRelease::default();
+        let mut like = Vec::new();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches(['"', '\'']).to_string();
+            match key.trim() {
+                "ID" => out.ids.insert(0, value.to_ascii_lowercase()),
+                "ID_LIKE" => like.extend(value.split_whitespace().map(str::to_ascii_lowercase)),
+                "PRETTY_NAME" => out.pretty_name = Some(value),
+                _ => {}
+            }
+        }
+        out.ids.extend(like);
+        out
+    }
+}
+
+/// Files below `dir` (a path inside the system), sorted, as system paths.
+fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Vec<PathBuf>, out: &mut Gathered) {
+    let entries = match fs::read_dir(under(root, dir)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound && depth == 0 => return,
+        Err(e) => return out.problem(dir, e.to_string()),
+    };
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        let shown = dir.join(&name);
+        let path = under(root, &shown);
+        match fs::metadata(&path) {
+            Ok(m) if m.is_dir() && depth < MAX_DEPTH => walk(root, &shown, depth + 1, files, out),
+            Ok(m) if m.is_dir() => out.problem(&shown, "folders nested too deeply; skipped"),
+            // Broken links, loops and special files are reported by the reader.
+            _ => files.push(shown),
+        }
+    }
+}
+
+/// Debian's `/etc/ca-certificates.conf`: a line `!mozilla/X.crt` deselects
+/// that certificate. The admin meant "do not trust", so it is left out
+/// whichever source carries it.
+fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
+    let text = match decode::read_bounded(&under(root, conf)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) if !under(root, conf).exists() => return,
+        Err(reason) => return out.problem(conf.as_ref(), reason),
+    };
+    for line in text.lines() {
+        let Some(rel) = line.trim().strip_prefix('!') else {
+            continue;
+        };
+        let shown = Path::new(base).join(rel.trim());
+        let reason = format!("deselected in {conf} (!{})", rel.trim());
+        match decode::decode_file(&under(root, &shown)) {
+            Ok(decoded) => out
+                .distrusted
+                .extend(decoded.items.into_iter().map(|i| Distrust {
+                    sha256: i.cert.sha256,
+                    reason: reason.clone(),
+                })),
+            Err(e) => out.problem(
+                &shown,
+                format!(
+                    "named by a ! line in {conf}, but cannot be read ({e}); it cannot be left out"
+                ),
+            ),
+        }
+    }
+}
+
+/// `system_path` (absolute inside the system) as a path under `root`.
+pub fn under(root: &Path, system_path: impl AsRef<Path>) -> PathBuf {
+    let rel = system_path.as_ref();
+    root.join(rel.strip_prefix("/").unwrap_or(rel))
+}

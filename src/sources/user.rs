@@ -1,0 +1,151 @@
+//! The user's added CAs: `<cas>/<name>/<sha256>.pem`, one certificate per
+//! file, so a name groups what one `add` brought in and a fingerprint names
+//! exactly one file.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::Gathered;
+use crate::cert::Cert;
+use crate::decode;
+use crate::error::{Error, IoContext, Result};
+
+pub const LABEL_PREFIX: &str = "added:";
+
+/// One stored certificate.
+#[derive(Debug, Clone)]
+pub struct Added {
+    pub name: String,
+    pub path: PathBuf,
+    pub cert: Cert,
+}
+
+/// Every stored certificate, sorted by name then fingerprint. Files that
+/// cannot be read are reported into `out` when it is given.
+pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
+    let mut added = Vec::new();
+    for name in sorted_names(cas)? {
+        let dir = cas.join(&name);
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in sorted_names(&dir)? {
+            let path = dir.join(&file);
+            match decode::decode_file(&path) {
+                Ok(d) if d.errors.is_empty() && d.items.len() == 1 => {
+                    let cert = d.items.into_iter().next().map(|i| i.cert);
+                    added.extend(cert.map(|cert| Added {
+                        name: name.clone(),
+                        path,
+                        cert,
+                    }));
+                }
+                Ok(d) => {
+                    if let Some(out) = out.as_deref_mut() {
+                        let why = d.errors.join("; ");
+                        out.problem(&path, format!("stored CA file is damaged: {why}"));
+                    }
+                }
+                Err(e) => {
+                    if let Some(out) = out.as_deref_mut() {
+                        out.problem(&path, e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(added)
+}
+
+/// Add the stored CAs to `out`; returns how many there were.
+pub fn load(cas: &Path, out: &mut Gathered) -> Result<usize> {
+    let added = list(cas, Some(out))?;
+    let n = added.len();
+    out.found.extend(added.into_iter().map(|a| {
+        let label = format!("{LABEL_PREFIX}{}", a.name);
+        let item = decode::Item {
+            cert: a.cert,
+            distrust: None,
+        };
+        (label, item)
+    }));
+    Ok(n)
+}
+
+/// The file a certificate is stored in under `name`.
+pub fn path_for(cas: &Path, name: &str, cert: &Cert) -> PathBuf {
+    cas.join(name).join(format!("{}.pem", cert.fingerprint()))
+}
+
+/// Names become folder names (and, later, file names in OS stores).
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadName(name.to_string()))
+    }
+}
+
+/// A name from a file name: `Corp Root CA.pem` gives `Corp-Root-CA`.
+pub fn name_from_file(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name = name.trim_start_matches('.').chars().take(64).collect();
+    if name.is_empty() { "ca".into() } else { name }
+}
+
+fn sorted_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let name = entry.at(dir)?.file_name();
+        // Our own temp files and anything not UTF-8 were not written by `add`.
+        if let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_files_are_safe() {
+        assert_eq!(
+            name_from_file(Path::new("/x/Corp Root CA.pem")),
+            "Corp-Root-CA"
+        );
+        assert_eq!(name_from_file(Path::new("/x/.hidden.crt")), "hidden");
+        assert_eq!(name_from_file(Path::new("/")), "ca");
+        assert!(check_name("corp-ca_1.2").is_ok());
+        for bad in ["", ".x", "a/b", "../x", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Where cabundle keeps its state, the lock that serialises writers, and the
+//! one atomic writer every file goes through.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// config.toml and the lock.
+    pub config_dir: PathBuf,
+    /// The added CAs.
+    pub cas: PathBuf,
+    pub bundle: PathBuf,
+    pub manifest: PathBuf,
+    /// Downloaded data.
+    pub cache_dir: PathBuf,
+}
+
+impl Paths {
+    /// `CABUNDLE_HOME` puts everything in one folder. Otherwise root gets
+    /// system paths every user can read, and a user gets XDG paths.
+    pub fn discover() -> Result<Paths> {
+        if let Some(home) = std::env::var_os("CABUNDLE_HOME").filter(|h| !h.is_empty()) {
+            return Ok(Paths::in_one(
+                &std::path::absolute(PathBuf::from(home))
+                    .map_err(|e| Error::io("CABUNDLE_HOME", e))?,
+            ));
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            let etc = PathBuf::from("/etc/cabundle");
+            return Ok(Paths {
+                cas: etc.join("cas"),
+                bundle: etc.join("ca-bundle.pem"),
+                manifest: etc.join("manifest.json"),
+                config_dir: etc,
+                cache_dir: PathBuf::from("/var/cache/cabundle"),
+            });
+        }
+        let dirs = directories::ProjectDirs::from("", "", "cabundle").ok_or(Error::NoHome)?;
+        let data = dirs.data_dir();
+        Ok(Paths {
+            config_dir: dirs.config_dir().to_path_buf(),
+            cas: dirs.config_dir().join("cas"),
+            bundle: data.join("ca-bundle.pem"),
+            manifest: data.join("manifest.json"),
+            cache_dir: dirs.cache_dir().to_path_buf(),
+        })
+    }
+
+    pub fn in_one(home: &Path) -> Paths {
+        Paths {
+            config_dir: home.to_path_buf(),
+            cas: home.join("cas"),
+            bundle: home.join("ca-bundle.pem"),
+            manifest: home.join("manifest.json"),
+            cache_dir: home.join("cache"),
+        }
+    }
+
+    /// Take the state lock, waiting for any other writer. Held until the
+    /// returned file is dropped.
+    pub fn lock(&self) -> Result<File> {
+        create_dir(&self.config_dir)?;
+        let path = self.config_dir.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .at(&path)?;
+        file.lock().at(&path)?;
+        Ok(file)
+    }
+}
+
+pub fn create_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).at(dir)
+}
+
+/// Replace `path` with `bytes`, or leave it as it was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// Write through `fill` into a temp file beside `path`, fsync it, then
+/// rename it over `path` and fsync the folder. If anything fails, or the
+/// process dies, before the rename, `path` is untouched. Callers hold the
+/// state lock, so a leftover temp file is from a dead run and is removed.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    create_dir(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    remove_stale_temps(dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .at(dir)?;
+    let written = fill(tmp.as_file_mut())
+        .and_then(|()| tmp.as_file().set_permissions(Permissions::from_mode(0o644)))
+        .and_then(|()| tmp.as_file().sync_all());
+    written.at(path)?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // The rename is durable only once the folder is synced.
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca-bundle.pem");
+        write_atomic(&path, b"old bundle").unwrap();
+        let err = write_atomic_with(&path, |f| {
+            f.write_all(b"half of a new")?;
+            Err(io::Error::other("injected failure before the rename"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(err.to_string().contains("ca-bundle.pem"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"old bundle");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["ca-bundle.pem"], "no temp file left behind");
+    }
+
+    #[test]
+    fn written_files_are_world_readable_and_replace_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/ca-bundle.pem");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn stale_temp_files_from_a_dead_run_are_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca-bundle.pem");
+        fs::write(dir.path().join(".ca-bundle.pem.abc123.tmp"), b"partial").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["ca-bundle.pem"]);
+    }
+}
