@@ -71,8 +71,8 @@ pub struct SyncArgs {
     pub root: PathBuf,
 
     /// Judge expiry as of this day (UTC) instead of now
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_at)]
+    pub at: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -128,4 +128,8 @@ pub struct EnvArgs {
     #[arg(long, value_delimiter = ',', value_name = "VAR,...",
           value_parser = PossibleValuesParser::new(VARS))]
     pub only: Vec<String>,
+}
+
+fn parse_at(day: &str) -> Result<i64, String> {
+    crate::date::parse_day(day).map_err(|e| e.to_string())
 }

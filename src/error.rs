@@ -21,7 +21,7 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
 
-    #[error("--at {0}: expected a date as YYYY-MM-DD")]
+    #[error("{0:?} is not a date as YYYY-MM-DD")]
     BadDate(String),
 
     #[error(

@@ -1,14 +1,21 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Past a file-size limit (`ulimit -f`), let the write fail with EFBIG so
+    // the error is reported and the temp file cleaned up, instead of dying.
+    // SAFETY: setting a signal to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // clap exits with 2 on a usage error.
     let cli = cabundle::cli::Cli::parse();
     match cabundle::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cabundle: error: {e}");
+            let _ = writeln!(std::io::stderr(), "cabundle: error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -14,7 +14,7 @@ use crate::sync;
 use super::{out, say, sync::summarize, sync_options};
 
 pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
-    let opts = sync_options(&args.sync)?;
+    let opts = sync_options(&args.sync);
     if let Some(name) = &args.name {
         user::check_name(name)?;
     }

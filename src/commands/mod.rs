@@ -39,19 +39,19 @@ fn out(text: &str) -> Result<()> {
     }
 }
 
-/// A message for people, on stderr.
+/// A message for people, on stderr. Unlike `eprintln!`, a closed pipe
+/// (`cabundle sync 2>&1 | head -1`) is ignored rather than a panic.
 macro_rules! say {
-    ($($arg:tt)*) => { eprintln!("cabundle: {}", format_args!($($arg)*)) };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "cabundle: {}", format_args!($($arg)*));
+    }};
 }
 use say;
 
-fn sync_options(args: &SyncArgs) -> Result<crate::sync::Options> {
-    let at = match &args.at {
-        Some(day) => date::parse_day(day)?,
-        None => date::now(),
-    };
-    Ok(crate::sync::Options {
+fn sync_options(args: &SyncArgs) -> crate::sync::Options {
+    crate::sync::Options {
         root: args.root.clone(),
-        at,
-    })
+        at: args.at.unwrap_or_else(date::now),
+    }
 }

@@ -10,7 +10,7 @@ use crate::sync;
 use super::{out, sync::summarize, sync_options};
 
 pub fn run(paths: &Paths, args: &RemoveArgs) -> Result<()> {
-    let opts = sync_options(&args.sync)?;
+    let opts = sync_options(&args.sync);
     let _lock = paths.lock()?;
     let added = user::list(&paths.cas, None)?;
     // Resolve every argument first: an unknown one changes nothing.

@@ -8,7 +8,7 @@ use crate::sync::{self, Options, Report};
 use super::{say, sync_options};
 
 pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
-    let opts = sync_options(args)?;
+    let opts = sync_options(args);
     let _lock = paths.lock()?;
     let report = sync::sync(paths, &opts)?;
     summarize(paths, &opts, &report);

@@ -1,0 +1,204 @@
+//! Helpers shared by the integration tests: the binary, generated
+//! certificates with any dates, fixture OS roots, and openssl as an oracle.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use time::{Duration, OffsetDateTime};
+
+/// The real binary, with all state in `home` and no TLS settings inherited.
+pub fn cabundle(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("cabundle").expect("binary built");
+    cmd.env("CABUNDLE_HOME", home).env_remove("SHELL");
+    for var in [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `now + days`, for certificates whose validity is relative to today.
+pub fn days(n: i64) -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::days(n)
+}
+
+pub struct Ca {
+    pub pem: String,
+    pub key: KeyPair,
+    pub params: CertificateParams,
+}
+
+impl Ca {
+    pub fn issuer(&self) -> Issuer<'_, &KeyPair> {
+        Issuer::from_params(&self.params, &self.key)
+    }
+
+    /// A TLS server certificate for 127.0.0.1 / localhost: (cert PEM, key PEM).
+    pub fn leaf(&self, not_before: OffsetDateTime, not_after: OffsetDateTime) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "localhost");
+        p.not_before = not_before;
+        p.not_after = not_after;
+        let cert = p.signed_by(&key, &self.issuer()).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// A self-signed CA with basicConstraints CA:TRUE.
+pub fn ca(cn: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "cabundle tests");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let pem = params.self_signed(&key).unwrap().pem();
+    Ca { pem, key, params }
+}
+
+/// A CA valid from a year ago for ten years.
+pub fn valid_ca(cn: &str) -> Ca {
+    ca(cn, days(-365), days(3650))
+}
+
+pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, contents).unwrap();
+    path.to_path_buf()
+}
+
+/// The PEM blocks of a bundle, each as its own string.
+pub fn pem_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("-----BEGIN") {
+            cur = Some(String::new());
+        }
+        if let Some(c) = cur.as_mut() {
+            c.push_str(line);
+            c.push('\n');
+        }
+        if line.starts_with("-----END") {
+            blocks.extend(cur.take());
+        }
+    }
+    blocks
+}
+
+/// Run openssl with `input` on stdin; (success, stdout).
+pub fn openssl(args: &[&str], input: &str) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .write_stdin(input.to_string())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// SHA-256 fingerprint as openssl prints it, normalised to lowercase hex.
+pub fn openssl_sha256(pem: &str) -> String {
+    let (ok, out) = openssl(&["x509", "-noout", "-fingerprint", "-sha256"], pem);
+    assert!(ok, "openssl could not read:\n{pem}");
+    out.trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "")
+        .to_lowercase()
+}
+
+/// (SHA-256, unexpired by `-checkend 0`) in one openssl run.
+pub fn openssl_sha256_unexpired(pem: &str) -> (String, bool) {
+    let (unexpired, out) = openssl(
+        &[
+            "x509",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+            "-checkend",
+            "0",
+        ],
+        pem,
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("Fingerprint="))
+        .expect("openssl printed a fingerprint");
+    (
+        line.rsplit('=')
+            .next()
+            .unwrap()
+            .replace(':', "")
+            .to_lowercase(),
+        unexpired,
+    )
+}
+
+/// Is the certificate still valid now, by `openssl x509 -checkend 0`?
+pub fn openssl_unexpired(pem: &str) -> bool {
+    openssl(&["x509", "-noout", "-checkend", "0"], pem).0
+}
+
+/// `openssl verify -CAfile bundle leaf`.
+pub fn openssl_verifies(bundle: &Path, leaf_pem: &str, dir: &Path) -> bool {
+    let leaf = write(&dir.join("leaf-to-verify.pem"), leaf_pem);
+    StdCommand::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(bundle)
+        .arg(&leaf)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A Debian-shaped root under `dir`: an os-release, an extracted bundle
+/// holding `bundled`, and nothing else.
+pub fn debian_root(dir: &Path, bundled: &[&str]) -> PathBuf {
+    let root = dir.join("root");
+    write(
+        &root.join("etc/os-release"),
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+    );
+    write(
+        &root.join("etc/ssl/certs/ca-certificates.crt"),
+        bundled.concat(),
+    );
+    root
+}
+
+/// Every file below `dir`, with contents, for before/after comparisons.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                out.extend(snapshot(&path));
+            } else if path.file_name().is_some_and(|n| n != ".lock") {
+                out.push((path.clone(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
