@@ -248,3 +248,37 @@ fn a_failed_resync_takes_the_new_ca_out_again() {
 fn list_cas(dir: &Path) -> Vec<PathBuf> {
     snapshot(dir).into_iter().map(|(p, _)| p).collect()
 }
+
+#[test]
+fn concurrent_adds_lose_no_ca() {
+    let f = Fixture::new();
+    let cas: Vec<Ca> = (0..8)
+        .map(|i| valid_ca(&format!("Parallel CA {i}")))
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("cabundle");
+    let children: Vec<_> = cas
+        .iter()
+        .enumerate()
+        .map(|(i, ca)| {
+            let path = f.file(&format!("p{i}.pem"), &ca.pem);
+            std::process::Command::new(&bin)
+                .args(["add", &path, "--root"])
+                .arg(&f.root)
+                .env("CABUNDLE_HOME", &f.home)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let bundle = fs::read_to_string(f.bundle()).unwrap();
+    for i in 0..8 {
+        assert!(
+            bundle.contains(&format!("CN=Parallel CA {i}")),
+            "Parallel CA {i} lost"
+        );
+    }
+}
