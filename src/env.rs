@@ -60,9 +60,9 @@ pub fn render(shell: Shell, vars: &[&str], value: &str) -> String {
         let line = match shell {
             Shell::Sh => format!("export {var}={}", sh_quote(value)),
             Shell::Fish => format!("set -gx {var} {}", fish_quote(value)),
-            Shell::Powershell => format!("$env:{var} = '{}'", value.replace('\'', "''")),
-            Shell::Dockerfile => format!("ENV {var}={}", double_quote(value, "\"\\$")),
-            Shell::Dotenv => format!("{var}={}", double_quote(value, "\"\\")),
+            Shell::Powershell => format!("$env:{var} = {}", powershell_quote(value)),
+            Shell::Dockerfile => format!("ENV {var}={}", double_quote(value)),
+            Shell::Dotenv => format!("{var}={}", dotenv_quote(value)),
             Shell::Json => unreachable!("handled above"),
         };
         out.push_str(&line);
@@ -81,18 +81,38 @@ fn fish_quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
-/// Double quotes with `\` before each of `special`. Dockerfile ENV expands
-/// `$` inside them; python-dotenv and compose do not unescape `\$`.
-fn double_quote(s: &str, special: &str) -> String {
+/// PowerShell single quotes: a quote is doubled, and PowerShell counts the
+/// typographic single quotes as quotes too.
+fn powershell_quote(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// Dockerfile ENV: double quotes, with `"`, `\` and `$` (which it would
+/// expand) escaped.
+fn double_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
-        if special.contains(c) {
+        if matches!(c, '"' | '\\' | '$') {
             out.push('\\');
         }
         out.push(c);
     }
     out.push('"');
     out
+}
+
+/// dotenv: single quotes, the one form compose and python-dotenv both take
+/// literally (double quotes would expand `$`); `'` and `\` are escaped.
+fn dotenv_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
 #[cfg(test)]
@@ -103,11 +123,12 @@ mod tests {
     fn quoting_survives_awkward_paths() {
         assert_eq!(sh_quote("/a b/it's"), r"'/a b/it'\''s'");
         assert_eq!(fish_quote(r"/a\b'c"), r"'/a\\b\'c'");
+        assert_eq!(double_quote(r#"/a "b" $x\"#), r#""/a \"b\" \$x\\""#);
+        assert_eq!(dotenv_quote(r"/a $x/it's\"), r"'/a $x/it\'s\\'");
         assert_eq!(
-            double_quote(r#"/a "b" $x\"#, "\"\\$"),
-            r#""/a \"b\" \$x\\""#
+            powershell_quote("/o\u{2019}brien's"),
+            "'/o\u{2019}\u{2019}brien''s'"
         );
-        assert_eq!(double_quote("/a$x", "\"\\"), "\"/a$x\"");
         let json = render(Shell::Json, &["A", "B"], "/x y");
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["A"], "/x y");
