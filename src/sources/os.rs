@@ -27,31 +27,172 @@ pub enum DistrustRule {
         conf: &'static str,
         base: &'static str,
     },
+    /// Every certificate in every file below this folder (p11-kit's
+    /// `blocklist/`, and `blacklist/` on older p11-kit and on Arch).
+    Folder(&'static str),
+}
+
+/// Where `install --system` puts a CA, and what makes the OS pick it up.
+pub struct Install {
+    pub dir: &'static str,
+    pub extension: &'static str,
+    pub updater: &'static [&'static str],
 }
 
 pub struct Layout {
     pub family: &'static str,
     /// `ID` / `ID_LIKE` words of os-release that mean this layout.
     pub os_ids: &'static [&'static str],
+    /// Files only this family has, for when os-release is missing.
+    pub markers: &'static [&'static str],
     /// Extracted bundles the distribution's updater writes.
     pub bundles: &'static [&'static str],
     pub anchors: &'static [Anchors],
     pub distrust: &'static [DistrustRule],
+    pub install: Install,
 }
 
-pub static LAYOUTS: &[Layout] = &[Layout {
-    family: "debian",
-    os_ids: &["debian", "ubuntu"],
-    bundles: &["/etc/ssl/certs/ca-certificates.crt"],
-    anchors: &[Anchors {
-        dir: "/usr/local/share/ca-certificates",
-        extension: Some("crt"),
-    }],
-    distrust: &[DistrustRule::ConfBang {
-        conf: "/etc/ca-certificates.conf",
-        base: "/usr/share/ca-certificates",
-    }],
-}];
+const DEBIAN_CONF: DistrustRule = DistrustRule::ConfBang {
+    conf: "/etc/ca-certificates.conf",
+    base: "/usr/share/ca-certificates",
+};
+
+/// The known layouts. Alpine comes before Debian: they share the bundle path
+/// and only Alpine has its marker.
+pub static LAYOUTS: &[Layout] = &[
+    Layout {
+        family: "alpine",
+        os_ids: &["alpine"],
+        markers: &["/etc/alpine-release"],
+        bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
+        anchors: &[Anchors {
+            dir: "/usr/local/share/ca-certificates",
+            extension: None,
+        }],
+        distrust: &[DEBIAN_CONF],
+        install: Install {
+            dir: "/usr/local/share/ca-certificates",
+            extension: "crt",
+            updater: &["update-ca-certificates"],
+        },
+    },
+    Layout {
+        family: "debian",
+        os_ids: &["debian", "ubuntu"],
+        markers: &["/etc/debian_version"],
+        bundles: &["/etc/ssl/certs/ca-certificates.crt"],
+        anchors: &[Anchors {
+            dir: "/usr/local/share/ca-certificates",
+            extension: Some("crt"),
+        }],
+        distrust: &[DEBIAN_CONF],
+        install: Install {
+            dir: "/usr/local/share/ca-certificates",
+            extension: "crt",
+            updater: &["update-ca-certificates"],
+        },
+    },
+    Layout {
+        family: "rhel",
+        os_ids: &[
+            "rhel",
+            "fedora",
+            "centos",
+            "amzn",
+            "rocky",
+            "almalinux",
+            "ol",
+        ],
+        markers: &[
+            "/etc/redhat-release",
+            "/etc/system-release",
+            "/etc/pki/ca-trust",
+        ],
+        bundles: &[
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
+        ],
+        anchors: &[
+            Anchors {
+                dir: "/etc/pki/ca-trust/source/anchors",
+                extension: None,
+            },
+            Anchors {
+                dir: "/usr/share/pki/ca-trust-source/anchors",
+                extension: None,
+            },
+        ],
+        distrust: &[
+            DistrustRule::Folder("/etc/pki/ca-trust/source/blocklist"),
+            DistrustRule::Folder("/etc/pki/ca-trust/source/blacklist"),
+            DistrustRule::Folder("/usr/share/pki/ca-trust-source/blocklist"),
+            DistrustRule::Folder("/usr/share/pki/ca-trust-source/blacklist"),
+        ],
+        install: Install {
+            dir: "/etc/pki/ca-trust/source/anchors",
+            extension: "pem",
+            updater: &["update-ca-trust", "extract"],
+        },
+    },
+    Layout {
+        family: "suse",
+        os_ids: &["suse", "opensuse", "sles", "sled"],
+        markers: &["/etc/SUSE-brand", "/var/lib/ca-certificates"],
+        bundles: &[
+            "/var/lib/ca-certificates/ca-bundle.pem",
+            "/etc/ssl/ca-bundle.pem",
+        ],
+        anchors: &[
+            Anchors {
+                dir: "/etc/pki/trust/anchors",
+                extension: None,
+            },
+            Anchors {
+                dir: "/usr/share/pki/trust/anchors",
+                extension: None,
+            },
+        ],
+        distrust: &[
+            DistrustRule::Folder("/etc/pki/trust/blocklist"),
+            DistrustRule::Folder("/etc/pki/trust/blacklist"),
+            DistrustRule::Folder("/usr/share/pki/trust/blocklist"),
+            DistrustRule::Folder("/usr/share/pki/trust/blacklist"),
+        ],
+        install: Install {
+            dir: "/etc/pki/trust/anchors",
+            extension: "pem",
+            updater: &["update-ca-certificates"],
+        },
+    },
+    Layout {
+        family: "arch",
+        os_ids: &["arch", "archarm", "manjaro", "endeavouros"],
+        markers: &["/etc/arch-release", "/etc/ca-certificates/extracted"],
+        bundles: &["/etc/ca-certificates/extracted/tls-ca-bundle.pem"],
+        anchors: &[
+            Anchors {
+                dir: "/etc/ca-certificates/trust-source/anchors",
+                extension: None,
+            },
+            Anchors {
+                dir: "/usr/share/ca-certificates/trust-source/anchors",
+                extension: None,
+            },
+        ],
+        distrust: &[
+            DistrustRule::Folder("/etc/ca-certificates/trust-source/blocklist"),
+            DistrustRule::Folder("/etc/ca-certificates/trust-source/blacklist"),
+            DistrustRule::Folder("/usr/share/ca-certificates/trust-source/blocklist"),
+            DistrustRule::Folder("/usr/share/ca-certificates/trust-source/blacklist"),
+        ],
+        install: Install {
+            dir: "/etc/ca-certificates/trust-source/anchors",
+            extension: "crt",
+            updater: &["trust", "extract-compat"],
+        },
+    },
+];
 
 /// What `sync` found out about the system it read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,12 +211,11 @@ pub struct OsInfo {
 const MAX_DEPTH: usize = 16;
 
 pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
-    let release = OsRelease::read(root);
-    let layout = detect(root, &release);
+    let (layout, name) = detect(root);
     let mut info = OsInfo {
         root: root.to_path_buf(),
         family: layout.map(|l| l.family.to_string()),
-        name: release.pretty_name,
+        name,
         certificates: 0,
     };
     let Some(layout) = layout else {
@@ -108,24 +248,32 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     for rule in layout.distrust {
         match rule {
             DistrustRule::ConfBang { conf, base } => conf_bang(root, conf, base, out),
+            DistrustRule::Folder(dir) => folder(root, dir, out),
         }
     }
     info
 }
 
-/// The layout os-release names; failing that, the first whose files exist.
-fn detect(root: &Path, release: &OsRelease) -> Option<&'static Layout> {
-    let named = LAYOUTS
+/// The layout os-release names; failing that, the one whose marker files
+/// exist; failing that, the first whose store files exist.
+pub fn detect(root: &Path) -> (Option<&'static Layout>, Option<String>) {
+    let release = OsRelease::read(root);
+    let named = release
+        .ids
         .iter()
-        .find(|l| release.ids.iter().any(|id| l.os_ids.contains(&id.as_str())));
-    named.or_else(|| {
-        LAYOUTS.iter().find(|l| {
-            l.bundles
-                .iter()
-                .chain(l.anchors.iter().map(|a| &a.dir))
-                .any(|p| under(root, p).exists())
-        })
-    })
+        .find_map(|id| LAYOUTS.iter().find(|l| l.os_ids.contains(&id.as_str())));
+    let exists = |p: &&str| under(root, p).exists();
+    let layout = named
+        .or_else(|| LAYOUTS.iter().find(|l| l.markers.iter().any(exists)))
+        .or_else(|| {
+            LAYOUTS.iter().find(|l| {
+                l.bundles
+                    .iter()
+                    .chain(l.anchors.iter().map(|a| &a.dir))
+                    .any(exists)
+            })
+        });
+    (layout, release.pretty_name)
 }
 
 #[derive(Default)]
@@ -199,21 +347,45 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
             continue;
         };
         let shown = Path::new(base).join(rel.trim());
-        let reason = format!("deselected in {conf} (!{})", rel.trim());
-        match decode::decode_file(&under(root, &shown)) {
-            Ok(decoded) => out
-                .distrusted
+        distrust_file(
+            root,
+            &shown,
+            &format!("deselected in {conf} (!{})", rel.trim()),
+            out,
+        );
+    }
+}
+
+/// p11-kit's blocklist folders: every certificate in them is distrusted.
+fn folder(root: &Path, dir: &str, out: &mut Gathered) {
+    let mut files = Vec::new();
+    walk(root, Path::new(dir), 0, &mut files, out);
+    for shown in files {
+        distrust_file(
+            root,
+            &shown,
+            &format!("in the blocklist {}", shown.display()),
+            out,
+        );
+    }
+}
+
+fn distrust_file(root: &Path, shown: &Path, reason: &str, out: &mut Gathered) {
+    match decode::decode_file(&under(root, shown)) {
+        Ok(decoded) => {
+            for e in decoded.errors {
+                out.problem(shown, format!("distrusted file: {e}"));
+            }
+            out.distrusted
                 .extend(decoded.items.into_iter().map(|i| Distrust {
                     sha256: i.cert.sha256,
-                    reason: reason.clone(),
-                })),
-            Err(e) => out.problem(
-                &shown,
-                format!(
-                    "named by a ! line in {conf}, but cannot be read ({e}); it cannot be left out"
-                ),
-            ),
+                    reason: reason.to_string(),
+                }));
         }
+        Err(e) => out.problem(
+            shown,
+            format!("cannot be read ({e}), so the certificate it distrusts cannot be left out"),
+        ),
     }
 }
 
