@@ -1,13 +1,14 @@
 //! Merge, policy and rendering: from what the sources found to the bundle's
 //! bytes and the manifest. Pure functions; writing is `store`'s job.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::cert::Cert;
 use crate::date;
-use crate::sources::Gathered;
+use crate::sources::{Fingerprint, Gathered};
+use sha1::{Digest, Sha1};
 
 /// What happened to a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +19,17 @@ pub enum Status {
     Expired,
     /// The admin or the certificate's own trust data said no.
     Distrusted,
+    /// The user said no (`cabundle block`).
+    Blocked,
+}
+
+/// The rules a sync applies to what the sources found.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Expiry is judged as of this Unix time.
+    pub at: i64,
+    /// Fingerprints the user blocked.
+    pub blocked: HashSet<[u8; 32]>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,18 +42,20 @@ pub struct Entry {
 }
 
 /// Dedupe by SHA-256 of the DER, keeping every source's name, then apply
-/// policy as of `at` (Unix seconds). The result is sorted by subject, then
-/// fingerprint, so it does not depend on the order of the inputs.
-pub fn merge(gathered: Gathered, at: i64) -> Vec<Entry> {
-    let mut distrust: HashMap<[u8; 32], String> = HashMap::new();
+/// the policy: the user's block, then the admin's distrust, then expiry. The
+/// result is sorted by subject, then fingerprint, so it does not depend on
+/// the order of the inputs.
+pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
+    let mut distrust: HashMap<Fingerprint, String> = HashMap::new();
     for d in gathered.distrusted {
-        distrust.entry(d.sha256).or_insert(d.reason);
+        distrust.entry(d.by).or_insert(d.reason);
     }
+    let by_sha1 = distrust.keys().any(|k| matches!(k, Fingerprint::Sha1(_)));
     let mut by_sha: HashMap<[u8; 32], Entry> = HashMap::with_capacity(gathered.found.len());
     for (label, item) in gathered.found {
         if let Some(why) = item.distrust {
             distrust
-                .entry(item.cert.sha256)
+                .entry(Fingerprint::Sha256(item.cert.sha256))
                 .or_insert_with(|| format!("{label}: {why}"));
         }
         by_sha
@@ -57,10 +71,21 @@ pub fn merge(gathered: Gathered, at: i64) -> Vec<Entry> {
     }
     let mut entries: Vec<Entry> = by_sha.into_values().collect();
     for e in &mut entries {
-        if let Some(why) = distrust.get(&e.cert.sha256) {
+        if policy.blocked.contains(&e.cert.sha256) {
+            e.status = Status::Blocked;
+            e.reason = "blocked with `cabundle block`".into();
+        } else if let Some(why) = distrust
+            .get(&Fingerprint::Sha256(e.cert.sha256))
+            .or_else(|| {
+                // Only computed when some source names certificates by SHA-1.
+                by_sha1
+                    .then(|| distrust.get(&Fingerprint::Sha1(Sha1::digest(&e.cert.der).into())))
+                    .flatten()
+            })
+        {
             e.status = Status::Distrusted;
             e.reason = why.clone();
-        } else if e.cert.is_expired_at(at) {
+        } else if e.cert.is_expired_at(policy.at) {
             e.status = Status::Expired;
             e.reason = format!("expired {}", date::instant(e.cert.not_after));
         }

@@ -54,6 +54,25 @@ pub enum Command {
     )]
     Env(EnvArgs),
 
+    /// Keep a certificate out of the bundle, whichever source carries it
+    #[command(
+        after_help = "Example:\n  cabundle block 3f2a...9c   # the SHA-256 from `cabundle list`"
+    )]
+    Block(BlockArgs),
+
+    /// Undo `cabundle block`
+    #[command(after_help = "Example:\n  cabundle unblock 3f2a...9c")]
+    Unblock(BlockArgs),
+
+    /// Put your added CAs into the OS trust store, and run its updater
+    #[command(after_help = "Examples:\n  sudo cabundle install --system\n  \
+                            cabundle install --system --root /mnt/image --no-update")]
+    Install(SystemArgs),
+
+    /// Take out exactly what `install --system` put in, and run the updater
+    #[command(after_help = "Example:\n  sudo cabundle uninstall --system")]
+    Uninstall(SystemArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
@@ -70,9 +89,23 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
 
+    /// Use a macOS keychain export as the OS store
+    /// (`security find-certificate -a -p KEYCHAIN > FILE`), on any OS
+    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    pub macos_export: Option<PathBuf>,
+
+    /// With --macos-export: the admin trust settings
+    /// (`security trust-settings-export -d FILE`); denied roots are left out
+    #[arg(long, value_name = "FILE", requires = "macos_export")]
+    pub macos_trust_settings: Option<PathBuf>,
+
     /// Judge expiry as of this day (UTC) instead of now
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_at)]
     pub at: Option<i64>,
+
+    /// Also list every OS store file read, with its count
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +124,31 @@ pub struct AddArgs {
 
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// SHA-256 fingerprints (hex, colons optional, any case)
+    #[arg(required = true, value_name = "FINGERPRINT", value_parser = parse_sha256)]
+    pub fingerprints: Vec<[u8; 32]>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemArgs {
+    /// Act on the OS trust store (required: this changes the system)
+    #[arg(long, required = true)]
+    pub system: bool,
+
+    /// The system's root folder (an image's filesystem)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Do not run the distribution's updater (update-ca-certificates, ...)
+    #[arg(long)]
+    pub no_update: bool,
 }
 
 #[derive(Debug, Args)]
@@ -132,4 +190,9 @@ pub struct EnvArgs {
 
 fn parse_at(day: &str) -> Result<i64, String> {
     crate::date::parse_day(day).map_err(|e| e.to_string())
+}
+
+fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
+    crate::cert::parse_fingerprint(s)
+        .ok_or_else(|| "expected a SHA-256 fingerprint: 64 hex digits, colons optional".into())
 }

@@ -35,8 +35,23 @@ pub enum Error {
     #[error("{0:?} matches several added CAs ({1}); give the SHA-256 instead")]
     AmbiguousCa(String, String),
 
+    #[error("{0} is not blocked (`cabundle list` shows what is)")]
+    NotBlocked(String),
+
     #[error("no bundle yet at {}: run `cabundle sync` first", .0.display())]
     NoBundle(PathBuf),
+
+    #[error("no known OS trust store layout under {}", .0.display())]
+    NoLayout(PathBuf),
+
+    #[error("no added CAs to install; `cabundle add FILE` first")]
+    NothingToInstall,
+
+    #[error("{0} changes the OS trust store and needs root; run it with sudo")]
+    NeedRoot(&'static str),
+
+    #[error("{program}: {reason}; the CA files stay in place: fix that and run it yourself")]
+    Updater { program: String, reason: String },
 
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,

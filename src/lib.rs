@@ -5,13 +5,16 @@ pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod date;
 pub mod decode;
 pub mod env;
 pub mod error;
+pub mod install;
 pub mod manifest;
 pub mod sources;
 pub mod store;
 pub mod sync;
+pub mod system;
 
 pub use error::{Error, Result};

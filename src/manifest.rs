@@ -22,6 +22,9 @@ pub struct Manifest {
     pub mozilla: Provenance,
     /// Added CAs, by name.
     pub added: usize,
+    /// Fingerprints blocked with `cabundle block`, seen or not.
+    #[serde(default)]
+    pub blocked: Vec<String>,
     /// Files that could not be used, "path: reason".
     pub problems: Vec<String>,
     /// Every certificate seen, kept or not.

@@ -30,8 +30,7 @@ impl Paths {
                     .map_err(|e| Error::io("CABUNDLE_HOME", e))?,
             ));
         }
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
+        if crate::system::is_root() {
             let etc = PathBuf::from("/etc/cabundle");
             return Ok(Paths {
                 cas: etc.join("cas"),
@@ -60,6 +59,16 @@ impl Paths {
             manifest: home.join("manifest.json"),
             cache_dir: home.join("cache"),
         }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// What `install --system` wrote, so `uninstall --system` removes
+    /// exactly that.
+    pub fn installed(&self) -> PathBuf {
+        self.config_dir.join("installed.json")
     }
 
     /// Take the state lock, waiting for any other writer. Held until the

@@ -62,7 +62,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
     match sync::sync(paths, &opts) {
         Ok(report) => {
             out(&lines)?;
-            summarize(paths, &opts, &report);
+            summarize(paths, &opts, &report, args.sync.verbose);
             Ok(())
         }
         Err(e) => {

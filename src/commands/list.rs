@@ -53,5 +53,13 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
             r.sources.join(", ")
         ));
     }
+    for fp in &manifest.blocked {
+        let seen = manifest.certificates.iter().find(|r| &r.sha256 == fp);
+        let what = seen.map_or("not in any source now", |r| r.subject.as_str());
+        text.push_str(&format!(
+            "blocked     {}  {what}\n",
+            &fp[..16.min(fp.len())]
+        ));
+    }
     out(&text)
 }

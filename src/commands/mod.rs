@@ -1,7 +1,9 @@
 //! One module per subcommand. They print; the library below them does not.
 
 mod add;
+mod block;
 mod env;
+mod install;
 mod list;
 mod remove;
 mod sync;
@@ -20,6 +22,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(args) => sync::run(&Paths::discover()?, &args),
         Command::Add(args) => add::run(&Paths::discover()?, &args),
         Command::Remove(args) => remove::run(&Paths::discover()?, &args),
+        Command::Block(args) => block::run(&Paths::discover()?, &args, true),
+        Command::Unblock(args) => block::run(&Paths::discover()?, &args, false),
+        Command::Install(args) => install::install(&Paths::discover()?, &args),
+        Command::Uninstall(args) => install::uninstall(&Paths::discover()?, &args),
         Command::List(args) => list::run(&Paths::discover()?, &args),
         Command::Env(args) => env::run(&args),
         Command::Completions { shell } => {
@@ -52,6 +58,8 @@ use say;
 fn sync_options(args: &SyncArgs) -> crate::sync::Options {
     crate::sync::Options {
         root: args.root.clone(),
+        macos_export: args.macos_export.clone(),
+        macos_trust_settings: args.macos_trust_settings.clone(),
         at: args.at.unwrap_or_else(date::now),
     }
 }

@@ -11,14 +11,19 @@ pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
     let opts = sync_options(args);
     let _lock = paths.lock()?;
     let report = sync::sync(paths, &opts)?;
-    summarize(paths, &opts, &report);
+    summarize(paths, &opts, &report, args.verbose);
     Ok(())
 }
 
 /// The stderr summary every command that syncs ends with.
-pub fn summarize(paths: &Paths, opts: &Options, r: &Report) {
+pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
     let root = opts.root.display();
     match (&r.os.family, &r.os.name) {
+        (Some(family), name) if family == "macos" => say!(
+            "OS store: {} ({family}), {} certificates",
+            name.as_deref().unwrap_or("macOS"),
+            r.os.certificates
+        ),
         (Some(family), name) => say!(
             "OS store under {root}: {} ({family} layout), {} certificates",
             name.as_deref().unwrap_or("unknown release"),
@@ -27,6 +32,11 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report) {
         (None, _) => say!(
             "warning: no OS trust store found under {root}; the bundle holds Mozilla's roots and your added CAs"
         ),
+    }
+    if verbose {
+        for (file, n) in &r.files {
+            say!("  read {} ({n} certificates)", file.display());
+        }
     }
     say!(
         "Mozilla roots: {} (certifi {}); added CAs: {}",
@@ -39,13 +49,15 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report) {
     }
     let expired: Vec<_> = r.with_status(Status::Expired).collect();
     let distrusted: Vec<_> = r.with_status(Status::Distrusted).collect();
+    let blocked: Vec<_> = r.with_status(Status::Blocked).collect();
     let kept: Vec<_> = r.with_status(Status::Kept).collect();
     say!(
-        "{} unique certificates: {} kept, {} expired and pruned, {} distrusted",
+        "{} unique certificates: {} kept, {} expired and pruned, {} distrusted, {} blocked",
         r.entries.len(),
         kept.len(),
         expired.len(),
-        distrusted.len()
+        distrusted.len(),
+        blocked.len()
     );
     for e in expired {
         say!(
@@ -53,6 +65,9 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report) {
             e.cert.name(),
             date::day(e.cert.not_after)
         );
+    }
+    for e in blocked {
+        say!("blocked: {}", e.cert.name());
     }
     for e in distrusted {
         say!("left out: {} ({})", e.cert.name(), e.reason);

@@ -2,6 +2,7 @@
 //! user's added CAs. Each source reports what it found, what the admin
 //! distrusts, and the files it could not use, without stopping at them.
 
+pub mod macos;
 pub mod mozilla;
 pub mod os;
 pub mod user;
@@ -27,8 +28,15 @@ impl fmt::Display for Problem {
 /// A certificate that must never reach the bundle, whatever carries it.
 #[derive(Debug, Clone)]
 pub struct Distrust {
-    pub sha256: [u8; 32],
+    pub by: Fingerprint,
     pub reason: String,
+}
+
+/// How a distrust names its certificate. macOS trust settings use SHA-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fingerprint {
+    Sha256([u8; 32]),
+    Sha1([u8; 20]),
 }
 
 /// Everything the sources produced for one sync.
@@ -38,6 +46,9 @@ pub struct Gathered {
     pub found: Vec<(String, Item)>,
     pub distrusted: Vec<Distrust>,
     pub problems: Vec<Problem>,
+    /// Each OS store file read (as shown to people), and how many
+    /// certificates it gave.
+    pub files: Vec<(PathBuf, usize)>,
 }
 
 impl Gathered {
@@ -50,6 +61,7 @@ impl Gathered {
                     self.problem(shown_as, reason);
                 }
                 let n = decoded.items.len();
+                self.files.push((shown_as.to_path_buf(), n));
                 self.found.extend(
                     decoded
                         .items

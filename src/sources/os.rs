@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Distrust, Gathered};
+use super::{Distrust, Fingerprint, Gathered};
 use crate::decode;
 
 /// A folder where admins drop CA files for the distribution's updater.
@@ -37,6 +37,9 @@ pub struct Install {
     pub dir: &'static str,
     pub extension: &'static str,
     pub updater: &'static [&'static str],
+    /// After files were taken out. Debian's updater leaves the links to a
+    /// removed drop-in behind in /etc/ssl/certs unless it runs `--fresh`.
+    pub updater_after_removal: &'static [&'static str],
 }
 
 pub struct Layout {
@@ -74,6 +77,7 @@ pub static LAYOUTS: &[Layout] = &[
             dir: "/usr/local/share/ca-certificates",
             extension: "crt",
             updater: &["update-ca-certificates"],
+            updater_after_removal: &["update-ca-certificates"],
         },
     },
     Layout {
@@ -90,6 +94,7 @@ pub static LAYOUTS: &[Layout] = &[
             dir: "/usr/local/share/ca-certificates",
             extension: "crt",
             updater: &["update-ca-certificates"],
+            updater_after_removal: &["update-ca-certificates", "--fresh"],
         },
     },
     Layout {
@@ -133,6 +138,7 @@ pub static LAYOUTS: &[Layout] = &[
             dir: "/etc/pki/ca-trust/source/anchors",
             extension: "pem",
             updater: &["update-ca-trust", "extract"],
+            updater_after_removal: &["update-ca-trust", "extract"],
         },
     },
     Layout {
@@ -163,6 +169,7 @@ pub static LAYOUTS: &[Layout] = &[
             dir: "/etc/pki/trust/anchors",
             extension: "pem",
             updater: &["update-ca-certificates"],
+            updater_after_removal: &["update-ca-certificates"],
         },
     },
     Layout {
@@ -190,6 +197,7 @@ pub static LAYOUTS: &[Layout] = &[
             dir: "/etc/ca-certificates/trust-source/anchors",
             extension: "crt",
             updater: &["trust", "extract-compat"],
+            updater_after_removal: &["trust", "extract-compat"],
         },
     },
 ];
@@ -378,7 +386,7 @@ fn distrust_file(root: &Path, shown: &Path, reason: &str, out: &mut Gathered) {
             }
             out.distrusted
                 .extend(decoded.items.into_iter().map(|i| Distrust {
-                    sha256: i.cert.sha256,
+                    by: Fingerprint::Sha256(i.cert.sha256),
                     reason: reason.to_string(),
                 }));
         }

@@ -1,0 +1,39 @@
+use crate::cert::hex;
+use crate::cli::BlockArgs;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::Paths;
+use crate::sync;
+
+use super::{say, sync::summarize, sync_options};
+
+/// `block` (when `block` is true) or `unblock`, then re-sync.
+pub fn run(paths: &Paths, args: &BlockArgs, block: bool) -> Result<()> {
+    let opts = sync_options(&args.sync);
+    let _lock = paths.lock()?;
+    let path = paths.config();
+    let before = Config::load(&path)?;
+    let mut config = before.clone();
+    for sha in &args.fingerprints {
+        let fp = hex(sha);
+        if block {
+            if !config.block(*sha) {
+                say!("{fp} was already blocked");
+            }
+        } else if !config.unblock(*sha) {
+            return Err(Error::NotBlocked(fp));
+        }
+    }
+    config.save(&path)?;
+    match sync::sync(paths, &opts) {
+        Ok(report) => {
+            summarize(paths, &opts, &report, args.sync.verbose);
+            Ok(())
+        }
+        Err(e) => {
+            // Put the config back, so that config and bundle agree.
+            let _ = before.save(&path);
+            Err(e)
+        }
+    }
+}

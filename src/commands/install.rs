@@ -1,0 +1,86 @@
+use std::path::Path;
+
+use crate::cli::SystemArgs;
+use crate::error::{Error, Result};
+use crate::install::{self, Record};
+use crate::sources::user;
+use crate::store::Paths;
+use crate::system::is_root;
+
+use super::{out, say};
+
+pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
+    if !is_root() {
+        return Err(Error::NeedRoot("install --system"));
+    }
+    let root = absolute(&args.root)?;
+    let layout = install::layout(&root)?;
+    let _lock = paths.lock()?;
+    let added = user::list(&paths.cas, None)?;
+    if added.is_empty() {
+        return Err(Error::NothingToInstall);
+    }
+    let mut record = Record::load(&paths.installed())?;
+    let before = record.roots.get(&root).cloned().unwrap_or_default();
+    let written = install::write(&root, &install::plan(layout, &added), &before)?;
+    let mut lines = String::new();
+    for w in &written {
+        let real = crate::sources::os::under(&root, &w.path);
+        lines.push_str(&format!("installed {}\n", real.display()));
+    }
+    record.roots.insert(root.clone(), written);
+    record.save(&paths.installed())?;
+    out(&lines)?;
+    update(layout.install.updater, &root, args.no_update)
+}
+
+pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
+    if !is_root() {
+        return Err(Error::NeedRoot("uninstall --system"));
+    }
+    let root = absolute(&args.root)?;
+    let _lock = paths.lock()?;
+    let mut record = Record::load(&paths.installed())?;
+    let Some(written) = record.roots.remove(&root) else {
+        say!("nothing was installed under {}", root.display());
+        return Ok(());
+    };
+    let kept = install::remove(&root, &written)?;
+    record.save(&paths.installed())?;
+    let mut lines = String::new();
+    for w in &written {
+        let real = crate::sources::os::under(&root, &w.path);
+        if kept.contains(&real) {
+            say!(
+                "warning: left {} in place: it changed since cabundle wrote it",
+                real.display()
+            );
+        } else {
+            lines.push_str(&format!("removed {}\n", real.display()));
+        }
+    }
+    out(&lines)?;
+    let layout = install::layout(&root)?;
+    update(layout.install.updater_after_removal, &root, args.no_update)
+}
+
+fn update(command: &[&str], root: &Path, no_update: bool) -> Result<()> {
+    let updater = command.join(" ");
+    if no_update {
+        say!("skipped `{updater}` (--no-update): run it for the OS to pick up the change");
+        Ok(())
+    } else if root != Path::new("/") {
+        say!(
+            "not running `{updater}` for {}: run it inside that system",
+            root.display()
+        );
+        Ok(())
+    } else {
+        say!("running `{updater}`");
+        install::run_updater(command)
+    }
+}
+
+fn absolute(root: &Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(root).map_err(|e| Error::io(root, e))
+}
