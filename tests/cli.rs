@@ -9,7 +9,18 @@ use predicates::str::contains;
 #[test]
 fn every_command_has_help_with_an_example() {
     let home = tempfile::tempdir().unwrap();
-    for cmd in ["sync", "add", "remove", "list", "env", "completions"] {
+    for cmd in [
+        "sync",
+        "add",
+        "remove",
+        "block",
+        "unblock",
+        "list",
+        "env",
+        "install",
+        "uninstall",
+        "completions",
+    ] {
         cabundle(home.path())
             .args([cmd, "--help"])
             .assert()

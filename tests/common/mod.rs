@@ -100,6 +100,23 @@ pub fn pem_blocks(text: &str) -> Vec<String> {
     blocks
 }
 
+/// The base64 body of a PEM block, without line breaks: the DER, as text.
+pub fn pem_body(block: &str) -> String {
+    block
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect()
+}
+
+/// Does the bundle at `path` hold the certificate `pem` (compared as DER,
+/// not through cabundle's own comments)?
+pub fn bundle_holds(path: &Path, pem: &str) -> bool {
+    let want = pem_body(&pem_blocks(pem)[0]);
+    let text = fs::read_to_string(path).unwrap_or_default();
+    pem_blocks(&text).iter().any(|b| pem_body(b) == want)
+}
+
 /// Run openssl with `input` on stdin; (success, stdout).
 pub fn openssl(args: &[&str], input: &str) -> (bool, String) {
     let out = Command::new("openssl")

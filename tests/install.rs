@@ -1,0 +1,321 @@
+//! `install --system` / `uninstall --system`: added CAs into the OS store
+//! the distribution's way, and out again without a trace.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+
+use cabundle::system::is_root;
+
+/// A minimal tree of `family` with an os-release.
+fn tree(dir: &Path, os_release: &str) -> PathBuf {
+    let root = dir.join("root");
+    write(&root.join("etc/os-release"), os_release);
+    root
+}
+
+fn add(home: &Path, root: &Path, args: &[&str]) {
+    cabundle(home)
+        .arg("add")
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .assert()
+        .success();
+}
+
+#[test]
+fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours() {
+    if !is_root() {
+        eprintln!("skipped: install --system needs root");
+        return;
+    }
+    let families = [
+        ("ID=debian\n", "usr/local/share/ca-certificates", "crt"),
+        ("ID=alpine\n", "usr/local/share/ca-certificates", "crt"),
+        ("ID=fedora\n", "etc/pki/ca-trust/source/anchors", "pem"),
+        (
+            "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",
+            "etc/pki/trust/anchors",
+            "pem",
+        ),
+        (
+            "ID=arch\n",
+            "etc/ca-certificates/trust-source/anchors",
+            "crt",
+        ),
+    ];
+    for (release, folder, ext) in families {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tree(dir.path(), release);
+        let home = dir.path().join("home");
+        let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+        let (a, b) = (valid_ca("Team A"), valid_ca("Team B"));
+        let team = write(&dir.path().join("team.pem"), format!("{}{}", a.pem, b.pem));
+        add(&home, &root, &[corp.to_str().unwrap()]);
+        add(&home, &root, &[team.to_str().unwrap()]);
+        let admins = write(
+            &root.join(folder).join(format!("admin.{ext}")),
+            valid_ca("Admin's Own").pem,
+        );
+
+        cabundle(&home)
+            .args(["install", "--system", "--no-update", "--root"])
+            .arg(&root)
+            .assert()
+            .success()
+            .stdout(contains(format!("cabundle-corp.{ext}")))
+            .stderr(contains("--no-update"));
+        let dropin = root.join(folder);
+        let corp_file = dropin.join(format!("cabundle-corp.{ext}"));
+        // One certificate per file: Debian's updater skips files with more.
+        for (file, who) in [
+            (corp_file.clone(), "Corp Root"),
+            (dropin.join(format!("cabundle-team-1.{ext}")), ""),
+            (dropin.join(format!("cabundle-team-2.{ext}")), ""),
+        ] {
+            let text = fs::read_to_string(&file)
+                .unwrap_or_else(|_| panic!("{release}: no {}", file.display()));
+            assert_eq!(pem_blocks(&text).len(), 1, "{}", file.display());
+            assert!(text.contains(who));
+            assert!(openssl(&["x509", "-noout"], &text).0);
+        }
+        // The OS store now holds them: a sync of that root sees them there.
+        let other = dir.path().join("other-home");
+        cabundle(&other)
+            .args(["sync", "--root"])
+            .arg(&root)
+            .assert()
+            .success();
+        let text = fs::read_to_string(other.join("ca-bundle.pem")).unwrap();
+        assert!(
+            text.contains(&format!("# Sources: os:/{folder}/cabundle-corp.{ext}")),
+            "{release}"
+        );
+
+        // Installing again after a remove takes the stale file out.
+        cabundle(&home)
+            .args(["remove", "team", "--root"])
+            .arg(&root)
+            .assert()
+            .success();
+        cabundle(&home)
+            .args(["install", "--system", "--no-update", "--root"])
+            .arg(&root)
+            .assert()
+            .success();
+        assert!(!dropin.join(format!("cabundle-team-1.{ext}")).exists());
+        assert!(corp_file.exists());
+
+        cabundle(&home)
+            .args(["uninstall", "--system", "--no-update", "--root"])
+            .arg(&root)
+            .assert()
+            .success()
+            .stdout(contains("removed"));
+        let left: Vec<_> = fs::read_dir(&dropin)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(left, std::slice::from_ref(&admins), "{release}");
+        // Again: nothing to do, and not an error.
+        cabundle(&home)
+            .args(["uninstall", "--system", "--no-update", "--root"])
+            .arg(&root)
+            .assert()
+            .success()
+            .stderr(contains("nothing was installed"));
+    }
+}
+
+#[test]
+fn a_file_changed_since_install_is_left_alone() {
+    if !is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+    add(&home, &root, &[corp.to_str().unwrap()]);
+    cabundle(&home)
+        .args(["install", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let file = root.join("usr/local/share/ca-certificates/cabundle-corp.crt");
+    fs::write(&file, "edited by the admin\n").unwrap();
+    cabundle(&home)
+        .args(["uninstall", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stderr(contains("left").and(contains("changed since")));
+    assert_eq!(fs::read_to_string(&file).unwrap(), "edited by the admin\n");
+}
+
+#[test]
+fn a_file_of_the_same_name_that_is_not_ours_is_not_overwritten() {
+    if !is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+    add(&home, &root, &[corp.to_str().unwrap()]);
+    let theirs = write(
+        &root.join("usr/local/share/ca-certificates/cabundle-corp.crt"),
+        "theirs\n",
+    );
+    cabundle(&home)
+        .args(["install", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .assert()
+        .code(1)
+        .stderr(contains("not written by cabundle"));
+    assert_eq!(fs::read_to_string(theirs).unwrap(), "theirs\n");
+}
+
+#[test]
+fn without_root_rights_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+    add(&home, &root, &[corp.to_str().unwrap()]);
+    let bin = assert_cmd::cargo::cargo_bin("cabundle");
+    if is_root() && Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is needed to drop root");
+        return;
+    }
+    for verb in ["install", "uninstall"] {
+        // As root, drop to nobody for the command; otherwise we are not root.
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let out = cmd
+            .args([verb, "--system", "--root"])
+            .arg(&root)
+            .env("CABUNDLE_HOME", &home)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("needs root"), "{err}");
+    }
+    assert!(!root.join("usr/local/share/ca-certificates").exists());
+    assert!(!home.join("installed.json").exists());
+}
+
+/// Puts the system back however the test ends.
+struct RestoreSystem {
+    home: PathBuf,
+    bundle: Vec<u8>,
+}
+
+impl Drop for RestoreSystem {
+    fn drop(&mut self) {
+        let _ = cabundle(&self.home)
+            .args(["uninstall", "--system"])
+            .output();
+        let _ = fs::remove_file("/usr/local/share/ca-certificates/cabundle-corp-system-test.crt");
+        let _ = Command::new("update-ca-certificates")
+            .arg("--fresh")
+            .output();
+        if fs::read("/etc/ssl/certs/ca-certificates.crt")
+            .ok()
+            .as_deref()
+            != Some(&self.bundle[..])
+        {
+            eprintln!("warning: /etc/ssl/certs/ca-certificates.crt differs after the test");
+        }
+    }
+}
+
+#[test]
+fn on_the_real_debian_system_install_is_seen_by_openssl_and_uninstall_restores_every_byte() {
+    let system_bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let updater = Path::new("/usr/sbin/update-ca-certificates");
+    if !is_root()
+        || !updater.exists()
+        || !system_bundle.exists()
+        || !Path::new("/etc/debian_version").exists()
+    {
+        eprintln!("skipped: needs root on Debian with ca-certificates");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let corp = valid_ca("Corp System Test Root");
+    let (leaf, _) = corp.leaf(days(-1), days(30));
+    let corp_file = write(&dir.path().join("corp-system-test.pem"), &corp.pem);
+    let scratch = tree(dir.path(), "ID=debian\n");
+    add(&home, &scratch, &[corp_file.to_str().unwrap()]);
+    let before = fs::read(system_bundle).unwrap();
+    let _restore = RestoreSystem {
+        home: home.clone(),
+        bundle: before.clone(),
+    };
+    // Make sure the links match the store before we start comparing.
+    assert!(
+        Command::new(updater)
+            .arg("--fresh")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let before = fs::read(system_bundle).unwrap();
+    assert!(!openssl_verifies(system_bundle, &leaf, dir.path()));
+
+    // Without the updater on PATH: a clear error, and the file stays.
+    let installed = Path::new("/usr/local/share/ca-certificates/cabundle-corp-system-test.crt");
+    cabundle(&home)
+        .args(["install", "--system"])
+        .env("PATH", "/nonexistent")
+        .assert()
+        .code(1)
+        .stderr(contains("update-ca-certificates").and(contains("not found")));
+    assert!(installed.exists());
+
+    cabundle(&home)
+        .args(["install", "--system"])
+        .assert()
+        .success()
+        .stdout(contains(installed.to_str().unwrap()));
+    assert!(bundle_holds(system_bundle, &corp.pem));
+    assert!(openssl_verifies(system_bundle, &leaf, dir.path()));
+
+    cabundle(&home)
+        .args(["uninstall", "--system"])
+        .assert()
+        .success();
+    assert!(!installed.exists());
+    assert_eq!(
+        fs::read(system_bundle).unwrap(),
+        before,
+        "the system bundle was not restored byte for byte"
+    );
+    let dangling = Command::new("find")
+        .args(["/etc/ssl/certs", "-xtype", "l"])
+        .output()
+        .unwrap();
+    assert!(
+        dangling.stdout.is_empty(),
+        "links left behind: {}",
+        String::from_utf8_lossy(&dangling.stdout)
+    );
+}
