@@ -39,6 +39,8 @@ pub struct Entry {
     pub status: Status,
     /// Why it was left out; empty when kept.
     pub reason: String,
+    /// Mozilla distrusts leaves this root issued after this time.
+    pub distrust_after: Option<i64>,
 }
 
 /// Dedupe by SHA-256 of the DER, keeping every source's name, then apply
@@ -65,12 +67,14 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
                 sources: BTreeSet::new(),
                 status: Status::Kept,
                 reason: String::new(),
+                distrust_after: None,
             })
             .sources
             .insert(label);
     }
     let mut entries: Vec<Entry> = by_sha.into_values().collect();
     for e in &mut entries {
+        e.distrust_after = gathered.distrust_after.get(&e.cert.sha256).copied();
         if policy.blocked.contains(&e.cert.sha256) {
             e.status = Status::Blocked;
             e.reason = "blocked with `cabundle block`".into();
@@ -118,6 +122,12 @@ pub fn render(entries: &[Entry]) -> Vec<u8> {
             e.cert.fingerprint(),
             date::instant(e.cert.not_after),
         ));
+        if let Some(at) = e.distrust_after {
+            out.push_str(&format!(
+                "# Mozilla distrusts leaves issued after: {}\n",
+                date::instant(at)
+            ));
+        }
         out.push_str(&e.cert.to_pem());
     }
     out.into_bytes()
@@ -136,6 +146,10 @@ pub struct Record {
     pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Mozilla's server distrust-after date: leaves issued later are not
+    /// trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distrust_after: Option<String>,
 }
 
 impl From<&Entry> for Record {
@@ -150,6 +164,7 @@ impl From<&Entry> for Record {
             sources: e.sources.iter().cloned().collect(),
             status: e.status.clone(),
             reason: e.reason.clone(),
+            distrust_after: e.distrust_after.map(date::instant),
         }
     }
 }

@@ -54,6 +54,13 @@ pub enum Command {
     )]
     Env(EnvArgs),
 
+    /// Fetch fresh Mozilla roots over verified HTTPS (or from a file), check
+    /// them, and cache them for `sync`
+    #[command(after_help = "Examples:\n  cabundle fetch && cabundle sync\n  \
+                            cabundle fetch --from https://curl.se/ca/cacert.pem\n  \
+                            cabundle fetch --from ./certdata.txt")]
+    Fetch(FetchArgs),
+
     /// Keep a certificate out of the bundle, whichever source carries it
     #[command(
         after_help = "Example:\n  cabundle block 3f2a...9c   # the SHA-256 from `cabundle list`"
@@ -83,6 +90,18 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// An https URL or a file: Mozilla's certdata.txt, or a PEM bundle such
+    /// as curl's cacert.pem (checked against its published .sha256)
+    #[arg(long, value_name = "URL|FILE", default_value = crate::fetch::DEFAULT_URL)]
+    pub from: String,
+
+    /// Give up on the download after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
     /// Read the OS trust store under this folder (an image's filesystem)
@@ -102,6 +121,14 @@ pub struct SyncArgs {
     /// Judge expiry as of this day (UTC) instead of now
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_at)]
     pub at: Option<i64>,
+
+    /// Fetch fresh Mozilla roots first (as `cabundle fetch`)
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
+
+    /// Never touch the network (the default, unless --refresh)
+    #[arg(long)]
+    pub offline: bool,
 
     /// Also list every OS store file read, with its count
     #[arg(short, long)]

@@ -33,6 +33,21 @@ pub fn parse_day(s: &str) -> Result<i64> {
     Ok(date.midnight().assume_utc().unix_timestamp())
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ`, as [`instant`] writes it, to Unix seconds.
+pub fn parse_instant(s: &str) -> Option<i64> {
+    let (day, rest) = s.split_once('T')?;
+    let hms = rest.strip_suffix('Z')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<u8>().ok());
+    let (Some(Some(h)), Some(Some(m)), Some(Some(sec)), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let midnight = parse_day(day).ok()?;
+    (h < 24 && m < 60 && sec < 60)
+        .then(|| midnight + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec))
+}
+
 /// Unix seconds as `YYYY-MM-DD`.
 pub fn day(ts: i64) -> String {
     match OffsetDateTime::from_unix_timestamp(ts) {
@@ -65,6 +80,9 @@ mod tests {
         assert_eq!(parse_day("2038-01-19").unwrap(), 2147472000);
         assert_eq!(day(2147483647), "2038-01-19");
         assert_eq!(instant(2147483647), "2038-01-19T03:14:07Z");
+        assert_eq!(parse_instant("2038-01-19T03:14:07Z"), Some(2147483647));
+        assert_eq!(parse_instant("2038-01-19T24:00:00Z"), None);
+        assert_eq!(parse_instant("2038-01-19"), None);
     }
 
     #[test]

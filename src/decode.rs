@@ -4,6 +4,8 @@
 //! Decoding never stops at a bad item: each block that cannot be read becomes
 //! an error naming its number, and the rest of the file still loads.
 
+pub mod certdata;
+
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;

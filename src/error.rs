@@ -53,6 +53,9 @@ pub enum Error {
     #[error("{program}: {reason}; the CA files stay in place: fix that and run it yourself")]
     Updater { program: String, reason: String },
 
+    #[error("fetch from {from}: {reason}; the cache and the bundle are unchanged")]
+    Fetch { from: String, reason: String },
+
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,
 }

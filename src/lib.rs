@@ -10,6 +10,7 @@ pub mod date;
 pub mod decode;
 pub mod env;
 pub mod error;
+pub mod fetch;
 pub mod install;
 pub mod manifest;
 pub mod sources;

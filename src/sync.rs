@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::date;
 use crate::error::Result;
 use crate::manifest::Manifest;
+use crate::sources::mozilla::{Provenance, Roots};
 use crate::sources::os::OsInfo;
 use crate::sources::{self, Gathered, Problem};
 use crate::store::{self, Paths};
@@ -28,6 +29,8 @@ pub struct Options {
 pub struct Report {
     pub os: OsInfo,
     pub mozilla: usize,
+    /// Where the Mozilla roots came from (the cache or the embedded set).
+    pub mozilla_provenance: Provenance,
     pub added: usize,
     pub entries: Vec<Entry>,
     pub problems: Vec<Problem>,
@@ -41,7 +44,28 @@ impl Report {
     }
 }
 
+/// Gather, merge and write the bundle and manifest.
 pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
+    let (report, blocked) = build(paths, opts)?;
+    store::write_atomic(&paths.bundle, &bundle::render(&report.entries))?;
+    let manifest = Manifest {
+        cabundle: env!("CARGO_PKG_VERSION").to_string(),
+        as_of: date::day(opts.at),
+        bundle: paths.bundle.clone(),
+        os: report.os.clone(),
+        mozilla: report.mozilla_provenance.clone(),
+        added: report.added,
+        blocked,
+        problems: report.problems.iter().map(ToString::to_string).collect(),
+        certificates: report.entries.iter().map(Record::from).collect(),
+    };
+    manifest.write(&paths.manifest)?;
+    Ok(report)
+}
+
+/// Gather and merge, writing nothing; also returns the blocked
+/// fingerprints from the config.
+pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
     let mut gathered = Gathered::default();
@@ -54,7 +78,8 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         }
         None => sources::os::load(&opts.root, &mut gathered),
     };
-    let mozilla = sources::mozilla::load(&mut gathered);
+    let roots = Roots::current(&paths.cache_dir, &mut gathered);
+    let mozilla = roots.load(&mut gathered);
     let added = sources::user::load(&paths.cas, &mut gathered)?;
     let problems = std::mem::take(&mut gathered.problems);
     let files = std::mem::take(&mut gathered.files);
@@ -64,25 +89,14 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         blocked: config.blocked().collect(),
     };
     let entries = bundle::merge(gathered, &policy);
-    store::write_atomic(&paths.bundle, &bundle::render(&entries))?;
-    let manifest = Manifest {
-        cabundle: env!("CARGO_PKG_VERSION").to_string(),
-        as_of: date::day(opts.at),
-        bundle: paths.bundle.clone(),
-        os: os.clone(),
-        mozilla: sources::mozilla::provenance(),
-        added,
-        blocked: config.blocked.clone(),
-        problems: problems.iter().map(ToString::to_string).collect(),
-        certificates: entries.iter().map(Record::from).collect(),
-    };
-    manifest.write(&paths.manifest)?;
-    Ok(Report {
+    let report = Report {
         os,
         mozilla,
+        mozilla_provenance: roots.provenance,
         added,
         entries,
         problems,
         files,
-    })
+    };
+    Ok((report, config.blocked))
 }

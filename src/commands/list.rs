@@ -41,10 +41,16 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     );
     let mut text = String::new();
     for r in records {
-        let status = match r.status {
+        let mut status = match r.status {
             Status::Kept => String::new(),
             _ => format!("  [{}]", r.reason),
         };
+        if let Some(at) = &r.distrust_after {
+            status.push_str(&format!(
+                "  [Mozilla distrusts leaves issued after {}]",
+                &at[..10.min(at.len())]
+            ));
+        }
         text.push_str(&format!(
             "{}  {}  {}  ({}){status}\n",
             &r.not_after[..10.min(r.not_after.len())],

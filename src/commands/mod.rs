@@ -3,6 +3,7 @@
 mod add;
 mod block;
 mod env;
+mod fetch;
 mod install;
 mod list;
 mod remove;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(args) => sync::run(&Paths::discover()?, &args),
         Command::Add(args) => add::run(&Paths::discover()?, &args),
         Command::Remove(args) => remove::run(&Paths::discover()?, &args),
+        Command::Fetch(args) => fetch::run(&Paths::discover()?, &args),
         Command::Block(args) => block::run(&Paths::discover()?, &args, true),
         Command::Unblock(args) => block::run(&Paths::discover()?, &args, false),
         Command::Install(args) => install::install(&Paths::discover()?, &args),

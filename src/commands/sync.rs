@@ -10,6 +10,13 @@ use super::{say, sync_options};
 pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
     let opts = sync_options(args);
     let _lock = paths.lock()?;
+    if args.refresh {
+        super::fetch::refresh(
+            paths,
+            crate::fetch::DEFAULT_URL,
+            std::time::Duration::from_secs(30),
+        )?;
+    }
     let report = sync::sync(paths, &opts)?;
     summarize(paths, &opts, &report, args.verbose);
     Ok(())
@@ -39,9 +46,10 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
         }
     }
     say!(
-        "Mozilla roots: {} (certifi {}); added CAs: {}",
+        "Mozilla roots: {} ({}, {}); added CAs: {}",
         r.mozilla,
-        crate::sources::mozilla::provenance().version,
+        r.mozilla_provenance.upstream,
+        r.mozilla_provenance.date,
         r.added
     );
     for p in &r.problems {

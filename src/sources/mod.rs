@@ -7,6 +7,7 @@ pub mod mozilla;
 pub mod os;
 pub mod user;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,8 @@ pub struct Gathered {
     pub found: Vec<(String, Item)>,
     pub distrusted: Vec<Distrust>,
     pub problems: Vec<Problem>,
+    /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
+    pub distrust_after: HashMap<[u8; 32], i64>,
     /// Each OS store file read (as shown to people), and how many
     /// certificates it gave.
     pub files: Vec<(PathBuf, usize)>,

@@ -1,0 +1,473 @@
+//! Mozilla's `certdata.txt`: NSS's source of truth, which carries the trust
+//! bits that a PEM bundle loses.
+//!
+//! Objects are runs of attributes (`CKA_NAME TYPE VALUE`, or
+//! `CKA_NAME MULTILINE_OCTAL` then octal lines up to `END`), each starting at
+//! its `CKA_CLASS`. A certificate is an anchor for TLS servers only when its
+//! trust object (joined by issuer and serial, and checked by hash) says
+//! `CKA_TRUST_SERVER_AUTH` is `CKT_NSS_TRUSTED_DELEGATOR` (or, in the PKCS#11
+//! 3.2 names, `CKT_TRUST_ANCHOR`). Anything the parser does not know is an
+//! error with its line number: a changed or damaged upstream file must not
+//! be half-read.
+
+use std::collections::HashMap;
+
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::cert::Cert;
+
+/// A root Mozilla trusts for TLS servers.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub cert: Cert,
+    pub label: String,
+    /// `CKA_NSS_SERVER_DISTRUST_AFTER`: leaves issued after this time are not
+    /// trusted. The root itself stays an anchor.
+    pub distrust_after: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    /// CK_BBOOL, CK_OBJECT_CLASS, CK_TRUST, ...: a symbolic constant.
+    Token(String),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Default)]
+struct Object {
+    line: usize,
+    attrs: HashMap<String, Value>,
+}
+
+impl Object {
+    fn token(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name) {
+            Some(Value::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn bytes(&self, name: &str) -> Option<&[u8]> {
+        match self.attrs.get(name) {
+            Some(Value::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self.attrs.get("CKA_LABEL") {
+            Some(Value::Text(t)) => t.clone(),
+            _ => format!("object at line {}", self.line),
+        }
+    }
+
+    fn require_bytes(&self, name: &str) -> Result<&[u8], String> {
+        self.bytes(name)
+            .ok_or_else(|| format!("line {}: {} has no {name}", self.line, self.label()))
+    }
+}
+
+/// Does this look like a certdata.txt (rather than PEM)?
+pub fn is_certdata(bytes: &[u8]) -> bool {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    has(b"BEGINDATA") && has(b"CKA_CLASS")
+}
+
+/// The TLS server anchors of a certdata.txt, in file order.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Anchor>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
+    let objects = objects(text)?;
+    let mut trust: HashMap<(&[u8], &[u8]), &Object> = HashMap::new();
+    for o in &objects {
+        if matches!(o.token("CKA_CLASS"), Some("CKO_NSS_TRUST" | "CKO_TRUST")) {
+            let key = (
+                o.require_bytes("CKA_ISSUER")?,
+                o.require_bytes("CKA_SERIAL_NUMBER")?,
+            );
+            if trust.insert(key, o).is_some() {
+                return Err(format!(
+                    "line {}: a second trust object for {}",
+                    o.line,
+                    o.label()
+                ));
+            }
+        }
+    }
+    let mut anchors = Vec::new();
+    for o in objects
+        .iter()
+        .filter(|o| o.token("CKA_CLASS") == Some("CKO_CERTIFICATE"))
+    {
+        let der = o.require_bytes("CKA_VALUE")?;
+        let key = (
+            o.require_bytes("CKA_ISSUER")?,
+            o.require_bytes("CKA_SERIAL_NUMBER")?,
+        );
+        let Some(t) = trust.get(&key) else {
+            continue;
+        };
+        check_hash(t, der)?;
+        match t.token("CKA_TRUST_SERVER_AUTH") {
+            Some("CKT_NSS_TRUSTED_DELEGATOR" | "CKT_TRUST_ANCHOR") => {}
+            Some(_) => continue,
+            None => {
+                return Err(format!(
+                    "line {}: {} has no CKA_TRUST_SERVER_AUTH",
+                    t.line,
+                    t.label()
+                ));
+            }
+        }
+        let cert =
+            Cert::from_der(der).map_err(|e| format!("line {}: {}: {e}", o.line, o.label()))?;
+        let distrust_after = match distrust_after(o)? {
+            Some(at) => Some(at),
+            None => distrust_after(t)?,
+        };
+        anchors.push(Anchor {
+            cert,
+            label: o.label(),
+            distrust_after,
+        });
+    }
+    Ok(anchors)
+}
+
+/// The trust object's hash of its certificate must match the certificate
+/// it was joined to.
+fn check_hash(t: &Object, der: &[u8]) -> Result<(), String> {
+    let (want, got): (&[u8], Vec<u8>) = if let Some(sha1) = t.bytes("CKA_CERT_SHA1_HASH") {
+        (sha1, Sha1::digest(der).to_vec())
+    } else if let Some(hash) = t.bytes("CKA_HASH_OF_CERTIFICATE") {
+        match t.token("CKA_NAME_HASH_ALGORITHM") {
+            Some("CKM_SHA256") => (hash, Sha256::digest(der).to_vec()),
+            Some("CKM_SHA_1") => (hash, Sha1::digest(der).to_vec()),
+            other => {
+                return Err(format!(
+                    "line {}: {}: unknown CKA_NAME_HASH_ALGORITHM {other:?}",
+                    t.line,
+                    t.label()
+                ));
+            }
+        }
+    } else {
+        return Err(format!(
+            "line {}: {} has no certificate hash",
+            t.line,
+            t.label()
+        ));
+    };
+    if want == got.as_slice() {
+        Ok(())
+    } else {
+        Err(format!(
+            "line {}: {}: the trust object's hash does not match its certificate",
+            t.line,
+            t.label()
+        ))
+    }
+}
+
+fn distrust_after(o: &Object) -> Result<Option<i64>, String> {
+    match o.attrs.get("CKA_NSS_SERVER_DISTRUST_AFTER") {
+        None | Some(Value::Token(_)) => Ok(None),
+        Some(Value::Bytes(b)) => utc_time(b).map(Some).ok_or_else(|| {
+            format!(
+                "line {}: {}: bad CKA_NSS_SERVER_DISTRUST_AFTER",
+                o.line,
+                o.label()
+            )
+        }),
+        Some(Value::Text(_)) => Err(format!(
+            "line {}: bad CKA_NSS_SERVER_DISTRUST_AFTER",
+            o.line
+        )),
+    }
+}
+
+/// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`, as Unix seconds.
+fn utc_time(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let digits = s.strip_suffix('Z')?;
+    if digits.len() != 12 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n = |i: usize| digits[i..i + 2].parse::<u8>().ok();
+    let yy = i32::from(n(0)?);
+    let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
+    let month = time::Month::try_from(n(2)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, n(4)?).ok()?;
+    let t = date.with_hms(n(6)?, n(8)?, n(10)?).ok()?;
+    Some(t.assume_utc().unix_timestamp())
+}
+
+fn objects(text: &str) -> Result<Vec<Object>, String> {
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+    if !lines.any(|(_, l)| l.trim() == "BEGINDATA") {
+        return Err("no BEGINDATA line: not a certdata.txt".into());
+    }
+    let mut objects: Vec<Object> = Vec::new();
+    while let Some((n, line)) = lines.next() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, char::is_whitespace);
+        let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+            return Err(format!(
+                "line {n}: expected `CKA_NAME TYPE [VALUE]`, found {line:?}"
+            ));
+        };
+        let rest = parts.next().unwrap_or("").trim();
+        if !name.starts_with("CKA_") {
+            return Err(format!("line {n}: expected an attribute, found {name:?}"));
+        }
+        let value = match kind {
+            "MULTILINE_OCTAL" => {
+                let mut bytes = Vec::new();
+                loop {
+                    let Some((m, l)) = lines.next() else {
+                        return Err(format!(
+                            "line {n}: {name} is not closed by END (truncated file?)"
+                        ));
+                    };
+                    let l = l.trim();
+                    if l == "END" {
+                        break;
+                    }
+                    octal(l, &mut bytes).map_err(|e| format!("line {m}: {e}"))?;
+                }
+                Value::Bytes(bytes)
+            }
+            "UTF8" => Value::Text(quoted(rest).map_err(|e| format!("line {n}: {e}"))?),
+            "CK_BBOOL"
+            | "CK_OBJECT_CLASS"
+            | "CK_CERTIFICATE_TYPE"
+            | "CK_TRUST"
+            | "CK_MECHANISM_TYPE"
+            | "CK_ULONG" => {
+                if rest.is_empty() || rest.contains(char::is_whitespace) {
+                    return Err(format!("line {n}: {name}: expected one {kind} value"));
+                }
+                Value::Token(rest.to_string())
+            }
+            other => return Err(format!("line {n}: unknown attribute type {other:?}")),
+        };
+        if name == "CKA_CLASS" {
+            objects.push(Object {
+                line: n,
+                ..Object::default()
+            });
+        }
+        let Some(object) = objects.last_mut() else {
+            return Err(format!("line {n}: {name} before any CKA_CLASS"));
+        };
+        if object.attrs.insert(name.to_string(), value).is_some() {
+            return Err(format!("line {n}: {name} given twice in one object"));
+        }
+    }
+    Ok(objects)
+}
+
+/// One line of `\ooo` escapes.
+fn octal(line: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut rest = line.as_bytes();
+    while !rest.is_empty() {
+        match rest {
+            [
+                b'\\',
+                a @ b'0'..=b'3',
+                b @ b'0'..=b'7',
+                c @ b'0'..=b'7',
+                tail @ ..,
+            ] => {
+                out.push((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0'));
+                rest = tail;
+            }
+            _ => return Err(format!("bad octal escape in {line:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// A `"..."` value, with NSS's `\xNN` byte escapes (UTF-8 labels), `\\`
+/// and `\"`.
+fn quoted(s: &str) -> Result<String, String> {
+    let inner = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or_else(|| format!("expected a quoted string, found {s:?}"))?;
+    let mut bytes = Vec::with_capacity(inner.len());
+    let mut it = inner.bytes();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(b'x') => {
+                let hex = [it.next(), it.next()];
+                let [Some(h), Some(l)] = hex else {
+                    return Err("truncated \\x escape".into());
+                };
+                let v = std::str::from_utf8(&[h, l])
+                    .ok()
+                    .and_then(|d| u8::from_str_radix(d, 16).ok())
+                    .ok_or("bad \\x escape")?;
+                bytes.push(v);
+            }
+            Some(c @ (b'\\' | b'"')) => bytes.push(c),
+            _ => return Err("bad escape in a string".into()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An octal dump, as certdata.txt writes values.
+    fn oct(bytes: &[u8]) -> String {
+        bytes
+            .chunks(16)
+            .map(|c| c.iter().map(|b| format!("\\{b:03o}")).collect::<String>() + "\n")
+            .collect()
+    }
+
+    /// A real root from the embedded snapshot, and its issuer and serial.
+    fn sample(index: usize) -> (Cert, Vec<u8>, Vec<u8>) {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let decoded = crate::decode::decode(crate::sources::mozilla::PEM);
+        let cert = decoded.items[index].cert.clone();
+        let (_, x) = X509Certificate::from_der(&cert.der).unwrap();
+        let issuer = x.issuer().as_raw().to_vec();
+        // DER INTEGER of the serial, as NSS stores it.
+        let raw = x.tbs_certificate.raw_serial();
+        let mut serial = vec![0x02, raw.len() as u8];
+        serial.extend_from_slice(raw);
+        (cert, issuer, serial)
+    }
+
+    fn object(
+        index: usize,
+        label: &str,
+        trust: &str,
+        extra_cert: &str,
+        extra_trust: &str,
+    ) -> String {
+        let (cert, issuer, serial) = sample(index);
+        format!(
+            "CKA_CLASS CK_OBJECT_CLASS CKO_CERTIFICATE\nCKA_TOKEN CK_BBOOL CK_TRUE\n\
+             CKA_LABEL UTF8 \"{label}\"\nCKA_CERTIFICATE_TYPE CK_CERTIFICATE_TYPE CKC_X_509\n\
+             CKA_ISSUER MULTILINE_OCTAL\n{}END\nCKA_SERIAL_NUMBER MULTILINE_OCTAL\n{}END\n\
+             CKA_VALUE MULTILINE_OCTAL\n{}END\n{extra_cert}\n\
+             # Trust for \"{label}\"\nCKA_CLASS CK_OBJECT_CLASS CKO_NSS_TRUST\n\
+             CKA_LABEL UTF8 \"{label}\"\nCKA_CERT_SHA1_HASH MULTILINE_OCTAL\n{}END\n\
+             CKA_ISSUER MULTILINE_OCTAL\n{}END\nCKA_SERIAL_NUMBER MULTILINE_OCTAL\n{}END\n\
+             CKA_TRUST_SERVER_AUTH CK_TRUST {trust}\nCKA_TRUST_STEP_UP_APPROVED CK_BBOOL CK_FALSE\n{extra_trust}\n",
+            oct(&issuer),
+            oct(&serial),
+            oct(&cert.der),
+            oct(&Sha1::digest(&cert.der)),
+            oct(&issuer),
+            oct(&serial),
+        )
+    }
+
+    fn file(objects: &[String]) -> String {
+        format!(
+            "# header\nCVS_ID \"x\"\nBEGINDATA\nCKA_CLASS CK_OBJECT_CLASS CKO_NSS_BUILTIN_ROOT_LIST\n\n{}",
+            objects.concat()
+        )
+    }
+
+    #[test]
+    fn only_trusted_delegators_are_anchors() {
+        let text = file(&[
+            object(0, "In", "CKT_NSS_TRUSTED_DELEGATOR", "", ""),
+            object(1, "Verify", "CKT_NSS_MUST_VERIFY_TRUST", "", ""),
+            object(2, "Out", "CKT_NSS_NOT_TRUSTED", "", ""),
+            object(3, "New Name", "CKT_TRUST_ANCHOR", "", ""),
+        ]);
+        let anchors = parse(text.as_bytes()).unwrap();
+        let labels: Vec<&str> = anchors.iter().map(|a| a.label.as_str()).collect();
+        assert_eq!(labels, ["In", "New Name"]);
+        assert_eq!(anchors[0].cert, sample(0).0);
+    }
+
+    #[test]
+    fn distrust_after_decodes_to_utc_from_either_object() {
+        let after = format!(
+            "CKA_NSS_SERVER_DISTRUST_AFTER MULTILINE_OCTAL\n{}END\n",
+            oct(b"221130000000Z")
+        );
+        let text = file(&[
+            object(0, "Cert side", "CKT_NSS_TRUSTED_DELEGATOR", &after, ""),
+            object(1, "Trust side", "CKT_NSS_TRUSTED_DELEGATOR", "", &after),
+            object(
+                2,
+                "None",
+                "CKT_NSS_TRUSTED_DELEGATOR",
+                "CKA_NSS_SERVER_DISTRUST_AFTER CK_BBOOL CK_FALSE\n",
+                "",
+            ),
+        ]);
+        let anchors = parse(text.as_bytes()).unwrap();
+        let nov30 = crate::date::parse_day("2022-11-30").unwrap();
+        assert_eq!(anchors[0].distrust_after, Some(nov30));
+        assert_eq!(anchors[1].distrust_after, Some(nov30));
+        assert_eq!(anchors[2].distrust_after, None);
+        assert_eq!(utc_time(b"491231235959Z"), Some(2524607999));
+        assert_eq!(utc_time(b"500101000000Z"), Some(-631152000));
+    }
+
+    #[test]
+    fn utf8_labels_and_escapes() {
+        assert_eq!(
+            quoted(r#""F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny""#).unwrap(),
+            "Főtanúsítvány"
+        );
+        assert_eq!(quoted("\"Főtanúsítvány\"").unwrap(), "Főtanúsítvány");
+        assert!(quoted("no quotes").is_err());
+        assert!(quoted(r#""\x4""#).is_err());
+    }
+
+    #[test]
+    fn damage_is_an_error_with_a_line_number() {
+        let good = file(&[object(0, "In", "CKT_NSS_TRUSTED_DELEGATOR", "", "")]);
+        // Truncated in the middle of an octal value.
+        let value = good.find("CKA_VALUE").unwrap();
+        let cut = &good[..value + 40 + good[value + 40..].find('\n').unwrap() + 1];
+        let e = parse(cut.as_bytes()).unwrap_err();
+        assert!(
+            e.starts_with("line ") && e.contains("not closed by END"),
+            "{e}"
+        );
+        // A bad octal escape.
+        let bad = good.replacen("\\0", "\\9", 1);
+        let e = parse(bad.as_bytes()).unwrap_err();
+        assert!(e.starts_with("line ") && e.contains("octal"), "{e}");
+        // An unknown construct.
+        let odd = good.replace("CKA_TOKEN CK_BBOOL CK_TRUE", "CKA_TOKEN CK_WHATEVER 1");
+        assert!(
+            parse(odd.as_bytes())
+                .unwrap_err()
+                .contains("unknown attribute type")
+        );
+        // A trust object whose hash is not its certificate's.
+        let (other, ..) = sample(5);
+        let wrong = good.replace(
+            &oct(&Sha1::digest(&sample(0).0.der)),
+            &oct(&Sha1::digest(&other.der)),
+        );
+        assert!(
+            parse(wrong.as_bytes())
+                .unwrap_err()
+                .contains("hash does not match")
+        );
+        assert!(parse(b"just text").unwrap_err().contains("BEGINDATA"));
+    }
+}

@@ -1,0 +1,308 @@
+//! `cabundle fetch`: fresh Mozilla roots, downloaded over verified HTTPS
+//! (trusting only the current merged bundle, so it works behind a
+//! TLS-inspecting proxy once its CA is added) or read from a file, checked,
+//! then cached for `sync`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::cert::{Cert, hex};
+use crate::date;
+use crate::decode::{self, certdata};
+use crate::error::{Error, Result};
+use crate::sources::mozilla::{Provenance, Roots};
+
+/// Mozilla's certdata.txt on the Firefox release branch.
+pub const DEFAULT_URL: &str = "https://raw.githubusercontent.com/mozilla-firefox/firefox/refs/heads/release/security/nss/lib/ckfw/builtins/certdata.txt";
+
+/// certdata.txt is about 1.3 MB; anything far larger is not it.
+pub const MAX_DOWNLOAD: u64 = decode::MAX_FILE_SIZE;
+
+pub struct Options {
+    /// An https URL or a file.
+    pub from: String,
+    pub timeout: Duration,
+    /// What the HTTPS download trusts: the current merged bundle.
+    pub trust: Vec<Cert>,
+    /// How many roots the current set has; a much smaller one is refused.
+    pub current_count: usize,
+}
+
+/// Fetch, verify and describe a set of roots. Nothing is written.
+pub fn fetch(opts: &Options) -> Result<Roots> {
+    let err = |reason: String| Error::Fetch {
+        from: opts.from.clone(),
+        reason,
+    };
+    let (bytes, published) = if opts.from.starts_with("https://") {
+        let client = client(opts).map_err(err)?;
+        let bytes = download(&client, &opts.from).map_err(err)?;
+        // curl publishes cacert.pem.sha256; Mozilla publishes none for certdata.txt.
+        let published = if certdata::is_certdata(&bytes) {
+            None
+        } else {
+            published_sha256(&client, &format!("{}.sha256", opts.from)).map_err(err)?
+        };
+        (bytes, published)
+    } else if opts.from.contains("://") {
+        return Err(err(
+            "only https:// URLs (or a file) are accepted; downloads must be verified".into(),
+        ));
+    } else {
+        let path = Path::new(&opts.from);
+        let bytes = decode::read_bounded(path).map_err(err)?;
+        let sidecar = format!("{}.sha256", opts.from);
+        let published = match decode::read_bounded(Path::new(&sidecar)) {
+            Ok(text) => Some(
+                parse_sha256_line(&text)
+                    .ok_or_else(|| err(format!("{sidecar}: not a SHA-256 line")))?,
+            ),
+            Err(_) => None,
+        };
+        (bytes, published)
+    };
+    let digest = hex(&Sha256::digest(&bytes));
+    if let Some(want) = published
+        && want != digest
+    {
+        return Err(err(format!(
+            "SHA-256 is {digest}, but the published one is {want}"
+        )));
+    }
+    let upstream = match opts.from.contains("://") {
+        true => opts.from.clone(),
+        false => std::path::absolute(&opts.from)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| opts.from.clone()),
+    };
+    let roots = parse(&bytes, &upstream, &digest).map_err(err)?;
+    let floor = opts.current_count / 2;
+    if roots.provenance.count < floor.max(1) {
+        return Err(err(format!(
+            "only {} roots, against {} in the current set: refusing a set that small",
+            roots.provenance.count, opts.current_count
+        )));
+    }
+    Ok(roots)
+}
+
+/// certdata.txt or a PEM bundle (as curl's cacert.pem), told apart by
+/// content, as a PEM set with its provenance.
+pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Roots, String> {
+    let today = date::day(date::now());
+    let mut pem = String::new();
+    let mut distrust_after = BTreeMap::new();
+    let (format, count) = if certdata::is_certdata(bytes) {
+        let anchors = certdata::parse(bytes)?;
+        for a in &anchors {
+            pem.push_str(&format!("\n# {}\n", a.label));
+            if let Some(at) = a.distrust_after {
+                distrust_after.insert(a.cert.fingerprint(), date::instant(at));
+                pem.push_str(&format!(
+                    "# Mozilla distrusts leaves issued after: {}\n",
+                    date::instant(at)
+                ));
+            }
+            pem.push_str(&a.cert.to_pem());
+        }
+        ("certdata.txt", anchors.len())
+    } else {
+        let decoded = decode::decode(bytes);
+        if let Some(first) = decoded.errors.first() {
+            return Err(format!(
+                "{first} (and {} more problems)",
+                decoded.errors.len() - 1
+            ));
+        }
+        for item in &decoded.items {
+            if item.distrust.is_some() || !item.cert.is_ca() {
+                return Err(format!(
+                    "{} is not a trusted CA certificate",
+                    item.cert.name()
+                ));
+            }
+            pem.push_str(&format!("\n# {}\n{}", item.cert.name(), item.cert.to_pem()));
+        }
+        ("cacert.pem", decoded.items.len())
+    };
+    let pem = format!("# Mozilla roots fetched by cabundle from {upstream}\n{pem}").into_bytes();
+    Ok(Roots {
+        provenance: Provenance {
+            upstream: upstream.to_string(),
+            format: format.into(),
+            version: format!("fetched {today}"),
+            date: today,
+            upstream_sha256: upstream_sha256.to_string(),
+            sha256: hex(&Sha256::digest(&pem)),
+            count,
+            license: "MPL-2.0".into(),
+            file: None,
+            distrust_after,
+        },
+        pem: Cow::Owned(pem),
+    })
+}
+
+fn client(opts: &Options) -> Result<reqwest::blocking::Client, String> {
+    // reqwest is built without a default crypto provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let roots = opts
+        .trust
+        .iter()
+        .filter_map(|c| reqwest::Certificate::from_der(&c.der).ok());
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.url().scheme() != "https" {
+            let to = attempt.url().to_string();
+            attempt.error(format!("redirected to {to}, which is not https"))
+        } else if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::blocking::Client::builder()
+        .tls_certs_only(roots)
+        .https_only(true)
+        .redirect(redirects)
+        .connect_timeout(opts.timeout)
+        .timeout(opts.timeout)
+        .user_agent(concat!("cabundle/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| chain(&e))
+}
+
+/// GET `url`, at most [`MAX_DOWNLOAD`] bytes, with a progress line on a
+/// terminal.
+fn download(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, String> {
+    let response = client.get(url).send().map_err(|e| chain(&e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    if response.content_length().is_some_and(|n| n > MAX_DOWNLOAD) {
+        return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
+    }
+    let expected = response.content_length();
+    let progress = std::io::stderr().is_terminal();
+    let mut body = Vec::new();
+    let mut reader = response.take(MAX_DOWNLOAD + 1);
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = reader
+            .read(&mut chunk)
+            .map_err(|e| format!("while reading the body: {}", chain(&e)))?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+        if body.len() as u64 > MAX_DOWNLOAD {
+            return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
+        }
+        if progress {
+            let total = expected
+                .map(|t| format!(" of {} KiB", t / 1024))
+                .unwrap_or_default();
+            let _ = write!(
+                std::io::stderr(),
+                "\rcabundle: downloaded {} KiB{total}",
+                body.len() / 1024
+            );
+        }
+    }
+    if progress {
+        let _ = writeln!(std::io::stderr());
+    }
+    if expected.is_some_and(|t| t != body.len() as u64) {
+        return Err("the body was cut short".into());
+    }
+    Ok(body)
+}
+
+/// The `.sha256` published beside a file, if there is one (404: none).
+fn published_sha256(
+    client: &reqwest::blocking::Client,
+    url: &str,
+) -> Result<Option<String>, String> {
+    let response = client.get(url).send().map_err(|e| chain(&e))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let mut text = Vec::new();
+    response
+        .take(4096)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("{url}: {e}"))?;
+    parse_sha256_line(&text)
+        .map(Some)
+        .ok_or_else(|| format!("{url}: not a SHA-256 line"))
+}
+
+/// `HEX  name` (sha256sum's format), or the bare hex.
+fn parse_sha256_line(text: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(text).ok()?;
+    let word = text.split_whitespace().next()?;
+    (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| word.to_ascii_lowercase())
+}
+
+/// An error and its causes on one line: reqwest's own message alone
+/// ("error sending request") does not say what went wrong.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_lines_in_the_usual_forms() {
+        let h = "AB".repeat(32);
+        assert_eq!(
+            parse_sha256_line(format!("{h}  cacert.pem\n").as_bytes()),
+            Some(h.to_lowercase())
+        );
+        assert_eq!(parse_sha256_line(h.as_bytes()), Some(h.to_lowercase()));
+        assert_eq!(parse_sha256_line(b"<html>404</html>"), None);
+    }
+
+    #[test]
+    fn a_pem_set_is_described_and_counted() {
+        let roots = parse(crate::sources::mozilla::PEM, "test", "x").unwrap();
+        assert_eq!(roots.provenance.format, "cacert.pem");
+        assert_eq!(
+            roots.provenance.count,
+            crate::sources::mozilla::Roots::embedded().provenance.count
+        );
+        assert_eq!(
+            decode::decode(&roots.pem).items.len(),
+            roots.provenance.count
+        );
+        assert!(
+            parse(
+                b"-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n",
+                "t",
+                "x"
+            )
+            .is_err()
+        );
+    }
+}
