@@ -80,6 +80,22 @@ pub enum Command {
     #[command(after_help = "Example:\n  sudo cabundle uninstall --system")]
     Uninstall(SystemArgs),
 
+    /// Run one command with every TLS setting pointed at the bundle
+    #[command(
+        after_help = "Examples:\n  cabundle exec -- python train.py\n  cabundle exec -- curl https://internal.example/"
+    )]
+    Exec(ExecArgs),
+
+    /// Show which bundle each Python TLS client will use, or make every
+    /// interpreter start pointed at the bundle (a cabundle.pth)
+    #[command(
+        after_help = "Examples:\n  cabundle python                      # status of every interpreter found\n  \
+                            cabundle python status --json\n  \
+                            cabundle python install --python ~/venvs/ml/bin/python\n  \
+                            cabundle python uninstall"
+    )]
+    Python(PythonArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
@@ -161,6 +177,60 @@ pub struct BlockArgs {
 
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct PythonArgs {
+    #[command(subcommand)]
+    pub action: Option<PythonAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PythonAction {
+    /// For each interpreter: version, OpenSSL, certifi, and whether
+    /// requests, urllib, httpx and pip will use the bundle (and why not)
+    #[command(
+        after_help = "Example:\n  cabundle python status --python /opt/venv/bin/python --json"
+    )]
+    Status(PythonStatusArgs),
+    /// Write cabundle.pth into the interpreter's site-packages: at start it
+    /// points each TLS variable the user did not set at the bundle
+    #[command(after_help = "Example:\n  cabundle python install --python .venv/bin/python")]
+    Install(PythonTarget),
+    /// Remove the cabundle.pth that install wrote
+    #[command(after_help = "Example:\n  cabundle python uninstall --python .venv/bin/python")]
+    Uninstall(PythonTarget),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct PythonStatusArgs {
+    /// Only these interpreters (default: $VIRTUAL_ENV, $CONDA_PREFIX, and
+    /// python3, python, python3.X on PATH)
+    #[arg(long, value_name = "PATH")]
+    pub python: Vec<PathBuf>,
+
+    /// Print JSON (shape in README.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PythonTarget {
+    /// The interpreter (default: $VIRTUAL_ENV's, else python3 on PATH)
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

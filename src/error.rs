@@ -56,6 +56,19 @@ pub enum Error {
     #[error("fetch from {from}: {reason}; the cache and the bundle are unchanged")]
     Fetch { from: String, reason: String },
 
+    #[error("{program}: {source}")]
+    Exec {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("no python3 on PATH; give one with --python")]
+    NoPython,
+
+    #[error("{}: {reason}", python.display())]
+    Python { python: PathBuf, reason: String },
+
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fetch;
 pub mod install;
 pub mod manifest;
+pub mod python;
 pub mod sources;
 pub mod store;
 pub mod sync;

@@ -16,7 +16,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "cabundle: error: {e}");
-            ExitCode::FAILURE
+            match e {
+                // As a shell would say it: not found, or not runnable.
+                cabundle::Error::Exec { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    ExitCode::from(127)
+                }
+                cabundle::Error::Exec { .. } => ExitCode::from(126),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

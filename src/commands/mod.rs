@@ -3,9 +3,11 @@
 mod add;
 mod block;
 mod env;
+mod exec;
 mod fetch;
 mod install;
 mod list;
+mod python;
 mod remove;
 mod sync;
 
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Uninstall(args) => install::uninstall(&Paths::discover()?, &args),
         Command::List(args) => list::run(&Paths::discover()?, &args),
         Command::Env(args) => env::run(&args),
+        Command::Exec(args) => exec::run(&Paths::discover()?, &args),
+        Command::Python(args) => python::run(&Paths::discover()?, args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "cabundle", &mut script);

@@ -1,0 +1,30 @@
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use crate::cli::ExecArgs;
+use crate::env::VARS;
+use crate::error::{Error, Result};
+use crate::store::Paths;
+
+use super::say;
+
+/// Replace this process with the command, every TLS variable set to the
+/// bundle. Being the same process, the command's exit code and signals
+/// reach the caller unchanged.
+pub fn run(paths: &Paths, args: &ExecArgs) -> Result<()> {
+    if !paths.bundle.exists() {
+        say!(
+            "warning: {} does not exist yet; run `cabundle sync`",
+            paths.bundle.display()
+        );
+    }
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let err = Command::new(program)
+        .args(rest)
+        .envs(VARS.iter().map(|v| (v, &paths.bundle)))
+        .exec();
+    Err(Error::Exec {
+        program: program.to_string_lossy().into_owned(),
+        source: err,
+    })
+}
