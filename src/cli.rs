@@ -96,6 +96,14 @@ pub enum Command {
     )]
     Python(PythonArgs),
 
+    /// Explain "certificate verify failed": check this machine's setup, or
+    /// what a server presents, and name the fix
+    #[command(
+        after_help = "Examples:\n  cabundle doctor\n  cabundle doctor https://pypi.org\n  \
+                            cabundle doctor internal.example:8443 --save-issuer issuer.pem\n  cabundle doctor --json"
+    )]
+    Doctor(DoctorArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
@@ -177,6 +185,26 @@ pub struct BlockArgs {
 
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Servers to check: https://host[:port][/path] or host[:port]
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Print JSON (shape in README.md)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Save the top certificate a failing server presents here, for review
+    /// (it is never added by itself)
+    #[arg(long, value_name = "FILE")]
+    pub save_issuer: Option<PathBuf>,
+
+    /// Seconds to wait for a connection or an answer
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

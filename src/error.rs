@@ -69,6 +69,9 @@ pub enum Error {
     #[error("{}: {reason}", python.display())]
     Python { python: PathBuf, reason: String },
 
+    #[error("doctor found {0} problem(s)")]
+    Unhealthy(usize),
+
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,
 }

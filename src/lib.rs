@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod date;
 pub mod decode;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod fetch;
@@ -18,5 +19,6 @@ pub mod sources;
 pub mod store;
 pub mod sync;
 pub mod system;
+pub mod tls;
 
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 mod add;
 mod block;
+mod doctor;
 mod env;
 mod exec;
 mod fetch;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Uninstall(args) => install::uninstall(&Paths::discover()?, &args),
         Command::List(args) => list::run(&Paths::discover()?, &args),
         Command::Env(args) => env::run(&args),
+        Command::Doctor(args) => doctor::run(&Paths::discover()?, &args),
         Command::Exec(args) => exec::run(&Paths::discover()?, &args),
         Command::Python(args) => python::run(&Paths::discover()?, args),
         Command::Completions { shell } => {

@@ -145,6 +145,7 @@ impl Roots {
     }
 }
 
+/// The cached provenance file (which names the cached PEM).
 pub fn cache_file(cache_dir: &Path) -> PathBuf {
     cache_dir.join("mozilla-roots.toml")
 }

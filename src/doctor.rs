@@ -1,0 +1,727 @@
+//! `cabundle doctor`: why "certificate verify failed", and the one command
+//! that fixes it, or word that the fault is the server's.
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::cert::Cert;
+use crate::date;
+use crate::decode;
+use crate::env::VARS;
+use crate::manifest::Manifest;
+use crate::sources::mozilla::Roots;
+use crate::sources::{self, Gathered};
+use crate::store::Paths;
+use crate::tls::{self, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Info,
+    Warning,
+    Problem,
+}
+
+/// One thing doctor looked at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    pub check: String,
+    pub message: String,
+    /// The command that fixes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn finding(level: Level, check: &str, message: String, fix: Option<&str>) -> Finding {
+    Finding {
+        level,
+        check: check.into(),
+        message,
+        fix: fix.map(Into::into),
+    }
+}
+
+/// A variable pointing at fewer certificates than this is someone's own CA
+/// alone, which replaces every public root.
+const FEW: usize = 10;
+const EXPIRING_DAYS: i64 = 30;
+
+/// Checks of this machine's setup.
+pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let bundle = decode::decode_file(&paths.bundle);
+    let certs: Vec<Cert> = match &bundle {
+        Ok(d) if !d.items.is_empty() => {
+            out.push(finding(
+                Level::Ok,
+                "bundle",
+                format!(
+                    "{} holds {} certificates",
+                    paths.bundle.display(),
+                    d.items.len()
+                ),
+                None,
+            ));
+            d.items.iter().map(|i| i.cert.clone()).collect()
+        }
+        Ok(_) => {
+            out.push(finding(
+                Level::Problem,
+                "bundle",
+                format!("{} holds no certificate", paths.bundle.display()),
+                Some("cabundle sync"),
+            ));
+            Vec::new()
+        }
+        Err(e) => {
+            out.push(finding(
+                Level::Problem,
+                "bundle",
+                format!("{}: {e}", paths.bundle.display()),
+                Some("cabundle sync"),
+            ));
+            Vec::new()
+        }
+    };
+    if !certs.is_empty() {
+        if let Some((source, changed)) = newer_source(paths) {
+            out.push(finding(
+                Level::Problem,
+                "bundle age",
+                format!(
+                    "the bundle is older than {} (changed {}): it does not hold what the sources now say",
+                    source.display(),
+                    date::instant(changed)
+                ),
+                Some("cabundle sync"),
+            ));
+        }
+    }
+    variables(paths, &mut out);
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            out.push(finding(
+                Level::Info,
+                "proxy",
+                format!("{var}={}", v.to_string_lossy()),
+                None,
+            ));
+        }
+    }
+    clock(&certs, now, &mut out);
+    if let Ok(m) = Manifest::read(&paths.manifest, &paths.bundle) {
+        let soon = date::instant(now + EXPIRING_DAYS * 86_400);
+        for r in m
+            .certificates
+            .iter()
+            .filter(|r| r.status == crate::bundle::Status::Kept)
+        {
+            if r.not_after <= soon {
+                out.push(finding(
+                    Level::Warning,
+                    "expiring",
+                    format!("{} expires {}", r.subject, r.not_after),
+                    None,
+                ));
+            }
+            if let Some(at) = &r.distrust_after {
+                out.push(finding(
+                    Level::Info,
+                    "distrust-after",
+                    format!(
+                        "Mozilla distrusts leaves issued after {at} by {}",
+                        r.subject
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The newest source file changed after the bundle was written.
+fn newer_source(paths: &Paths) -> Option<(PathBuf, i64)> {
+    let written = mtime(&paths.bundle)?;
+    let mut files: Vec<PathBuf> = vec![
+        paths.config(),
+        crate::sources::mozilla::cache_file(&paths.cache_dir),
+    ];
+    let mut g = Gathered::default();
+    let root = Path::new("/");
+    sources::os::load(root, &mut g);
+    files.extend(
+        g.files
+            .into_iter()
+            .map(|(p, _)| sources::os::under(root, p)),
+    );
+    if let Ok(added) = sources::user::list(&paths.cas, None) {
+        files.extend(added.into_iter().map(|a| a.path));
+    }
+    files
+        .into_iter()
+        .filter_map(|f| Some((mtime(&f)?, f)))
+        .filter(|(t, _)| *t > written)
+        .max()
+        .map(|(t, f)| (f, t))
+}
+
+fn mtime(path: &Path) -> Option<i64> {
+    let t = fs::metadata(path).ok()?.modified().ok()?;
+    Some(t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+fn variables(paths: &Paths, out: &mut Vec<Finding>) {
+    let bundle = fs::canonicalize(&paths.bundle).ok();
+    for var in VARS {
+        let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+            out.push(finding(
+                Level::Warning,
+                var,
+                format!("{var} is not set: clients that read it will not use the bundle"),
+                Some("eval \"$(cabundle env)\"  # or: cabundle env >> ~/.bashrc"),
+            ));
+            continue;
+        };
+        let path = PathBuf::from(&value);
+        let shown = path.display();
+        if !path.exists() {
+            out.push(finding(
+                Level::Problem,
+                var,
+                format!("{var} points to a missing file {shown}; Python ignores it silently, requests fails"),
+                Some("cabundle sync, or unset it"),
+            ));
+            continue;
+        }
+        if bundle.is_some() && fs::canonicalize(&path).ok() == bundle {
+            out.push(finding(
+                Level::Ok,
+                var,
+                format!("{var} points to the bundle"),
+                None,
+            ));
+            continue;
+        }
+        match decode::decode_file(&path) {
+            Err(e) => out.push(finding(Level::Problem, var, format!("{var}={shown}: {e}"), None)),
+            Ok(d) if d.items.is_empty() => {
+                out.push(finding(Level::Problem, var, format!("{var}={shown} holds no certificate"), None))
+            }
+            Ok(d) if d.items.len() < FEW => out.push(finding(
+                Level::Problem,
+                var,
+                format!(
+                    "{var}={shown} holds only {} certificate(s): it replaces every public root, so other sites fail",
+                    d.items.len()
+                ),
+                Some(&format!("cabundle add {shown}  # then point {var} at the bundle: cabundle env")),
+            )),
+            Ok(d) => out.push(finding(
+                Level::Warning,
+                var,
+                format!("{var}={shown} ({} certificates) is not the cabundle bundle", d.items.len()),
+                Some("eval \"$(cabundle env)\""),
+            )),
+        }
+    }
+    if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
+        let n = fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        out.push(finding(
+            Level::Info,
+            "SSL_CERT_DIR",
+            format!(
+                "SSL_CERT_DIR={} ({n} entries): OpenSSL clients also trust what is in it, including roots cabundle pruned or blocked",
+                dir.to_string_lossy()
+            ),
+            None,
+        ));
+    }
+}
+
+fn clock(certs: &[Cert], now: i64, out: &mut Vec<Finding>) {
+    let floor = date::parse_day(&Roots::embedded().provenance.date).unwrap_or(0);
+    if now < floor {
+        out.push(finding(
+            Level::Problem,
+            "clock",
+            format!(
+                "the clock says {}, before this cabundle's roots were made ({}): every certificate check is off",
+                date::instant(now),
+                date::day(floor)
+            ),
+            Some("fix the system clock (timedatectl set-ntp true)"),
+        ));
+    }
+    if let Some(newest) = certs.iter().max_by_key(|c| c.not_before)
+        && newest.not_before > now + 86_400
+    {
+        out.push(finding(
+            Level::Problem,
+            "clock",
+            format!(
+                "the clock says {}, but {} in the bundle is valid only from {}",
+                date::instant(now),
+                newest.name(),
+                date::instant(newest.not_before)
+            ),
+            Some("fix the system clock (timedatectl set-ntp true)"),
+        ));
+    }
+}
+
+/// One certificate of a presented chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainCert {
+    pub subject: String,
+    pub issuer: String,
+    pub sha256: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+}
+
+/// What one trust set says of the chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustResult {
+    /// `in force`, `os` or `mozilla`.
+    pub trust_set: String,
+    /// The file or source it came from.
+    pub source: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// The diagnosis for one URL.
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlReport {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub proxy: Option<String>,
+    pub ok: bool,
+    /// A short, stable name for the failure class (see README).
+    pub failure: Option<String>,
+    pub message: String,
+    /// Whether the server, not this machine, must change.
+    pub server_fault: bool,
+    pub fix: Option<String>,
+    pub looks_like_tls_inspection: bool,
+    pub chain: Vec<ChainCert>,
+    pub trust: Vec<TrustResult>,
+    /// The presented certificate to review (and maybe add), when saved.
+    pub saved_issuer: Option<PathBuf>,
+}
+
+/// `https://host[:port][/path]` or `host[:port]`.
+pub fn parse_url(url: &str) -> Option<(String, u16)> {
+    let rest = match url.split_once("://") {
+        Some(("https", r)) => r,
+        Some(_) => return None,
+        None => url,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, tail) = v6.split_once(']')?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => 443,
+        };
+        return Some((host.to_string(), port));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (authority, 443),
+    };
+    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+}
+
+pub struct UrlOptions {
+    pub timeout: Duration,
+    pub now: i64,
+    pub save_issuer: Option<PathBuf>,
+}
+
+pub fn check_url(paths: &Paths, url: &str, opts: &UrlOptions) -> UrlReport {
+    let mut report = UrlReport {
+        url: url.into(),
+        host: String::new(),
+        port: 0,
+        proxy: None,
+        ok: false,
+        failure: None,
+        message: String::new(),
+        server_fault: false,
+        fix: None,
+        looks_like_tls_inspection: false,
+        chain: Vec::new(),
+        trust: Vec::new(),
+        saved_issuer: None,
+    };
+    let Some((host, port)) = parse_url(url) else {
+        report.failure = Some("bad-url".into());
+        report.message = format!("{url}: expected https://host[:port][/path] or host[:port]");
+        return report;
+    };
+    report.host.clone_from(&host);
+    report.port = port;
+    let proxy = tls::proxy_for(&host);
+    report.proxy = proxy.as_ref().map(|(h, p)| format!("{h}:{p}"));
+    let target = Target {
+        host: host.clone(),
+        port,
+        proxy,
+        timeout: opts.timeout,
+    };
+    let ders = match tls::presented_chain(&target) {
+        Ok(c) => c,
+        Err(e) => {
+            report.failure = Some("connect".into());
+            report.message = e;
+            return report;
+        }
+    };
+    let chain: Vec<Cert> = ders.iter().filter_map(|d| Cert::from_der(d).ok()).collect();
+    report.chain = chain
+        .iter()
+        .map(|c| ChainCert {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            sha256: c.fingerprint(),
+            not_before: date::instant(c.not_before),
+            not_after: date::instant(c.not_after),
+            expired: c.not_after < opts.now,
+            not_yet_valid: c.not_before > opts.now,
+        })
+        .collect();
+    if chain.len() != ders.len() || chain.is_empty() {
+        report.failure = Some("unreadable-chain".into());
+        report.message = "the server presented a certificate that cannot be parsed".into();
+        report.server_fault = true;
+        return report;
+    }
+
+    // The three trust sets.
+    let (in_force_source, in_force) = in_force(paths);
+    let mut g = Gathered::default();
+    sources::os::load(Path::new("/"), &mut g);
+    let os: Vec<Cert> = g.found.into_iter().map(|(_, i)| i.cert).collect();
+    let mut g = Gathered::default();
+    let mozilla_roots = Roots::current(&paths.cache_dir, &mut g);
+    mozilla_roots.load(&mut g);
+    let mozilla: Vec<Cert> = g.found.into_iter().map(|(_, i)| i.cert).collect();
+    let results: Vec<(&str, String, Result<(), rustls::Error>)> = vec![
+        (
+            "in force",
+            in_force_source,
+            tls::verify(&ders, &in_force, &host, opts.now),
+        ),
+        (
+            "os",
+            "the OS trust store".into(),
+            tls::verify(&ders, &os, &host, opts.now),
+        ),
+        (
+            "mozilla",
+            format!("Mozilla roots ({})", mozilla_roots.provenance.upstream),
+            tls::verify(&ders, &mozilla, &host, opts.now),
+        ),
+    ];
+    report.trust = results
+        .iter()
+        .map(|(set, source, r)| TrustResult {
+            trust_set: set.to_string(),
+            source: source.clone(),
+            ok: r.is_ok(),
+            error: r.as_ref().err().map(ToString::to_string),
+        })
+        .collect();
+
+    let verdict = classify(
+        &chain,
+        &results[0].2,
+        results[1].2.is_ok() || results[2].2.is_ok(),
+        &host,
+        &mozilla,
+        opts.now,
+    );
+    report.ok = verdict.failure.is_none();
+    report.failure = verdict.failure.map(Into::into);
+    report.message = verdict.message;
+    report.server_fault = verdict.server_fault;
+    report.fix = verdict.fix;
+    report.looks_like_tls_inspection = verdict.inspection;
+    if let (Some(file), Some(top)) = (&opts.save_issuer, chain.last())
+        && !report.ok
+    {
+        match crate::store::write_atomic(file, top.to_pem().as_bytes()) {
+            Ok(()) => report.saved_issuer = Some(file.clone()),
+            Err(e) => report
+                .message
+                .push_str(&format!(" (could not save the issuer: {e})")),
+        }
+    }
+    report
+}
+
+/// The trust set clients use now: SSL_CERT_FILE when set, else the bundle.
+fn in_force(paths: &Paths) -> (String, Vec<Cert>) {
+    let (shown, path) = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        Some(f) => (
+            format!("SSL_CERT_FILE={}", f.to_string_lossy()),
+            PathBuf::from(f),
+        ),
+        None => (
+            format!("the bundle {}", paths.bundle.display()),
+            paths.bundle.clone(),
+        ),
+    };
+    let certs = decode::decode_file(&path)
+        .map(|d| d.items.into_iter().map(|i| i.cert).collect())
+        .unwrap_or_default();
+    (shown, certs)
+}
+
+struct Verdict {
+    failure: Option<&'static str>,
+    message: String,
+    server_fault: bool,
+    fix: Option<String>,
+    inspection: bool,
+}
+
+fn verdict(
+    failure: Option<&'static str>,
+    message: String,
+    server_fault: bool,
+    fix: Option<String>,
+) -> Verdict {
+    Verdict {
+        failure,
+        message,
+        server_fault,
+        fix,
+        inspection: false,
+    }
+}
+
+/// Name the precise failure, from the chain itself and what the trust set
+/// in force said of it.
+fn classify(
+    chain: &[Cert],
+    in_force: &Result<(), rustls::Error>,
+    elsewhere_ok: bool,
+    host: &str,
+    mozilla: &[Cert],
+    now: i64,
+) -> Verdict {
+    use rustls::CertificateError as E;
+    let leaf = &chain[0];
+    let server = "the fault is the server's: its operator must fix it";
+    let expired_later: Vec<&Cert> = chain[1..].iter().filter(|c| c.not_after < now).collect();
+    let cert_error = match in_force {
+        Ok(()) => {
+            return match expired_later.first() {
+                Some(x) => verdict(
+                    None,
+                    format!(
+                        "verified; the server also sends {}, which expired {}, but another valid path exists (clients that insist on that path, such as OpenSSL before 1.1.0, fail)",
+                        x.name(),
+                        date::day(x.not_after)
+                    ),
+                    false,
+                    None,
+                ),
+                None => verdict(None, "verified".into(), false, None),
+            };
+        }
+        Err(rustls::Error::InvalidCertificate(e)) => Some(e),
+        Err(_) => None,
+    };
+    if leaf.not_after < now {
+        return verdict(
+            Some("expired-leaf"),
+            format!(
+                "the server's certificate ({}) expired {}; {server}",
+                leaf.name(),
+                date::instant(leaf.not_after)
+            ),
+            true,
+            None,
+        );
+    }
+    if leaf.not_before > now {
+        return verdict(
+            Some("not-yet-valid"),
+            format!(
+                "the server's certificate ({}) is valid only from {}: the server's certificate is too new, or this machine's clock is behind",
+                leaf.name(),
+                date::instant(leaf.not_before)
+            ),
+            true,
+            Some("check the clock: date -u".into()),
+        );
+    }
+    if matches!(
+        cert_error,
+        Some(E::NotValidForName | E::NotValidForNameContext { .. })
+    ) {
+        return verdict(
+            Some("hostname-mismatch"),
+            format!(
+                "the server's certificate ({}) is not valid for {host}; {server}",
+                leaf.name()
+            ),
+            true,
+            None,
+        );
+    }
+    if let Some(x) = expired_later.first() {
+        let root = x.subject == x.issuer;
+        return verdict(
+            Some(if root {
+                "expired-root"
+            } else {
+                "expired-intermediate"
+            }),
+            format!(
+                "{} {} in the chain the server sends expired {}, and no other valid path exists; {server}",
+                if root { "the root" } else { "the intermediate" },
+                x.name(),
+                date::instant(x.not_after)
+            ),
+            true,
+            None,
+        );
+    }
+    if chain.len() == 1 && leaf.subject == leaf.issuer {
+        return verdict(
+            Some("self-signed"),
+            format!("the server's certificate ({}) is self-signed: nothing vouches for it", leaf.name()),
+            true,
+            Some("if you trust this one server: cabundle doctor URL --save-issuer server.pem; cabundle add --allow-leaf server.pem".into()),
+        );
+    }
+    if elsewhere_ok {
+        return verdict(
+            Some("bundle-lacks-root"),
+            "the OS store or Mozilla's roots accept this chain, but the trust set in force does not: it is stale or too narrow".into(),
+            false,
+            Some("cabundle sync  # and point clients at the bundle: eval \"$(cabundle env)\"".into()),
+        );
+    }
+    let top = chain.last().unwrap_or(leaf);
+    if chain.len() == 1 && has_ca_issuers(leaf) {
+        return verdict(
+            Some("missing-intermediate"),
+            format!(
+                "the server sends only its own certificate, not the intermediate {} that issued it; {server}",
+                top.issuer
+            ),
+            true,
+            None,
+        );
+    }
+    let public_issuer = mozilla.iter().any(|m| m.subject == top.issuer);
+    let mut v = verdict(
+        Some("unknown-issuer"),
+        format!("the chain ends at {}, which no trust set here knows", top.issuer),
+        false,
+        Some("cabundle doctor URL --save-issuer issuer.pem  # review it, then: cabundle add issuer.pem".into()),
+    );
+    if chain.len() == 1 {
+        v.message.push_str(" (the server sent only its own certificate: if that issuer is an intermediate, the server is missing it)");
+    }
+    if !public_issuer && is_public_host(host) {
+        v.inspection = true;
+        v.message.push_str(": this looks like TLS inspection (a corporate proxy re-signing traffic); add its CA once you have checked it");
+    }
+    v
+}
+
+/// Does the certificate say where its issuer can be downloaded (AIA
+/// caIssuers)? Public CAs always do; that marks a missing intermediate.
+fn has_ca_issuers(cert: &Cert) -> bool {
+    use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+    let Ok((_, x)) = X509Certificate::from_der(&cert.der) else {
+        return false;
+    };
+    x.extensions().iter().any(|e| match e.parsed_extension() {
+        ParsedExtension::AuthorityInfoAccess(aia) => aia.accessdescs.iter().any(|d| {
+            d.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
+        }),
+        _ => false,
+    })
+}
+
+/// A name on the public internet, not loopback, a private range or a
+/// single-label intranet name.
+pub fn is_public_host(host: &str) -> bool {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Ok(IpAddr::V6(ip)) => {
+            !(ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00)
+        }
+        Err(_) => {
+            host.contains('.')
+                && !["localhost", ".local", ".internal", ".lan", ".corp", ".home"]
+                    .iter()
+                    .any(|s| host == s.trim_start_matches('.') || host.ends_with(s))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_host_ports() {
+        assert_eq!(
+            parse_url("https://Example.com/a?b"),
+            Some(("example.com".into(), 443))
+        );
+        assert_eq!(
+            parse_url("example.com:8443"),
+            Some(("example.com".into(), 8443))
+        );
+        assert_eq!(parse_url("https://[::1]:4443/"), Some(("::1".into(), 4443)));
+        assert_eq!(parse_url("http://example.com"), None);
+        assert_eq!(parse_url("https://:443"), None);
+    }
+
+    #[test]
+    fn public_hosts() {
+        assert!(is_public_host("pypi.org"));
+        assert!(is_public_host("8.8.8.8"));
+        for h in [
+            "localhost",
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "git.corp",
+            "intranet",
+            "::1",
+            "fd00::1",
+        ] {
+            assert!(!is_public_host(h), "{h}");
+        }
+    }
+}
