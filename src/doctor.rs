@@ -89,19 +89,19 @@ pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
             Vec::new()
         }
     };
-    if !certs.is_empty() {
-        if let Some((source, changed)) = newer_source(paths) {
-            out.push(finding(
-                Level::Problem,
-                "bundle age",
-                format!(
-                    "the bundle is older than {} (changed {}): it does not hold what the sources now say",
-                    source.display(),
-                    date::instant(changed)
-                ),
-                Some("cabundle sync"),
-            ));
-        }
+    if !certs.is_empty()
+        && let Some((source, changed)) = newer_source(paths)
+    {
+        out.push(finding(
+            Level::Problem,
+            "bundle age",
+            format!(
+                "the bundle is older than {} (changed {}): it does not hold what the sources now say",
+                source.display(),
+                date::instant(changed)
+            ),
+            Some("cabundle sync"),
+        ));
     }
     variables(paths, &mut out);
     for var in [
