@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -41,13 +41,12 @@ pub fn fetch(opts: &Options) -> Result<Roots> {
     };
     let (bytes, published) = if opts.from.starts_with("https://") {
         let client = client(opts).map_err(err)?;
-        let bytes = download(&client, &opts.from).map_err(err)?;
-        // curl publishes cacert.pem.sha256; Mozilla publishes none for certdata.txt.
-        let published = if certdata::is_certdata(&bytes) {
-            None
-        } else {
-            published_sha256(&client, &format!("{}.sha256", opts.from)).map_err(err)?
-        };
+        let deadline = Instant::now() + opts.timeout;
+        let bytes = download(&client, &opts.from, deadline).map_err(err)?;
+        // curl publishes cacert.pem.sha256; where there is none (404), as for
+        // Mozilla's certdata.txt, the parse and count checks stand alone.
+        let published =
+            published_sha256(&client, &format!("{}.sha256", opts.from), deadline).map_err(err)?;
         (bytes, published)
     } else if opts.from.contains("://") {
         return Err(err(
@@ -176,9 +175,14 @@ fn client(opts: &Options) -> Result<reqwest::blocking::Client, String> {
         .map_err(|e| chain(&e))
 }
 
-/// GET `url`, at most [`MAX_DOWNLOAD`] bytes, with a progress line on a
-/// terminal.
-fn download(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, String> {
+/// GET `url`, at most [`MAX_DOWNLOAD`] bytes, by `deadline`, with a progress
+/// line on a terminal. reqwest's own timeout bounds each read, not the
+/// whole body, so a server dripping bytes is stopped here.
+fn download(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    deadline: Instant,
+) -> Result<Vec<u8>, String> {
     let response = client.get(url).send().map_err(|e| chain(&e))?;
     let status = response.status();
     if !status.is_success() {
@@ -200,6 +204,12 @@ fn download(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, St
             break;
         }
         body.extend_from_slice(&chunk[..n]);
+        if Instant::now() > deadline {
+            return Err(format!(
+                "timed out: {} KiB arrived before the deadline",
+                body.len() / 1024
+            ));
+        }
         if body.len() as u64 > MAX_DOWNLOAD {
             return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
         }
@@ -227,8 +237,17 @@ fn download(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, St
 fn published_sha256(
     client: &reqwest::blocking::Client,
     url: &str,
+    deadline: Instant,
 ) -> Result<Option<String>, String> {
-    let response = client.get(url).send().map_err(|e| chain(&e))?;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(format!("{url}: timed out"));
+    }
+    let response = client
+        .get(url)
+        .timeout(remaining)
+        .send()
+        .map_err(|e| chain(&e))?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }

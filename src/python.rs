@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +130,7 @@ fn probed_vars() -> Vec<&'static str> {
 /// Run the probe in `python`, with a time limit so a hung interpreter
 /// cannot hang us.
 pub fn probe(python: &Path) -> Result<Probe, String> {
-    let mut child = Command::new(python)
+    let child = Command::new(python)
         .arg("-c")
         .arg(PROBE)
         .args(probed_vars())
@@ -138,19 +139,24 @@ pub fn probe(python: &Path) -> Result<Probe, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run it: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("did not answer within 20 s".into());
+    let pid = child.id();
+    // The pipes are drained by wait_with_output in a thread, so a chatty
+    // interpreter cannot fill them and stall; the deadline is kept here.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(result) => result.map_err(|e| e.to_string())?,
+        Err(_) => {
+            // SAFETY: kill has no memory preconditions; pid is our child,
+            // not yet reaped (the thread is still waiting on it).
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
             }
+            return Err("did not answer within 20 s".into());
         }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("no message");

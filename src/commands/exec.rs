@@ -19,9 +19,14 @@ pub fn run(paths: &Paths, args: &ExecArgs) -> Result<()> {
         );
     }
     let (program, rest) = args.command.split_first().expect("clap requires a command");
+    // OpenSSL clients also read a folder of hashed links (SSL_CERT_DIR, by
+    // default /etc/ssl/certs), which can hold roots cabundle pruned or
+    // blocked. The bundle's own folder holds no such links.
+    let cert_dir = paths.bundle.parent().unwrap_or(&paths.bundle);
     let err = Command::new(program)
         .args(rest)
         .envs(VARS.iter().map(|v| (v, &paths.bundle)))
+        .env("SSL_CERT_DIR", cert_dir)
         .exec();
     Err(Error::Exec {
         program: program.to_string_lossy().into_owned(),

@@ -4,9 +4,12 @@
 //! under `--root`, so an image's filesystem or a test fixture works the same
 //! way as `/`.
 
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,26 +63,10 @@ const DEBIAN_CONF: DistrustRule = DistrustRule::ConfBang {
     base: "/usr/share/ca-certificates",
 };
 
-/// The known layouts. Alpine comes before Debian: they share the bundle path
-/// and only Alpine has its marker.
+/// The known layouts. Debian and Alpine share a bundle path: when neither
+/// os-release nor a marker file tells them apart, Debian, the more common,
+/// is first.
 pub static LAYOUTS: &[Layout] = &[
-    Layout {
-        family: "alpine",
-        os_ids: &["alpine"],
-        markers: &["/etc/alpine-release"],
-        bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
-        anchors: &[Anchors {
-            dir: "/usr/local/share/ca-certificates",
-            extension: None,
-        }],
-        distrust: &[DEBIAN_CONF],
-        install: Install {
-            dir: "/usr/local/share/ca-certificates",
-            extension: "crt",
-            updater: &["update-ca-certificates"],
-            updater_after_removal: &["update-ca-certificates"],
-        },
-    },
     Layout {
         family: "debian",
         os_ids: &["debian", "ubuntu"],
@@ -95,6 +82,23 @@ pub static LAYOUTS: &[Layout] = &[
             extension: "crt",
             updater: &["update-ca-certificates"],
             updater_after_removal: &["update-ca-certificates", "--fresh"],
+        },
+    },
+    Layout {
+        family: "alpine",
+        os_ids: &["alpine"],
+        markers: &["/etc/alpine-release"],
+        bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
+        anchors: &[Anchors {
+            dir: "/usr/local/share/ca-certificates",
+            extension: None,
+        }],
+        distrust: &[DEBIAN_CONF],
+        install: Install {
+            dir: "/usr/local/share/ca-certificates",
+            extension: "crt",
+            updater: &["update-ca-certificates"],
+            updater_after_removal: &["update-ca-certificates"],
         },
     },
     Layout {
@@ -237,7 +241,7 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     }
     for anchors in layout.anchors {
         let mut files = Vec::new();
-        walk(root, &PathBuf::from(anchors.dir), 0, &mut files, out);
+        walk(root, Path::new(anchors.dir), &mut files, out);
         for shown in files {
             let wanted = anchors
                 .extension
@@ -318,8 +322,28 @@ impl OsRelease {
 }
 
 /// Files below `dir` (a path inside the system), sorted, as system paths.
-fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Vec<PathBuf>, out: &mut Gathered) {
-    let entries = match fs::read_dir(under(root, dir)) {
+/// Each folder is entered once, however many links lead to it, so links
+/// back up the tree cannot make the walk loop or multiply.
+fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, out: &mut Gathered) {
+    let mut seen = HashSet::new();
+    walk_in(root, dir, 0, &mut seen, files, out);
+}
+
+fn walk_in(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    seen: &mut HashSet<(u64, u64)>,
+    files: &mut Vec<PathBuf>,
+    out: &mut Gathered,
+) {
+    let real = under(root, dir);
+    if let Ok(m) = fs::metadata(&real)
+        && !seen.insert((m.dev(), m.ino()))
+    {
+        return out.problem(dir, "a link back to a folder already read; skipped");
+    }
+    let entries = match fs::read_dir(&real) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound && depth == 0 => return,
         Err(e) => return out.problem(dir, e.to_string()),
@@ -331,9 +355,10 @@ fn walk(root: &Path, dir: &Path, depth: usize, files: &mut Vec<PathBuf>, out: &m
     names.sort();
     for name in names {
         let shown = dir.join(&name);
-        let path = under(root, &shown);
-        match fs::metadata(&path) {
-            Ok(m) if m.is_dir() && depth < MAX_DEPTH => walk(root, &shown, depth + 1, files, out),
+        match fs::metadata(under(root, &shown)) {
+            Ok(m) if m.is_dir() && depth < MAX_DEPTH => {
+                walk_in(root, &shown, depth + 1, seen, files, out)
+            }
             Ok(m) if m.is_dir() => out.problem(&shown, "folders nested too deeply; skipped"),
             // Broken links, loops and special files are reported by the reader.
             _ => files.push(shown),
@@ -367,7 +392,7 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
 /// p11-kit's blocklist folders: every certificate in them is distrusted.
 fn folder(root: &Path, dir: &str, out: &mut Gathered) {
     let mut files = Vec::new();
-    walk(root, Path::new(dir), 0, &mut files, out);
+    walk(root, Path::new(dir), &mut files, out);
     for shown in files {
         distrust_file(
             root,
@@ -398,7 +423,62 @@ fn distrust_file(root: &Path, shown: &Path, reason: &str, out: &mut Gathered) {
 }
 
 /// `system_path` (absolute inside the system) as a path under `root`.
+///
+/// Symbolic links are followed as they would be inside that system: an
+/// absolute target (RHEL's `ca-bundle.crt`, Debian's links into
+/// /usr/share/ca-certificates) is read under `root` too, never on the host.
 pub fn under(root: &Path, system_path: impl AsRef<Path>) -> PathBuf {
-    let rel = system_path.as_ref();
-    root.join(rel.strip_prefix("/").unwrap_or(rel))
+    let path = system_path.as_ref();
+    if root == Path::new("/") {
+        return Path::new("/").join(path);
+    }
+    resolve(root, path).unwrap_or_else(|| root.join(path.strip_prefix("/").unwrap_or(path)))
+}
+
+/// As the kernel would resolve `path` with `root` as `/`; `None` for a
+/// loop of links (the caller's read then reports it).
+fn resolve(root: &Path, path: &Path) -> Option<PathBuf> {
+    // Owned parts: link targets are spliced in as they are read.
+    fn parts(p: &Path) -> impl Iterator<Item = Option<OsString>> + '_ {
+        p.components().filter_map(|c| match c {
+            Component::Normal(n) => Some(Some(n.to_os_string())),
+            Component::ParentDir => Some(None),
+            _ => None,
+        })
+    }
+    let mut todo: VecDeque<Option<OsString>> = parts(path).collect();
+    let mut cur = root.to_path_buf();
+    let mut depth = 0usize;
+    let mut hops = 0;
+    while let Some(part) = todo.pop_front() {
+        let Some(name) = part else {
+            if depth > 0 {
+                cur.pop();
+                depth -= 1;
+            }
+            continue;
+        };
+        let next = cur.join(&name);
+        match fs::symlink_metadata(&next) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                let target = fs::read_link(&next).ok()?;
+                if target.is_absolute() {
+                    cur = root.to_path_buf();
+                    depth = 0;
+                }
+                for (i, t) in parts(&target).enumerate() {
+                    todo.insert(i, t);
+                }
+            }
+            _ => {
+                cur = next;
+                depth += 1;
+            }
+        }
+    }
+    Some(cur)
 }

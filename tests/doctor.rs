@@ -1,0 +1,1441 @@
+//! `cabundle doctor` against real TLS servers on 127.0.0.1: one server per
+//! failure class (and a healthy one), each verdict cross-checked with
+//! `openssl s_client` and Python's `ssl`; the setup checks; `--save-issuer`;
+//! ports that do not speak TLS; the JSON shape and the exit codes.
+//!
+//! Needs python3 (the servers and one oracle) and openssl (the other
+//! oracle). Nothing leaves 127.0.0.1. Every child process is bounded by a
+//! deadline, so a hang fails the test instead of wedging the run, and every
+//! server is killed by a guard however the test ends.
+
+mod common;
+
+use std::fmt;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use common::{Ca, ca, cabundle, days, debian_root, openssl_sha256, snapshot, valid_ca, write};
+
+/// The variables doctor reads (the `cabundle env` set).
+const VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+];
+
+/// Everything in the outer environment that could decide an outcome: CA
+/// settings (this machine exports most of them), proxies (which would send
+/// a loopback connection elsewhere) and OpenSSL's config.
+const SCRUB: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "HTTPLIB2_CA_CERTS",
+    "NIX_SSL_CERT_FILE",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "OPENSSL_CONF",
+    "PYTHONHTTPSVERIFY",
+    "SHELL",
+];
+
+/// No command in this file may run longer than this.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> StdCommand {
+    let mut cmd = StdCommand::new(program);
+    for var in SCRUB {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `cabundle` for setup commands (sync, add), with nothing inherited.
+fn cb(home: &Path) -> assert_cmd::Command {
+    let mut cmd = cabundle(home);
+    for var in SCRUB {
+        cmd.env_remove(var);
+    }
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// `cabundle doctor` with nothing inherited; the caller adds arguments and
+/// whatever variables the case is about.
+fn doctor(home: &Path) -> StdCommand {
+    let mut cmd = scrubbed(env!("CARGO_BIN_EXE_cabundle"));
+    cmd.env("CABUNDLE_HOME", home).arg("doctor");
+    cmd
+}
+
+/// One finished (or killed) child process.
+struct Ran {
+    what: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+    timed_out: bool,
+}
+
+impl fmt::Display for Ran {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\n  exit {:?} after {:.1?}{}\n--- stdout\n{}--- stderr\n{}---",
+            self.what,
+            self.code,
+            self.elapsed,
+            if self.timed_out {
+                " (KILLED at the deadline)"
+            } else {
+                ""
+            },
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Run `cmd` with stdin closed; kill it at the deadline.
+fn run_bounded(mut cmd: StdCommand) -> Ran {
+    let what = format!("{cmd:?}");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > DEADLINE {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    Ran {
+        what,
+        code: if timed_out { None } else { status.code() },
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        elapsed,
+        timed_out,
+    }
+}
+
+/// Run a `doctor ... --json` command: the run and its parsed report.
+fn run_json(cmd: StdCommand) -> (Ran, Value) {
+    let ran = run_bounded(cmd);
+    assert!(!ran.timed_out, "doctor hung:\n{ran}");
+    eprintln!("doctor took {:.2?}", ran.elapsed);
+    let json: Value = serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}):\n{ran}"));
+    (ran, json)
+}
+
+// ---------------------------------------------------------------- state
+
+/// A CABUNDLE_HOME synced from a Debian-shaped root holding no OS
+/// certificate: the bundle is the embedded Mozilla roots plus what a test
+/// adds.
+struct Fixture {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    root: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let root = debian_root(tmp.path(), &[]);
+        cb(&home)
+            .arg("sync")
+            .arg("--root")
+            .arg(&root)
+            .assert()
+            .success();
+        Fixture { tmp, home, root }
+    }
+
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.home.join("ca-bundle.pem")
+    }
+
+    /// `cabundle add` the CA under `name`: it joins the full bundle.
+    fn add(&self, name: &str, ca: &Ca) {
+        let file = write(&self.dir().join(format!("add-{name}.pem")), &ca.pem);
+        cb(&self.home)
+            .arg("add")
+            .arg(&file)
+            .arg("--name")
+            .arg(name)
+            .arg("--root")
+            .arg(&self.root)
+            .assert()
+            .success();
+    }
+}
+
+// ---------------------------------------------------------- certificates
+
+fn ca_params(cn: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.distinguished_name
+        .push(DnType::OrganizationName, "cabundle tests");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = not_before;
+    p.not_after = not_after;
+    p
+}
+
+/// A CA certificate signed by `parent`.
+fn intermediate(parent: &Ca, cn: &str, nb: OffsetDateTime, na: OffsetDateTime) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let params = ca_params(cn, nb, na);
+    let pem = params.signed_by(&key, &parent.issuer()).unwrap().pem();
+    Ca { pem, key, params }
+}
+
+/// `subject`'s name and key, vouched for by `by`: a cross-certificate, as
+/// "ISRG Root X1 signed by DST Root CA X3" was.
+fn cross_signed(subject: &Ca, by: &Ca, nb: OffsetDateTime, na: OffsetDateTime) -> String {
+    let mut p = subject.params.clone();
+    p.not_before = nb;
+    p.not_after = na;
+    p.signed_by(&subject.key, &by.issuer()).unwrap().pem()
+}
+
+const LOOPBACK_SANS: &[&str] = &["localhost", "127.0.0.1"];
+
+fn leaf_params(sans: &[&str], nb: OffsetDateTime, na: OffsetDateTime) -> CertificateParams {
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let mut p = CertificateParams::new(sans).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "localhost");
+    p.not_before = nb;
+    p.not_after = na;
+    p
+}
+
+/// A server certificate from `issuer`: (cert PEM, key PEM).
+fn leaf_from(
+    issuer: &Ca,
+    sans: &[&str],
+    extensions: Vec<CustomExtension>,
+    nb: OffsetDateTime,
+    na: OffsetDateTime,
+) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut p = leaf_params(sans, nb, na);
+    p.custom_extensions = extensions;
+    let cert = p.signed_by(&key, &issuer.issuer()).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A self-signed server certificate (not a CA) for 127.0.0.1 / localhost.
+fn self_signed_leaf() -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf_params(LOOPBACK_SANS, days(-1), days(30))
+        .self_signed(&key)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// authorityInfoAccess with one caIssuers URI, DER by hand:
+/// SEQUENCE { SEQUENCE { OID 1.3.6.1.5.5.7.48.2, [6] IA5String uri } }.
+fn aia_ca_issuers(uri: &str) -> CustomExtension {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128, "short-form lengths only");
+        let mut v = vec![tag, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    }
+    let mut desc = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02]);
+    desc.extend(tlv(0x86, uri.as_bytes()));
+    let der = tlv(0x30, &tlv(0x30, &desc));
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], der)
+}
+
+// ---------------------------------------------------------------- servers
+
+/// What one listening port does with a connection.
+enum Spec {
+    /// TLS, presenting the chain (leaf first) with the key; then a tiny
+    /// HTTP answer.
+    Tls { chain: Vec<String>, key: String },
+    /// Plain text: `HTTP/1.0 200 OK` and `hello`, then close.
+    Plain,
+    /// Accept and say nothing, holding the connection open for a minute.
+    Silent,
+    /// Read the ClientHello, then close cleanly (FIN).
+    Close,
+    /// Read the ClientHello, then reset (RST, via SO_LINGER 0).
+    Reset,
+    /// Read the ClientHello, then send a TLS record header announcing a
+    /// long record and one byte of it a second: never silent for long.
+    Trickle,
+}
+
+fn tls(chain: &[&str], key: &str) -> Spec {
+    Spec::Tls {
+        chain: chain.iter().map(|c| c.to_string()).collect(),
+        key: key.to_string(),
+    }
+}
+
+/// The servers: one python3 process, one port per spec, each connection in
+/// its own thread, so a client that gives up can wedge nothing.
+const SERVERS: &str = r#"
+import socket, ssl, struct, sys, threading, time
+
+def tls(conn, ctx):
+    conn.settimeout(10)
+    try:
+        s = ctx.wrap_socket(conn, server_side=True)
+    except Exception:
+        conn.close()
+        return
+    # Answer, then hold the connection until the client closes it: a server
+    # closing first without close_notify is an error to openssl s_client.
+    try:
+        s.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+        while s.recv(4096):
+            pass
+    except Exception:
+        pass
+    s.close()
+
+def hello(conn):
+    conn.settimeout(10)
+    try:
+        conn.recv(65536)
+    except Exception:
+        pass
+
+def handle(mode, arg, conn):
+    try:
+        if mode == "tls":
+            tls(conn, arg)
+        elif mode == "plain":
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello")
+            conn.close()
+        elif mode == "silent":
+            time.sleep(60)
+            conn.close()
+        elif mode == "close":
+            hello(conn)
+            conn.close()
+        elif mode == "reset":
+            hello(conn)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        elif mode == "trickle":
+            hello(conn)
+            conn.sendall(b"\x16\x03\x03\x30\x00")
+            for _ in range(90):
+                time.sleep(1)
+                conn.sendall(b"\x00")
+            conn.close()
+    except Exception:
+        pass
+
+def serve(sock, mode, arg):
+    while True:
+        conn, _ = sock.accept()
+        threading.Thread(target=handle, args=(mode, arg, conn), daemon=True).start()
+
+args = sys.argv[1:]
+listening = []
+while args:
+    mode = args.pop(0)
+    arg = None
+    if mode == "tls":
+        chain, key = args.pop(0), args.pop(0)
+        arg = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        arg.load_cert_chain(chain, key)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(32)
+    listening.append((sock, mode, arg))
+print(" ".join(str(s.getsockname()[1]) for s, _, _ in listening), flush=True)
+for s, mode, arg in listening:
+    threading.Thread(target=serve, args=(s, mode, arg), daemon=True).start()
+threading.Event().wait()
+"#;
+
+/// The server process; killed and reaped however the test ends.
+struct Servers {
+    child: Child,
+    ports: Vec<u16>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Servers {
+    fn start(dir: &Path, specs: &[Spec]) -> Servers {
+        let dir = dir.join("servers");
+        let mut args: Vec<String> = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let mode = match spec {
+                Spec::Tls { chain, key } => {
+                    let c = write(&dir.join(format!("{i}-chain.pem")), chain.concat());
+                    let k = write(&dir.join(format!("{i}-key.pem")), key);
+                    args.push("tls".into());
+                    args.push(c.display().to_string());
+                    args.push(k.display().to_string());
+                    continue;
+                }
+                Spec::Plain => "plain",
+                Spec::Silent => "silent",
+                Spec::Close => "close",
+                Spec::Reset => "reset",
+                Spec::Trickle => "trickle",
+            };
+            args.push(mode.into());
+        }
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("stderr.log");
+        let child = scrubbed("python3")
+            .arg("-c")
+            .arg(SERVERS)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 is required for these tests: start the test servers");
+        // The guard exists before anything can panic.
+        let mut servers = Servers {
+            child,
+            ports: Vec::new(),
+        };
+        let mut line = String::new();
+        let stdout = servers.child.stdout.take().unwrap();
+        // python3 prints the ports once every socket listens, or dies.
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        servers.ports = line
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(
+            servers.ports.len(),
+            specs.len(),
+            "the test servers did not start (printed {line:?}):\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        servers
+    }
+}
+
+/// A loopback port nobody listens on (bound by the OS, then released).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn url(port: u16) -> String {
+    format!("https://127.0.0.1:{port}/")
+}
+
+// ---------------------------------------------------------------- oracles
+
+/// Does `openssl s_client`, trusting `cafile` alone, accept the server for
+/// the IP 127.0.0.1? Panics when the handshake fails for a reason other than
+/// verification, so a broken server cannot pass for agreement.
+fn openssl_accepts(cafile: &Path, port: u16) -> bool {
+    let mut cmd = scrubbed("openssl");
+    cmd.args(["s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost", "-verify_return_error"])
+        .arg("-CAfile")
+        .arg(cafile)
+        .args(["-no-CApath", "-no-CAstore", "-verify_ip", "127.0.0.1"]);
+    let ran = run_bounded(cmd);
+    assert!(!ran.timed_out, "openssl s_client hung:\n{ran}");
+    let text = format!("{}{}", ran.stdout, ran.stderr);
+    if ran.code == Some(0) && text.contains("Verify return code: 0 (ok)") {
+        return true;
+    }
+    assert!(
+        ran.code != Some(0) && text.contains("verify error:"),
+        "openssl s_client neither verified nor failed verification:\n{ran}"
+    );
+    false
+}
+
+const PY_CLIENT: &str = r#"
+import socket, ssl, sys
+cafile, port, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+try:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
+            print("OK", t.version())
+except ssl.SSLCertVerificationError as e:
+    print("FAIL", e.verify_message)
+    sys.exit(1)
+except Exception as e:
+    print("ERROR", type(e).__name__, e)
+    sys.exit(2)
+"#;
+
+/// Does Python's `ssl` (`create_default_context(cafile=...)`) accept the
+/// server for 127.0.0.1? Panics on errors other than verification.
+fn python_accepts(cafile: &Path, port: u16) -> bool {
+    let mut cmd = scrubbed("python3");
+    cmd.args(["-c", PY_CLIENT])
+        .arg(cafile)
+        .arg(port.to_string())
+        .arg("127.0.0.1");
+    let ran = run_bounded(cmd);
+    assert!(!ran.timed_out, "python ssl client hung:\n{ran}");
+    match ran.code {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("python ssl failed other than on verification:\n{ran}"),
+    }
+}
+
+// ------------------------------------------------------------- assertions
+
+/// `doctor URL --json` with SSL_CERT_FILE unset, so the bundle is the trust
+/// set in force: the failure class is `expect`, the exit code follows, and
+/// openssl and Python, trusting the bundle, reach the same verdict.
+fn diagnose(fx: &Fixture, port: u16, expect: Option<&str>) -> Value {
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(port).as_str(), "--json", "--timeout", "3"]);
+    let (ran, json) = run_json(cmd);
+    let u = json["urls"][0].clone();
+    let ok = expect.is_none();
+    assert_eq!(u["failure"].as_str(), expect, "failure class:\n{ran}");
+    assert_eq!(u["ok"], ok, "{ran}");
+    assert_eq!(json["healthy"], ok, "{ran}");
+    assert_eq!(ran.code, Some(if ok { 0 } else { 1 }), "exit code:\n{ran}");
+    if !ok {
+        assert!(
+            ran.stderr.contains("doctor found 1 problem"),
+            "stderr should say a problem was found:\n{ran}"
+        );
+    }
+    assert!(
+        !u["message"].as_str().unwrap().is_empty(),
+        "an empty message:\n{ran}"
+    );
+    let in_force = &u["trust"][0];
+    assert_eq!(in_force["trust_set"], "in force", "{ran}");
+    assert!(
+        in_force["source"]
+            .as_str()
+            .unwrap()
+            .contains(&fx.bundle().display().to_string()),
+        "with SSL_CERT_FILE unset the bundle is in force:\n{ran}"
+    );
+    assert_eq!(
+        openssl_accepts(&fx.bundle(), port),
+        ok,
+        "openssl s_client disagrees with doctor:\n{ran}"
+    );
+    assert_eq!(
+        python_accepts(&fx.bundle(), port),
+        ok,
+        "python ssl disagrees with doctor:\n{ran}"
+    );
+    u
+}
+
+fn message(u: &Value) -> &str {
+    u["message"].as_str().unwrap()
+}
+
+fn chain_field(u: &Value, i: usize, field: &str) -> Value {
+    u["chain"][i][field].clone()
+}
+
+// ------------------------------------------------------- failure classes
+
+#[test]
+fn healthy_server_is_verified_exit_0() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Healthy Root");
+    fx.add("root", &root);
+    let (leaf, key) = root.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], None);
+    assert_eq!(message(&u), "verified");
+    assert_eq!(u["server_fault"], false);
+    assert_eq!(u["fix"], Value::Null);
+    assert_eq!(chain_field(&u, 0, "sha256"), openssl_sha256(&leaf).as_str());
+    // The bundle knows the root; the OS store and Mozilla's roots do not.
+    let oks: Vec<bool> = u["trust"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["ok"].as_bool().unwrap())
+        .collect();
+    assert_eq!(oks, [true, false, false], "{u:#}");
+}
+
+#[test]
+fn expired_leaf() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root for Expired Leaf");
+    fx.add("root", &root);
+    let (leaf, key) = root.leaf(days(-60), days(-1));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("expired-leaf"));
+    assert!(message(&u).contains("expired"), "{u:#}");
+    assert_eq!(u["server_fault"], true);
+    assert_eq!(chain_field(&u, 0, "expired"), true);
+}
+
+#[test]
+fn expired_intermediate() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over Expired Intermediate");
+    fx.add("root", &root);
+    let inter = intermediate(
+        &root,
+        "cabundle doctor Expired Intermediate",
+        days(-400),
+        days(-2),
+    );
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-10), days(60));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("expired-intermediate"));
+    assert!(
+        message(&u).contains("cabundle doctor Expired Intermediate"),
+        "{u:#}"
+    );
+    assert_eq!(u["server_fault"], true);
+    assert_eq!(chain_field(&u, 0, "expired"), false);
+    assert_eq!(chain_field(&u, 1, "expired"), true);
+}
+
+/// The Let's Encrypt / DST Root CA X3 shape of September 2021: the server
+/// sends leaf, intermediate, and a cross-certificate of the (trusted) root
+/// signed by an old root, which has expired. A valid path to the trusted
+/// root exists, so modern clients succeed; doctor says so and names the
+/// expired certificate.
+#[test]
+fn expired_cross_signed_root_beside_a_valid_path_is_ok_with_a_note() {
+    let fx = Fixture::new();
+    let new_root = valid_ca("cabundle doctor ISRG-like Root X1");
+    fx.add("new-root", &new_root);
+    let old_root = ca("cabundle doctor DST-like Root X3", days(-4000), days(-30));
+    let cross = cross_signed(&new_root, &old_root, days(-1500), days(-3));
+    let inter = intermediate(&new_root, "cabundle doctor R3-like", days(-100), days(300));
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-10), days(60));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem, &cross], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], None);
+    let msg = message(&u);
+    assert!(msg.starts_with("verified"), "{u:#}");
+    assert!(
+        msg.contains("expired") && msg.contains("cabundle doctor ISRG-like Root X1"),
+        "the note should name the expired cross-certificate:\n{u:#}"
+    );
+    assert_eq!(chain_field(&u, 2, "expired"), true);
+    assert!(
+        chain_field(&u, 2, "issuer")
+            .as_str()
+            .unwrap()
+            .contains("DST-like Root X3")
+    );
+}
+
+/// The server sends leaf, intermediate and its root, which has expired
+/// (so `sync` pruned it and `add` refuses it): no valid path.
+#[test]
+fn expired_root_with_no_other_path() {
+    let fx = Fixture::new();
+    let root = ca("cabundle doctor Expired Root", days(-3000), days(-3));
+    let inter = intermediate(
+        &root,
+        "cabundle doctor Issuing CA under Expired Root",
+        days(-100),
+        days(300),
+    );
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-10), days(60));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem, &root.pem], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("expired-root"));
+    assert!(
+        message(&u).contains("cabundle doctor Expired Root"),
+        "{u:#}"
+    );
+    assert_eq!(u["server_fault"], true);
+    assert_eq!(chain_field(&u, 2, "expired"), true);
+}
+
+#[test]
+fn unknown_issuer_names_the_issuer() {
+    let fx = Fixture::new();
+    let unknown = valid_ca("cabundle doctor Unknown Corp CA");
+    let (leaf, key) = unknown.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("unknown-issuer"));
+    assert!(
+        message(&u).contains("cabundle doctor Unknown Corp CA"),
+        "{u:#}"
+    );
+    assert_eq!(u["server_fault"], false);
+    // Loopback is not the public internet: not TLS inspection.
+    assert_eq!(u["looks_like_tls_inspection"], false);
+    assert!(
+        u["fix"].as_str().unwrap().contains("--save-issuer"),
+        "{u:#}"
+    );
+
+    // The text report: the class, and the fix with the URL filled in.
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--timeout", "3"]);
+    let ran = run_bounded(cmd);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stdout.contains("PROBLEM [unknown-issuer]"), "{ran}");
+    assert!(
+        ran.stdout.contains(&format!(
+            "cabundle doctor {} --save-issuer",
+            url(srv.ports[0])
+        )),
+        "{ran}"
+    );
+}
+
+#[test]
+fn hostname_mismatch() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root for Mismatch");
+    fx.add("root", &root);
+    let (leaf, key) = leaf_from(&root, &["other.example"], vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("hostname-mismatch"));
+    assert!(message(&u).contains("127.0.0.1"), "{u:#}");
+    assert_eq!(u["server_fault"], true);
+}
+
+/// The server sends its leaf alone; the leaf says where its issuer lives
+/// (AIA caIssuers), as public CAs' leaves do. The same leaf with its
+/// intermediate verifies, so the missing intermediate is the only fault.
+#[test]
+fn missing_intermediate() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over Issuing CA");
+    fx.add("root", &root);
+    let inter = intermediate(&root, "cabundle doctor Issuing CA 1", days(-100), days(300));
+    let aia = "http://127.0.0.1:9/issuing-ca-1.der";
+    let (leaf, key) = leaf_from(
+        &inter,
+        LOOPBACK_SANS,
+        vec![aia_ca_issuers(aia)],
+        days(-1),
+        days(30),
+    );
+    // The hand-built extension is what openssl calls caIssuers.
+    let (read, text) = common::openssl(&["x509", "-noout", "-text"], &leaf);
+    assert!(
+        read && text.contains(&format!("CA Issuers - URI:{aia}")),
+        "{text}"
+    );
+    let srv = Servers::start(
+        fx.dir(),
+        &[tls(&[&leaf], &key), tls(&[&leaf, &inter.pem], &key)],
+    );
+
+    let u = diagnose(&fx, srv.ports[0], Some("missing-intermediate"));
+    assert!(
+        message(&u).contains("cabundle doctor Issuing CA 1"),
+        "{u:#}"
+    );
+    assert_eq!(u["server_fault"], true);
+    diagnose(&fx, srv.ports[1], None);
+}
+
+#[test]
+fn self_signed() {
+    let fx = Fixture::new();
+    let (leaf, key) = self_signed_leaf();
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("self-signed"));
+    assert!(message(&u).contains("self-signed"), "{u:#}");
+    assert!(u["fix"].as_str().unwrap().contains("--allow-leaf"), "{u:#}");
+}
+
+#[test]
+fn not_yet_valid() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root for Future Leaf");
+    fx.add("root", &root);
+    let (leaf, key) = root.leaf(days(10), days(40));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("not-yet-valid"));
+    assert_eq!(chain_field(&u, 0, "not_yet_valid"), true);
+    assert_eq!(chain_field(&u, 0, "expired"), false);
+    assert!(u["fix"].as_str().unwrap().contains("clock"), "{u:#}");
+}
+
+/// With SSL_CERT_FILE set, that file, not the bundle, is the trust set in
+/// force, both ways round; openssl and Python trusting that file agree.
+#[test]
+fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
+    let fx = Fixture::new();
+    let added = valid_ca("cabundle doctor Added Root");
+    fx.add("added", &added);
+    let elsewhere = valid_ca("cabundle doctor Root only in SSL_CERT_FILE");
+    let only_elsewhere = write(&fx.dir().join("elsewhere.pem"), &elsewhere.pem);
+    let (leaf_a, key_a) = added.leaf(days(-1), days(30));
+    let (leaf_e, key_e) = elsewhere.leaf(days(-1), days(30));
+    let srv = Servers::start(
+        fx.dir(),
+        &[tls(&[&leaf_a], &key_a), tls(&[&leaf_e], &key_e)],
+    );
+    let (in_bundle, only_in_file) = (srv.ports[0], srv.ports[1]);
+
+    // Unset: the bundle decides.
+    diagnose(&fx, in_bundle, None);
+    diagnose(&fx, only_in_file, Some("unknown-issuer"));
+
+    // Set: the file decides.
+    for (port, expect) in [(in_bundle, Some("unknown-issuer")), (only_in_file, None)] {
+        let mut cmd = doctor(&fx.home);
+        cmd.env("SSL_CERT_FILE", &only_elsewhere).args([
+            url(port).as_str(),
+            "--json",
+            "--timeout",
+            "3",
+        ]);
+        let (ran, json) = run_json(cmd);
+        let u = &json["urls"][0];
+        assert_eq!(u["failure"].as_str(), expect, "{ran}");
+        assert_eq!(
+            ran.code,
+            Some(if expect.is_none() { 0 } else { 1 }),
+            "{ran}"
+        );
+        let source = u["trust"][0]["source"].as_str().unwrap();
+        assert_eq!(
+            source,
+            format!("SSL_CERT_FILE={}", only_elsewhere.display()),
+            "{ran}"
+        );
+        assert_eq!(openssl_accepts(&only_elsewhere, port), expect.is_none());
+        assert_eq!(python_accepts(&only_elsewhere, port), expect.is_none());
+    }
+}
+
+// ------------------------------------------------------------ --save-issuer
+
+/// The server presents its leaf and the CA that signed it (which nothing
+/// here trusts): `--save-issuer` writes that CA for review and adds
+/// nothing; once reviewed and added, the server verifies.
+#[test]
+fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
+    let fx = Fixture::new();
+    let corp = valid_ca("cabundle doctor Inspection CA");
+    let (leaf, key) = corp.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &corp.pem], &key)]);
+    let saved = fx.dir().join("review/issuer.pem");
+    let before = snapshot(&fx.home);
+
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(&saved);
+    let (ran, json) = run_json(cmd);
+    let u = &json["urls"][0];
+    assert_eq!(u["failure"], "unknown-issuer", "{ran}");
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert_eq!(u["saved_issuer"], saved.display().to_string(), "{ran}");
+    let pem = fs::read_to_string(&saved).expect("the issuer was saved");
+    assert_eq!(
+        openssl_sha256(&pem),
+        openssl_sha256(&corp.pem),
+        "the saved certificate is the presented CA"
+    );
+    assert!(snapshot(&fx.home) == before, "doctor changed CABUNDLE_HOME");
+
+    // The review done, the user adds it; now the server verifies.
+    cb(&fx.home)
+        .arg("add")
+        .arg(&saved)
+        .arg("--root")
+        .arg(&fx.root)
+        .assert()
+        .success();
+    diagnose(&fx, srv.ports[0], None);
+
+    // Nothing fails, so nothing is saved.
+    let again = fx.dir().join("review/none.pem");
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(&again);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(json["urls"][0]["saved_issuer"], Value::Null, "{ran}");
+    assert!(!again.exists(), "a healthy server's chain was saved");
+}
+
+/// The unknown-issuer server of the class test (leaf alone): the saved file
+/// is a PEM openssl reads, and doctor adds nothing.
+#[test]
+fn save_issuer_on_a_leaf_only_server_writes_readable_pem_and_adds_nothing() {
+    let fx = Fixture::new();
+    let unknown = valid_ca("cabundle doctor Unknown Corp CA");
+    let (leaf, key) = unknown.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+    let saved = fx.dir().join("issuer.pem");
+    let bundle_before = fs::read(fx.bundle()).unwrap();
+    let before = snapshot(&fx.home);
+
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(&saved);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(json["urls"][0]["failure"], "unknown-issuer", "{ran}");
+    assert_eq!(json["urls"][0]["saved_issuer"], saved.display().to_string());
+    let pem = fs::read_to_string(&saved).expect("something was saved");
+    let (read, _) = common::openssl(&["x509", "-noout", "-subject"], &pem);
+    assert!(read, "openssl cannot read the saved file:\n{pem}");
+    assert_eq!(
+        fs::read(fx.bundle()).unwrap(),
+        bundle_before,
+        "bundle changed"
+    );
+    assert!(snapshot(&fx.home) == before, "doctor changed CABUNDLE_HOME");
+}
+
+/// BUG (see the report): a server that sends its leaf alone has not
+/// presented its issuer, yet `--save-issuer` saves the leaf as "the
+/// issuer", and the fix doctor prints (`cabundle add issuer.pem`) is
+/// refused because the leaf is not a CA.
+#[test]
+#[ignore = "bug: --save-issuer saves the server's own leaf when it sends no issuer"]
+fn save_issuer_does_not_pass_off_the_leaf_as_the_issuer() {
+    let fx = Fixture::new();
+    let unknown = valid_ca("cabundle doctor Unknown Corp CA");
+    let (leaf, key) = unknown.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+    let saved = fx.dir().join("issuer.pem");
+
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(&saved);
+    let (ran, json) = run_json(cmd);
+    let u = &json["urls"][0];
+    if saved.exists() {
+        let pem = fs::read_to_string(&saved).unwrap();
+        assert_ne!(
+            openssl_sha256(&pem),
+            openssl_sha256(&leaf),
+            "the server's own certificate was saved as its issuer:\n{ran}"
+        );
+    } else {
+        assert_eq!(u["saved_issuer"], Value::Null, "{ran}");
+        assert!(
+            message(u).contains("did not send") || message(u).contains("not saved"),
+            "say why nothing was saved:\n{ran}"
+        );
+    }
+}
+
+// ------------------------------------------------- ports that fail to talk
+
+/// `doctor URL --json --timeout 3` on one port: failure "connect", exit 1,
+/// well within the deadline, and a message naming the address.
+fn connect_failure(port: u16) -> (Ran, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = doctor(&tmp.path().join("home"));
+    cmd.args([url(port).as_str(), "--json", "--timeout", "3"]);
+    let (ran, json) = run_json(cmd);
+    let u = &json["urls"][0];
+    assert_eq!(u["failure"], "connect", "{ran}");
+    assert_eq!(u["ok"], false, "{ran}");
+    assert_eq!(u["chain"], Value::Array(vec![]), "{ran}");
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(
+        ran.elapsed < Duration::from_secs(10),
+        "--timeout 3 took {:.1?}:\n{ran}",
+        ran.elapsed
+    );
+    let msg = message(u).to_string();
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "{ran}");
+    (ran, msg)
+}
+
+#[test]
+fn plain_http_port_does_not_speak_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Plain]);
+    let (ran, msg) = connect_failure(srv.ports[0]);
+    assert!(msg.contains("does not speak TLS"), "{ran}");
+}
+
+#[test]
+fn nobody_listening_is_connection_refused() {
+    let (ran, msg) = connect_failure(closed_port());
+    assert!(
+        msg.contains("cannot connect") && msg.contains("refused"),
+        "{ran}"
+    );
+}
+
+#[test]
+fn server_closing_during_the_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Close]);
+    let (ran, msg) = connect_failure(srv.ports[0]);
+    assert!(msg.contains("TLS handshake"), "{ran}");
+    assert!(
+        msg.contains("closed") || msg.contains("end of file"),
+        "{ran}"
+    );
+}
+
+#[test]
+fn server_resetting_during_the_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Reset]);
+    let (ran, msg) = connect_failure(srv.ports[0]);
+    assert!(msg.contains("TLS handshake"), "{ran}");
+    assert!(msg.contains("reset"), "{ran}");
+}
+
+/// A server that accepts and never answers: doctor gives up after about
+/// `--timeout`, not later.
+#[test]
+fn silent_server_fails_within_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Silent]);
+    let (ran, _) = connect_failure(srv.ports[0]);
+    assert!(
+        ran.elapsed >= Duration::from_secs(2),
+        "gave up before the timeout? {ran}"
+    );
+}
+
+/// BUG (see the report): the timeout surfaces as the raw EAGAIN text,
+/// "Resource temporarily unavailable (os error 11)".
+#[test]
+#[ignore = "bug: a read timeout is reported as 'Resource temporarily unavailable'"]
+fn silent_server_message_says_it_timed_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Silent]);
+    let (ran, msg) = connect_failure(srv.ports[0]);
+    let msg = msg.to_lowercase();
+    assert!(
+        msg.contains("timed out") || msg.contains("no answer"),
+        "the message should say the server did not answer in time:\n{ran}"
+    );
+}
+
+/// BUG (see the report): `--timeout` bounds each read, not the handshake,
+/// so a server that sends one byte a second holds doctor for as long as it
+/// likes (here until the 30 s deadline kills it).
+#[test]
+#[ignore = "bug: --timeout is per read; a trickling server makes doctor hang"]
+fn trickling_server_cannot_outlast_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::Trickle]);
+    connect_failure(srv.ports[0]);
+}
+
+// ------------------------------------------------------------ setup checks
+
+/// `doctor --json` (no URL) with every variable in `set` and nothing else.
+fn setup(fx: &Fixture, set: &[(&str, &Path)]) -> (Ran, Value) {
+    let mut cmd = doctor(&fx.home);
+    cmd.arg("--json");
+    for (var, value) in set {
+        cmd.env(var, value);
+    }
+    let (ran, json) = run_json(cmd);
+    assert_eq!(json["urls"], Value::Array(vec![]), "{ran}");
+    for f in json["findings"].as_array().unwrap() {
+        for key in ["level", "check", "message"] {
+            assert!(f[key].is_string(), "finding without {key}: {f}\n{ran}");
+        }
+    }
+    (ran, json)
+}
+
+fn findings<'a>(json: &'a Value, check: &str) -> Vec<&'a Value> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check)
+        .collect()
+}
+
+fn all_at_bundle(fx: &Fixture) -> Vec<(&'static str, PathBuf)> {
+    VARS.iter().map(|v| (*v, fx.bundle())).collect()
+}
+
+fn as_refs<'a>(set: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {
+    set.iter().map(|(v, p)| (*v, p.as_path())).collect()
+}
+
+#[test]
+fn setup_everything_pointing_at_the_bundle_is_healthy() {
+    let fx = Fixture::new();
+    let set = all_at_bundle(&fx);
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert_eq!(json["healthy"], true, "{ran}");
+    for var in VARS {
+        let f = findings(&json, var);
+        assert_eq!(f.len(), 1, "{var}:\n{ran}");
+        assert_eq!(f[0]["level"], "ok", "{var}:\n{ran}");
+    }
+    assert_eq!(findings(&json, "bundle")[0]["level"], "ok", "{ran}");
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["level"] != "problem"),
+        "{ran}"
+    );
+}
+
+#[test]
+fn setup_ssl_cert_file_pointing_to_a_missing_file_is_a_problem() {
+    let fx = Fixture::new();
+    let missing = fx.dir().join("nowhere/ca.pem");
+    let mut set = all_at_bundle(&fx);
+    set[0] = ("SSL_CERT_FILE", missing.clone());
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert_eq!(json["healthy"], false);
+    let f = findings(&json, "SSL_CERT_FILE");
+    assert_eq!(f[0]["level"], "problem", "{ran}");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("missing") && msg.contains(&missing.display().to_string()),
+        "{ran}"
+    );
+    assert!(f[0]["fix"].is_string(), "{ran}");
+}
+
+#[test]
+fn setup_requests_ca_bundle_with_one_certificate_replaces_public_roots() {
+    let fx = Fixture::new();
+    let corp = valid_ca("cabundle doctor Corp Root");
+    let corp_file = write(&fx.dir().join("corp.pem"), &corp.pem);
+    let mut set = all_at_bundle(&fx);
+    set[1] = ("REQUESTS_CA_BUNDLE", corp_file.clone());
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert_eq!(ran.code, Some(1), "{ran}");
+    let f = findings(&json, "REQUESTS_CA_BUNDLE");
+    assert_eq!(f[0]["level"], "problem", "{ran}");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(msg.contains("replaces every public root"), "{ran}");
+    assert!(msg.contains(&corp_file.display().to_string()), "{ran}");
+    let fix = f[0]["fix"].as_str().unwrap();
+    assert!(fix.contains("cabundle add"), "{ran}");
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn touch(when: &str, path: &Path) {
+    let mut cmd = StdCommand::new("touch");
+    cmd.arg("-d").arg(when).arg(path);
+    let ran = run_bounded(cmd);
+    assert_eq!(ran.code, Some(0), "{ran}");
+}
+
+/// An added CA changed after the bundle was written: the bundle is stale.
+#[test]
+fn setup_bundle_older_than_an_added_ca_is_a_problem() {
+    let fx = Fixture::new();
+    fx.add("corp", &valid_ca("cabundle doctor Corp Root"));
+    let stored = files_under(&fx.home.join("cas"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    touch("+1 hour", &stored[0]);
+    let set = all_at_bundle(&fx);
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert_eq!(ran.code, Some(1), "{ran}");
+    let f = findings(&json, "bundle age");
+    assert_eq!(f.len(), 1, "{ran}");
+    assert_eq!(f[0]["level"], "problem", "{ran}");
+    assert_eq!(f[0]["fix"], "cabundle sync", "{ran}");
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&stored[0].display().to_string()),
+        "{ran}"
+    );
+}
+
+/// The realistic order (a source changes, later than the bundle): the fix
+/// doctor prints clears the problem.
+#[test]
+fn setup_bundle_age_is_cleared_by_the_fix_it_prints() {
+    let fx = Fixture::new();
+    fx.add("corp", &valid_ca("cabundle doctor Corp Root"));
+    touch("-1 hour", &fx.bundle());
+    let set = all_at_bundle(&fx);
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert_eq!(findings(&json, "bundle age").len(), 1, "{ran}");
+    assert_eq!(ran.code, Some(1), "{ran}");
+
+    cb(&fx.home)
+        .arg("sync")
+        .arg("--root")
+        .arg(&fx.root)
+        .assert()
+        .success();
+    let (ran, json) = setup(&fx, &as_refs(&set));
+    assert!(findings(&json, "bundle age").is_empty(), "{ran}");
+    assert_eq!(ran.code, Some(0), "{ran}");
+}
+
+// ------------------------------------------------------ JSON, exit codes
+
+fn assert_keys(v: &Value, keys: &[&str], what: &str) {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {v}"));
+    for k in keys {
+        assert!(obj.contains_key(*k), "{what} lacks {k:?}: {v:#}");
+    }
+}
+
+#[test]
+fn json_shape() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Shape Root");
+    fx.add("root", &root);
+    let inter = intermediate(
+        &root,
+        "cabundle doctor Shape Issuing CA",
+        days(-100),
+        days(300),
+    );
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &key)]);
+    let port = srv.ports[0];
+
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(port).as_str(), "--json", "--timeout", "3"]);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert_keys(&json, &["healthy", "findings", "urls"], "the report");
+    assert!(json["healthy"].is_boolean());
+    assert!(json["findings"].is_array());
+    let urls = json["urls"].as_array().unwrap();
+    assert_eq!(urls.len(), 1);
+    let u = &urls[0];
+    assert_keys(
+        u,
+        &[
+            "url",
+            "host",
+            "port",
+            "proxy",
+            "ok",
+            "failure",
+            "message",
+            "server_fault",
+            "fix",
+            "looks_like_tls_inspection",
+            "chain",
+            "trust",
+            "saved_issuer",
+        ],
+        "urls[0]",
+    );
+    assert_eq!(u["url"], url(port));
+    assert_eq!(u["host"], "127.0.0.1");
+    assert_eq!(u["port"], port);
+    assert_eq!(u["proxy"], Value::Null);
+    assert_eq!(u["ok"], true);
+    assert_eq!(u["failure"], Value::Null);
+    assert!(u["message"].is_string());
+    assert_eq!(u["server_fault"], false);
+    assert_eq!(u["fix"], Value::Null);
+    assert_eq!(u["looks_like_tls_inspection"], false);
+    assert_eq!(u["saved_issuer"], Value::Null);
+
+    let chain = u["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 2, "{u:#}");
+    for (i, (c, pem)) in chain.iter().zip([&leaf, &inter.pem]).enumerate() {
+        let what = format!("chain[{i}]");
+        assert_keys(
+            c,
+            &[
+                "subject",
+                "issuer",
+                "sha256",
+                "not_before",
+                "not_after",
+                "expired",
+                "not_yet_valid",
+            ],
+            &what,
+        );
+        assert_eq!(c["sha256"], openssl_sha256(pem).as_str(), "{what}");
+        for k in ["subject", "issuer", "not_before", "not_after"] {
+            assert!(
+                !c[k].as_str().unwrap_or_default().is_empty(),
+                "{what}.{k}: {c}"
+            );
+        }
+        assert_eq!(c["expired"], false, "{what}");
+        assert_eq!(c["not_yet_valid"], false, "{what}");
+    }
+    assert!(chain[0]["subject"].as_str().unwrap().contains("localhost"));
+    assert!(
+        chain[0]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("cabundle doctor Shape Issuing CA")
+    );
+    assert!(
+        chain[1]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("cabundle doctor Shape Root")
+    );
+
+    let trust = u["trust"].as_array().unwrap();
+    let sets: Vec<&str> = trust
+        .iter()
+        .map(|t| t["trust_set"].as_str().unwrap())
+        .collect();
+    assert_eq!(sets, ["in force", "os", "mozilla"]);
+    for t in trust {
+        assert_keys(t, &["trust_set", "source", "ok", "error"], "trust[]");
+        assert!(t["source"].is_string());
+        let ok = t["ok"].as_bool().unwrap();
+        assert_eq!(t["error"].is_null(), ok, "error iff not ok: {t}");
+        assert!(t["error"].is_null() || t["error"].is_string());
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+
+    // Usage errors: 2, from clap, before any work.
+    for args in [
+        &["--timeout", "abc"][..],
+        &["--no-such-flag"][..],
+        &["--save-issuer"][..],
+    ] {
+        let mut cmd = doctor(&home);
+        cmd.args(args);
+        let ran = run_bounded(cmd);
+        assert_eq!(ran.code, Some(2), "{ran}");
+        assert!(ran.stdout.is_empty(), "{ran}");
+        assert!(ran.stderr.contains("error:"), "{ran}");
+    }
+
+    // Not an https URL: a problem (1), named.
+    let mut cmd = doctor(&home);
+    cmd.args(["http://127.0.0.1:1/", "--json"]);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert_eq!(json["urls"][0]["failure"], "bad-url", "{ran}");
+
+    // Healthy (0) and problem (1) are covered by the class tests; several
+    // URLs: one bad one makes the run unhealthy, in the order given.
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Exit Root");
+    fx.add("root", &root);
+    let (leaf, key) = root.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+    let refused = closed_port();
+    let mut cmd = doctor(&fx.home);
+    cmd.args([
+        url(srv.ports[0]).as_str(),
+        url(refused).as_str(),
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert_eq!(json["urls"][0]["ok"], true, "{ran}");
+    assert_eq!(json["urls"][1]["failure"], "connect", "{ran}");
+    assert!(ran.stderr.contains("doctor found 1 problem"), "{ran}");
+}

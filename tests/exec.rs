@@ -1,0 +1,796 @@
+//! `cabundle exec -- COMMAND...`: real clients (requests in a venv, curl,
+//! git over smart HTTP, node) trust a loopback HTTPS server signed by an
+//! added corp CA only when run through it; the command's exit code,
+//! signals, stdin and stdout pass through unchanged (it is exec(2)'d), and
+//! every variable of `cabundle::env::VARS` is the bundle inside it.
+//!
+//! Python: the venv with requests from `$CABUNDLE_TEST_VENV`, else the one
+//! tests/python_env.rs also uses, made once under target/tmp/test-venv.
+//! curl, git and node are exercised when installed and skipped with a note
+//! otherwise. Nothing leaves 127.0.0.1.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+
+use common::{Ca, cabundle, days, debian_root, valid_ca, write};
+
+/// Everything in the outer environment that could decide a TLS outcome:
+/// CA settings (this machine exports several), proxies, switches that turn
+/// verification off, and git and node configuration from outside the test.
+const SCRUB: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+    "HTTPLIB2_CA_CERTS",
+    "NIX_SSL_CERT_FILE",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "PYTHONHTTPSVERIFY",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "CURL_HOME",
+    "GIT_SSL_CAPATH",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_SSL_CERT",
+    "GIT_SSL_KEY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_PROXY_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "NODE_OPTIONS",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
+    "NODE_USE_ENV_PROXY",
+    "BASH_ENV",
+    "ENV",
+];
+
+macro_rules! scrub {
+    ($cmd:expr) => {{
+        let cmd = $cmd;
+        for var in SCRUB {
+            cmd.env_remove(var);
+        }
+        cmd.env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            // git: no system or user config, and never a prompt.
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+    }};
+}
+
+fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
+    let mut cmd = StdCommand::new(program);
+    scrub!(&mut cmd);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// The real binary, state in `home`, nothing TLS-related inherited.
+fn cb(home: &Path) -> Command {
+    let mut cmd = cabundle(home);
+    scrub!(&mut cmd);
+    cmd
+}
+
+/// `cabundle exec -- COMMAND...`.
+fn exec(home: &Path, command: &[&OsStr]) -> Command {
+    let mut cmd = cb(home);
+    cmd.args(["exec", "--"]).args(command);
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn both(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+// ---------------------------------------------------------------------------
+// The venv (shared with tests/python_env.rs; this file only reads it)
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin/python")
+}
+
+fn venv_ready(venv: &Path) -> bool {
+    scrubbed(venv_python(venv))
+        .args(["-c", "import requests, httpx, certifi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run_ok(cmd: &mut StdCommand, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\nPrepare a venv yourself and point CABUNDLE_TEST_VENV at it:\n  \
+         python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
+        out.status,
+        both(&out)
+    );
+}
+
+fn shared_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Some(venv) = std::env::var_os("CABUNDLE_TEST_VENV").filter(|v| !v.is_empty()) {
+            let venv = PathBuf::from(venv);
+            assert!(
+                venv_ready(&venv),
+                "CABUNDLE_TEST_VENV={} has no bin/python that imports requests and httpx; \
+                 prepare it with: python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
+                venv.display()
+            );
+            return venv_python(&venv);
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
+        // Test binaries (and threads in one) may get here at once: one
+        // builds while the others wait on the lock, then all reuse it.
+        fs::create_dir_all(venv.parent().unwrap()).unwrap();
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(venv.with_extension("lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        if !venv_ready(&venv) {
+            eprintln!(
+                "building {} (python3 -m venv, pip install requests httpx)",
+                venv.display()
+            );
+            let _ = fs::remove_dir_all(&venv);
+            // pip keeps the outer environment: its proxy and CA settings
+            // are what let it reach the package index.
+            run_ok(
+                StdCommand::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .env_remove("VIRTUAL_ENV"),
+                "python3 -m venv",
+            );
+            run_ok(
+                StdCommand::new(venv_python(&venv)).args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "requests",
+                    "httpx",
+                ]),
+                "pip install requests httpx",
+            );
+            assert!(venv_ready(&venv), "the new venv cannot import requests, httpx");
+        }
+        drop(lock);
+        venv_python(&venv)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Servers
+
+/// A minimal HTTPS server on 127.0.0.1, port chosen by the OS and printed.
+const HELLO_SERVER: &str = r#"
+import http.server, ssl, sys
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from the cabundle test server\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = Server(("127.0.0.1", 0), Hello)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// Git's smart HTTP over TLS: every request goes through `git
+/// http-backend` as a CGI program, with the repositories below argv[3].
+const GIT_SERVER: &str = r#"
+import http.server, os, ssl, subprocess, sys
+
+root = sys.argv[3]
+
+class Git(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.cgi()
+
+    def do_POST(self):
+        self.cgi()
+
+    def cgi(self):
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": root,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_PROJECT_ROOT": root,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": self.client_address[0],
+        }
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        if self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env,
+                             stdout=subprocess.PIPE, stderr=sys.stderr).stdout
+        sep = out.find(b"\r\n\r\n")
+        head, rest = (out[:sep], out[sep + 4:]) if sep >= 0 else (out, b"")
+        status, headers = 200, []
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        self.wfile.write(rest)
+
+    def log_message(self, *args):
+        pass
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = Server(("127.0.0.1", 0), Git)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+const BODY: &str = "hello from the cabundle test server";
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn start_server(
+    dir: &Path,
+    script: &str,
+    (cert_pem, key_pem): &(String, String),
+    args: &[&Path],
+) -> Server {
+    let cert = write(&dir.join("server/cert.pem"), cert_pem);
+    let key = write(&dir.join("server/key.pem"), key_pem);
+    let log = dir.join("server/stderr.log");
+    let child = scrubbed(shared_python())
+        .arg("-c")
+        .arg(script)
+        .arg(&cert)
+        .arg(&key)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .expect("start the HTTPS server");
+    let mut server = Server {
+        child,
+        port: 0,
+        log,
+    };
+    let mut line = String::new();
+    BufReader::new(server.child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    server.port = line.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "the HTTPS server did not start (printed {line:?}):\n{}",
+            server.log()
+        )
+    });
+    server
+}
+
+/// A synced home over an empty Debian root (Mozilla's roots only), and a
+/// corp CA with a server leaf it signed.
+struct Setup {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    root: PathBuf,
+    bundle: PathBuf,
+    corp_file: PathBuf,
+    leaf: (String, String),
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let root = debian_root(tmp.path(), &[]);
+    cb(&home)
+        .arg("sync")
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    let corp: Ca = valid_ca("cabundle test Corp TLS Inspection CA");
+    let corp_file = write(&tmp.path().join("corp.pem"), &corp.pem);
+    Setup {
+        bundle: home.join("ca-bundle.pem"),
+        leaf: corp.leaf(days(-1), days(30)),
+        tmp,
+        home,
+        root,
+        corp_file,
+    }
+}
+
+impl Setup {
+    fn add_corp(&self) {
+        cb(&self.home)
+            .arg("add")
+            .arg(&self.corp_file)
+            .arg("--root")
+            .arg(&self.root)
+            .assert()
+            .success();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+
+/// requests.get; prints the body, or the error on stderr and exits 1.
+const REQUESTS_GET: &str = r#"
+import sys, requests
+try:
+    print(requests.get(sys.argv[1], timeout=30).text.strip())
+except Exception as e:
+    sys.exit("FAIL %s: %s" % (type(e).__name__, e))
+"#;
+
+#[test]
+fn exec_gives_requests_and_curl_the_bundle() {
+    let s = setup();
+    let server = start_server(s.tmp.path(), HELLO_SERVER, &s.leaf, &[]);
+    let url = server.url("");
+    let py = shared_python();
+    let requests: [&OsStr; 4] = [
+        py.as_os_str(),
+        "-c".as_ref(),
+        REQUESTS_GET.as_ref(),
+        url.as_ref(),
+    ];
+
+    // Through exec, but the bundle lacks the CA: refused.
+    let out = exec(&s.home, &requests).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        both(&out)
+    );
+
+    s.add_corp();
+    exec(&s.home, &requests)
+        .assert()
+        .success()
+        .stdout(format!("{BODY}\n"));
+    // Not through exec: nothing points requests at the bundle.
+    let out = scrubbed(py).args(&requests[1..]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        both(&out)
+    );
+
+    let Some(curl) = on_path("curl") else {
+        eprintln!("note: curl is not installed; skipping the curl checks");
+        return;
+    };
+    // -q first: ignore any ~/.curlrc.
+    let curl_args: [&OsStr; 6] = [
+        curl.as_os_str(),
+        "-q".as_ref(),
+        "-sS".as_ref(),
+        "--max-time".as_ref(),
+        "30".as_ref(),
+        url.as_ref(),
+    ];
+    let curl_args = &curl_args[..];
+    let out = scrubbed(&curl).args(&curl_args[1..]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(60),
+        "curl without exec should fail verification:\n{}",
+        both(&out)
+    );
+    exec(&s.home, curl_args)
+        .assert()
+        .success()
+        .stdout(format!("{BODY}\n"));
+    drop(server);
+}
+
+/// git, with a home of its own and nothing from outside.
+fn git(dir: &Path) -> StdCommand {
+    let mut cmd = scrubbed("git");
+    cmd.current_dir(dir).env("HOME", dir);
+    cmd
+}
+
+#[test]
+fn exec_lets_git_fetch_over_https() {
+    let Some(git_bin) = on_path("git") else {
+        eprintln!("note: git is not installed; skipping the git checks");
+        return;
+    };
+    let s = setup();
+    s.add_corp();
+    let dir = s.tmp.path();
+    let readme = "a repository served over TLS by git http-backend\n";
+    run_ok(
+        git(dir).args(["-c", "init.defaultBranch=main", "init", "-q", "work"]),
+        "git init",
+    );
+    write(&dir.join("work/README"), readme);
+    run_ok(git(&dir.join("work")).args(["add", "README"]), "git add");
+    run_ok(
+        git(&dir.join("work")).args([
+            "-c",
+            "user.name=cabundle tests",
+            "-c",
+            "user.email=tests@cabundle.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "initial",
+        ]),
+        "git commit",
+    );
+    let head = text(
+        &git(&dir.join("work"))
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    fs::create_dir_all(dir.join("srv")).unwrap();
+    run_ok(
+        git(dir).args(["clone", "-q", "--bare", "work", "srv/repo.git"]),
+        "git clone --bare",
+    );
+    let server = start_server(dir, GIT_SERVER, &s.leaf, &[&dir.join("srv")]);
+    let url = server.url("repo.git");
+
+    // Not through exec: git's own default CAs do not include the corp CA.
+    let out = git(dir).args(["ls-remote", &url]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(128),
+        "git ls-remote without exec:\n{}",
+        both(&out)
+    );
+    assert!(
+        text(&out.stderr).to_lowercase().contains("certificate"),
+        "git failed, but not on the certificate:\n{}",
+        both(&out)
+    );
+
+    let ls_remote: [&OsStr; 3] = [git_bin.as_os_str(), "ls-remote".as_ref(), url.as_ref()];
+    let out = exec(&s.home, &ls_remote)
+        .env("HOME", dir)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cabundle exec -- git ls-remote:\n{}\nserver:\n{}",
+        both(&out),
+        server.log()
+    );
+    let refs = text(&out.stdout);
+    assert!(refs.contains(&format!("{head}\tHEAD\n")), "{refs}");
+    assert!(
+        refs.contains(&format!("{head}\trefs/heads/main\n")),
+        "{refs}"
+    );
+
+    // A clone needs the POST side of the protocol too.
+    let clone: [&OsStr; 5] = [
+        git_bin.as_os_str(),
+        "clone".as_ref(),
+        "-q".as_ref(),
+        url.as_ref(),
+        "clone".as_ref(),
+    ];
+    let out = exec(&s.home, &clone)
+        .env("HOME", dir)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cabundle exec -- git clone:\n{}\nserver:\n{}",
+        both(&out),
+        server.log()
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("clone/README")).unwrap(),
+        readme
+    );
+    drop(server);
+}
+
+#[test]
+fn exec_gives_node_the_bundle_as_extra_ca_certs() {
+    let Some(node) = on_path("node") else {
+        eprintln!("note: node is not installed; skipping the NODE_EXTRA_CA_CERTS check");
+        return;
+    };
+    let s = setup();
+    s.add_corp();
+    let server = start_server(s.tmp.path(), HELLO_SERVER, &s.leaf, &[]);
+    let script = format!(
+        "require('https').get('{}', r => process.exit(r.statusCode===200?0:1))\
+         .on('error', e => {{console.error(e.message); process.exit(2)}})",
+        server.url("")
+    );
+    let out = scrubbed(&node).args(["-e", &script]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "node without exec:\n{}",
+        both(&out)
+    );
+    assert!(text(&out.stderr).contains("certificate"), "{}", both(&out));
+
+    let command: [&OsStr; 3] = [node.as_os_str(), "-e".as_ref(), script.as_ref()];
+    let out = exec(&s.home, &command).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cabundle exec -- node:\n{}",
+        both(&out)
+    );
+    drop(server);
+}
+
+fn os(args: &[&'static str]) -> Vec<&'static OsStr> {
+    args.iter().map(|a| OsStr::new(*a)).collect()
+}
+
+#[test]
+fn exit_codes_signals_stdin_and_stdout_pass_through() {
+    let s = setup();
+    let home = &s.home;
+
+    exec(home, &os(&["sh", "-c", "exit 7"])).assert().code(7);
+    exec(home, &os(&["true"]))
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+
+    // Killed by a signal: the caller sees the signal itself, as from the
+    // command run directly, and a shell reports 128 + 15.
+    let out = exec(home, &os(&["sh", "-c", "kill -TERM $$"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(15), "{:?}", out.status);
+    let out = scrubbed("bash")
+        .args([
+            "--noprofile",
+            "--norc",
+            "-c",
+            r#""$BIN" exec -- sh -c "kill -TERM \$\$"; echo $?"#,
+        ])
+        .env("BIN", env!("CARGO_BIN_EXE_cabundle"))
+        .env("CABUNDLE_HOME", home)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "143\n", "{}", both(&out));
+
+    // The command replaces cabundle: same process.
+    let mut child = scrubbed(env!("CARGO_BIN_EXE_cabundle"))
+        .env("CABUNDLE_HOME", home)
+        .args(["exec", "--", "sh", "-c", "echo $$"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut pid)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(pid.trim(), child.id().to_string());
+
+    // stdin to stdout, byte for byte, and stderr.
+    let bytes: Vec<u8> = (0..=255u8)
+        .chain(b"\nlast line\n".iter().copied())
+        .collect();
+    exec(home, &os(&["cat"]))
+        .write_stdin(bytes.clone())
+        .assert()
+        .success()
+        .stdout(bytes);
+    exec(home, &os(&["sh", "-c", "echo to-stderr >&2"]))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("to-stderr\n");
+    // Arguments arrive as given, leading hyphens and spaces included.
+    exec(
+        home,
+        &os(&[
+            "sh",
+            "-c",
+            r#"printf '%s|' "$@""#,
+            "sh",
+            "-x",
+            "a b",
+            "--help",
+        ]),
+    )
+    .assert()
+    .success()
+    .stdout("-x|a b|--help|");
+
+    // As a shell says it: not found 127, not executable 126.
+    exec(home, &os(&["cabundle-test-no-such-command"]))
+        .assert()
+        .code(127)
+        .stderr(predicates::str::contains("cabundle-test-no-such-command"));
+    let not_exec = write(&s.tmp.path().join("not-executable"), "#!/bin/sh\nexit 0\n");
+    exec(home, &[not_exec.as_os_str()])
+        .assert()
+        .code(126)
+        .stderr(predicates::str::contains("not-executable"));
+}
+
+/// Each line `VAR=value` of `env` output for the variables in VARS.
+fn tls_vars(stdout: &[u8]) -> Vec<(String, String)> {
+    text(stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| cabundle::env::VARS.contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_tls_variable_is_the_bundle_inside_the_command() {
+    let s = setup();
+    let out = exec(&s.home, &os(&["env"])).output().unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(text(&out.stderr), "", "a warning with the bundle in place");
+    let seen = tls_vars(&out.stdout);
+    let bundle = s.bundle.to_str().unwrap();
+    let expected: Vec<(String, String)> = cabundle::env::VARS
+        .iter()
+        .map(|v| (v.to_string(), bundle.to_string()))
+        .collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    let mut expected_sorted = expected;
+    expected_sorted.sort();
+    assert_eq!(sorted, expected_sorted, "{}", text(&out.stdout));
+
+    // OpenSSL's certificate folder is the bundle's own (no hashed links), so
+    // /etc/ssl/certs cannot add roots that cabundle pruned or blocked.
+    let dir = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("SSL_CERT_DIR=").map(str::to_string));
+    assert_eq!(dir.as_deref(), s.bundle.parent().and_then(Path::to_str));
+
+    // Set in the outer environment to something else: exec overrides it.
+    let out = exec(&s.home, &os(&["env"]))
+        .env("REQUESTS_CA_BUNDLE", "/elsewhere.pem")
+        .output()
+        .unwrap();
+    assert!(tls_vars(&out.stdout).contains(&("REQUESTS_CA_BUNDLE".into(), bundle.into())));
+
+    // No bundle yet: it says so on stderr and runs the command anyway.
+    let fresh = s.tmp.path().join("fresh-home");
+    let out = exec(&fresh, &os(&["env"])).output().unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("does not exist yet"),
+        "{}",
+        both(&out)
+    );
+    let fresh_bundle = fresh.join("ca-bundle.pem");
+    for (_, v) in tls_vars(&out.stdout) {
+        assert_eq!(v, fresh_bundle.to_str().unwrap());
+    }
+}

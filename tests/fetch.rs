@@ -1,0 +1,1111 @@
+//! `cabundle fetch --from https://...` against loopback servers: a Python
+//! HTTPS server whose certificate a corporate CA signed (trusted only once
+//! `cabundle add` put that CA in the merged bundle), serving the embedded PEM
+//! snapshot, the real certdata.txt and broken variants of them; a plain TCP
+//! listener that accepts and never answers; and a CONNECT proxy.
+//!
+//! Every refused fetch must exit 1, name the URL and a reason on stderr, and
+//! leave the cache folder and the bundle byte for byte as they were. A good
+//! fetch must be what `sync --offline` then uses, checked certificate by
+//! certificate with openssl. Nothing leaves 127.0.0.1: proxy variables are
+//! cleared for every command (the proxy test sets its own) and the test
+//! proxy only connects to loopback.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Inherited settings that would send a request elsewhere than asked.
+const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// Three listeners on 127.0.0.1, ports chosen by the OS and printed on one
+/// line as `HTTPS PLAIN PROXY`:
+///
+/// - HTTPS (`http.server` + `ssl`, a thread per connection; the handshake
+///   runs in that thread, so a client refusing the certificate cannot wedge
+///   the server) serving the routes of a JSON file. A route may give a
+///   `status`, a body (`file` or `text`, grown to `repeat_to` bytes by
+///   repetition), a `location`, a lying `declare`d Content-Length, `send`
+///   only so many bytes then close (`close_notify`: a clean TLS close),
+///   `no_length` (close-delimited body),
+///   `stall` seconds before the status line, `stall_body` seconds after the
+///   headers, or `drip` one byte every so many seconds after `drip_after`
+///   bytes. Anything else is a 404. `{https}` and `{plain}` in a location
+///   are the ports.
+/// - PLAIN: plain TCP that accepts, logs `PLAIN accept`, and never sends a
+///   byte.
+/// - PROXY: an HTTP CONNECT proxy to loopback only, logging `PROXY <request
+///   line>`.
+///
+/// Requests are logged as `GET <path>`, one a line, in the log file.
+const SERVER: &str = r#"
+import http.server, json, socket, ssl, sys, threading, time
+
+cert, key, routes_file, log_file = sys.argv[1:5]
+ROUTES = json.load(open(routes_file))
+LOCK = threading.Lock()
+PORTS = {}
+HELD = []
+
+def log(line):
+    with LOCK:
+        with open(log_file, "a") as f:
+            f.write(line + "\n")
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        log("GET " + self.path)
+        try:
+            self.respond(ROUTES.get(self.path))
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+
+    def respond(self, r):
+        if r is None:
+            body = b"not found\n"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if "stall" in r:
+            time.sleep(r["stall"])
+            self.close_connection = True
+            return
+        body = b""
+        if "file" in r:
+            with open(r["file"], "rb") as f:
+                body = f.read()
+        if "text" in r:
+            body = r["text"].encode()
+        if "repeat_to" in r:
+            body = body * (-(-r["repeat_to"] // len(body)))
+        self.send_response(r.get("status", 200))
+        if "location" in r:
+            self.send_header("Location", r["location"].format(**PORTS))
+        if r.get("no_length"):
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(r.get("declare", len(body))))
+        self.end_headers()
+        if "stall_body" in r:
+            time.sleep(r["stall_body"])
+            self.close_connection = True
+            return
+        if "send" in r:
+            body = body[: r["send"]]
+            self.close_connection = True
+        if "drip" in r:
+            head = r.get("drip_after", 0)
+            self.wfile.write(body[:head])
+            for i in range(head, len(body)):
+                time.sleep(r["drip"])
+                self.wfile.write(body[i : i + 1])
+        else:
+            self.wfile.write(body)
+        if r.get("close_notify"):
+            # End TLS cleanly, so the client sees a well-formed end of stream.
+            self.request.unwrap()
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients that refuse us or hang up early are what the tests are about.
+        pass
+
+def plain(listener):
+    while True:
+        conn, _ = listener.accept()
+        log("PLAIN accept")
+        HELD.append(conn)
+
+def pipe(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+def tunnel(conn):
+    try:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                conn.close()
+                return
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        line = head.split(b"\r\n")[0].decode("latin-1")
+        log("PROXY " + line)
+        method, target = line.split(" ")[:2]
+        host, port = target.rsplit(":", 1)
+        if method != "CONNECT" or host not in ("127.0.0.1", "localhost"):
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", int(port)))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if rest:
+            upstream.sendall(rest)
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+    except OSError:
+        pass
+
+def proxy(listener):
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=tunnel, args=(conn,), daemon=True).start()
+
+def listen():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = Server(("127.0.0.1", 0), Handler)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+plain_listener = listen()
+proxy_listener = listen()
+PORTS["https"] = srv.server_address[1]
+PORTS["plain"] = plain_listener.getsockname()[1]
+threading.Thread(target=plain, args=(plain_listener,), daemon=True).start()
+threading.Thread(target=proxy, args=(proxy_listener,), daemon=True).start()
+print(PORTS["https"], PORTS["plain"], proxy_listener.getsockname()[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// The servers; killed and reaped however the test ends.
+struct Server {
+    child: Child,
+    https: u16,
+    plain: u16,
+    proxy: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.https)
+    }
+
+    /// What the listeners logged so far, one line each.
+    fn log(&self) -> Vec<String> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn saw(&self, line: &str) -> bool {
+        self.log().iter().any(|l| l == line)
+    }
+
+    fn plain_accepts(&self) -> usize {
+        self.log().iter().filter(|l| *l == "PLAIN accept").count()
+    }
+}
+
+fn start_server(dir: &Path, (cert, key): &(String, String), routes: &Value) -> Server {
+    let dir = tempfile::tempdir_in(dir).unwrap().keep();
+    let cert = write(&dir.join("cert.pem"), cert);
+    let key = write(&dir.join("key.pem"), key);
+    let routes = write(&dir.join("routes.json"), routes.to_string());
+    let log = dir.join("requests.log");
+    let stderr = dir.join("stderr.log");
+    let mut cmd = StdCommand::new("python3");
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let child = cmd
+        .arg("-c")
+        .arg(SERVER)
+        .arg(&cert)
+        .arg(&key)
+        .arg(&routes)
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("python3 is required for this test: start the loopback HTTPS server");
+    // The guard exists before anything can panic, so the server never outlives the test.
+    let mut server = Server {
+        child,
+        https: 0,
+        plain: 0,
+        proxy: 0,
+        log,
+    };
+    let mut line = String::new();
+    let stdout = server.child.stdout.take().unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let ports: Vec<u16> = line
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(
+        ports.len(),
+        3,
+        "the test servers did not start (printed {line:?}):\n{}",
+        fs::read_to_string(&stderr).unwrap_or_default()
+    );
+    (server.https, server.plain, server.proxy) = (ports[0], ports[1], ports[2]);
+    server
+}
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The embedded snapshot: a valid cacert.pem-style file.
+fn roots_pem() -> PathBuf {
+    manifest_dir().join("bundles/mozilla-roots.pem")
+}
+
+/// The real certdata.txt of Debian's ca-certificates 20230311.
+fn certdata() -> PathBuf {
+    manifest_dir().join("tests/data/certdata-debian-20230311.txt")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// cabundle with no proxy setting inherited.
+fn cmd(home: &Path) -> assert_cmd::Command {
+    let mut cmd = cabundle(home);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A state folder after `sync` of an empty Debian store and `add` of a corp
+/// CA: the merged bundle (the only thing fetch trusts) holds the embedded
+/// Mozilla roots and the corp CA.
+struct Fx {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    corp: Ca,
+}
+
+fn setup() -> Fx {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let root = debian_root(tmp.path(), &[]);
+    cmd(&home)
+        .arg("sync")
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    let corp = valid_ca("cabundle fetch test Corp TLS Inspection CA");
+    let corp_file = write(&tmp.path().join("corp.pem"), &corp.pem);
+    cmd(&home)
+        .arg("add")
+        .arg(&corp_file)
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(bundle_holds(&home.join("ca-bundle.pem"), &corp.pem));
+    Fx { tmp, home, corp }
+}
+
+impl Fx {
+    fn cache(&self) -> PathBuf {
+        self.home.join("cache")
+    }
+
+    /// A server with a valid leaf the corp CA signed.
+    fn serve(&self, routes: Value) -> Server {
+        start_server(
+            self.tmp.path(),
+            &self.corp.leaf(days(-1), days(30)),
+            &routes,
+        )
+    }
+
+    /// Put a previously fetched set in the cache (certdata.txt from a file,
+    /// no network), so that "unchanged" is about real files.
+    fn prime_cache(&self) {
+        cmd(&self.home)
+            .arg("fetch")
+            .arg("--from")
+            .arg(certdata())
+            .assert()
+            .success();
+        assert_eq!(snapshot(&self.cache()).len(), 2, "toml + pem cached");
+    }
+}
+
+/// `cabundle fetch --from FROM --timeout SECS`, killed after `limit`;
+/// (output, how long it took).
+fn fetch_with(
+    mut cmd: assert_cmd::Command,
+    from: &str,
+    secs: u64,
+    limit: Duration,
+) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = cmd
+        .args(["fetch", "--from", from, "--timeout", &secs.to_string()])
+        .timeout(limit)
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+fn fetch(home: &Path, from: &str, secs: u64) -> (Output, Duration) {
+    fetch_with(cmd(home), from, secs, Duration::from_secs(25))
+}
+
+fn fetch_ok(home: &Path, from: &str) -> String {
+    let (out, took) = fetch(home, from, 10);
+    let stderr = stderr_of(&out);
+    assert!(
+        out.status.success(),
+        "fetch {from} failed ({:?} after {took:?}):\n{stderr}",
+        out.status.code()
+    );
+    stderr
+}
+
+/// Run a fetch that must be refused: exit 1, the URL and one of `reasons`
+/// (case-insensitive) on stderr, nothing on stdout, and the cache folder,
+/// bundle and manifest exactly as before. Returns stderr.
+fn assert_refused(fx: &Fx, from: &str, secs: u64, reasons: &[&str]) -> String {
+    let cache = snapshot(&fx.cache());
+    let bundle = fs::read(fx.home.join("ca-bundle.pem")).unwrap();
+    let manifest = fs::read(fx.home.join("manifest.json")).unwrap();
+    let (out, took) = fetch(&fx.home, from, secs);
+    let stderr = stderr_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "fetch {from} should have failed with exit 1 (took {took:?}):\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("fetch from {from}: ")),
+        "stderr does not name {from}:\n{stderr}"
+    );
+    let lower = stderr.to_lowercase();
+    assert!(
+        reasons.iter().any(|r| lower.contains(&r.to_lowercase())),
+        "stderr gives none of the reasons {reasons:?}:\n{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "fetch wrote to stdout");
+    assert!(
+        snapshot(&fx.cache()) == cache,
+        "a refused fetch of {from} changed the cache folder"
+    );
+    assert!(
+        fs::read(fx.home.join("ca-bundle.pem")).unwrap() == bundle,
+        "a refused fetch changed the bundle"
+    );
+    assert!(
+        fs::read(fx.home.join("manifest.json")).unwrap() == manifest,
+        "a refused fetch changed the manifest"
+    );
+    eprintln!("refused {from} in {took:?}: {}", stderr.trim());
+    stderr
+}
+
+/// What openssl says of certificates: base64 body of the DER ->
+/// (SHA-256 by `openssl x509 -fingerprint -sha256`, unexpired by
+/// `-checkend 0`). One openssl run per distinct certificate, a few at a time:
+/// with its start-up cost, one run per block of every bundle compared would
+/// take most of the time budget.
+#[derive(Default)]
+struct Openssl(BTreeMap<String, (String, bool)>);
+
+impl Openssl {
+    /// Ask openssl about the blocks it has not seen yet.
+    fn learn<S: AsRef<str>>(&mut self, blocks: &[S]) {
+        let mut todo: Vec<(String, &str)> = Vec::new();
+        for b in blocks {
+            let body = pem_body(b.as_ref());
+            if !self.0.contains_key(&body) && !todo.iter().any(|(k, _)| *k == body) {
+                todo.push((body, b.as_ref()));
+            }
+        }
+        let chunk = todo.len().div_ceil(3).max(1);
+        let learned: Vec<(String, (String, bool))> = std::thread::scope(|scope| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(body, pem)| (body.clone(), openssl_sha256_unexpired(pem)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        self.0.extend(learned);
+    }
+
+    /// (fingerprint, unexpired) of each block, in order.
+    fn view<S: AsRef<str>>(&mut self, blocks: &[S]) -> Vec<(String, bool)> {
+        self.learn(blocks);
+        blocks
+            .iter()
+            .map(|b| self.0[&pem_body(b.as_ref())].clone())
+            .collect()
+    }
+
+    /// fingerprint -> unexpired.
+    fn set<S: AsRef<str>>(&mut self, blocks: &[S]) -> BTreeMap<String, bool> {
+        self.view(blocks).into_iter().collect()
+    }
+}
+
+fn der_to_pem(der: &[u8]) -> String {
+    let b64 = data_encoding::BASE64.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// An independent reading of certdata.txt: the certificates whose trust
+/// object (joined by issuer and serial) says CKA_TRUST_SERVER_AUTH is
+/// CKT_NSS_TRUSTED_DELEGATOR, each as (PEM, has a server distrust-after
+/// date).
+fn certdata_server_anchors(text: &str) -> Vec<(String, bool)> {
+    let mut objects: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(kind)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if !name.starts_with("CKA_") {
+            continue;
+        }
+        if name == "CKA_CLASS" {
+            objects.push(BTreeMap::new());
+        }
+        let value = if kind == "MULTILINE_OCTAL" {
+            let mut octal = String::new();
+            for l in lines.by_ref() {
+                if l.trim() == "END" {
+                    break;
+                }
+                octal.push_str(l.trim());
+            }
+            octal
+        } else {
+            words.collect::<Vec<_>>().join(" ")
+        };
+        if let Some(o) = objects.last_mut() {
+            o.insert(name.to_string(), value);
+        }
+    }
+    let key = |o: &BTreeMap<String, String>| {
+        (
+            o.get("CKA_ISSUER").cloned().unwrap_or_default(),
+            o.get("CKA_SERIAL_NUMBER").cloned().unwrap_or_default(),
+        )
+    };
+    let trust: BTreeMap<_, _> = objects
+        .iter()
+        .filter(|o| o["CKA_CLASS"] == "CKO_NSS_TRUST")
+        .map(|o| (key(o), o.get("CKA_TRUST_SERVER_AUTH").cloned()))
+        .collect();
+    objects
+        .iter()
+        .filter(|o| o["CKA_CLASS"] == "CKO_CERTIFICATE")
+        .filter(|o| {
+            trust.get(&key(o)).cloned().flatten().as_deref() == Some("CKT_NSS_TRUSTED_DELEGATOR")
+        })
+        .map(|o| {
+            let der: Vec<u8> = o["CKA_VALUE"]
+                .split('\\')
+                .filter(|s| !s.is_empty())
+                .map(|s| u8::from_str_radix(s, 8).unwrap())
+                .collect();
+            // A date is octal bytes; "no date" is `CK_BBOOL CK_FALSE`.
+            let distrust_after = o
+                .get("CKA_NSS_SERVER_DISTRUST_AFTER")
+                .is_some_and(|v| v.starts_with('\\'));
+            (der_to_pem(&der), distrust_after)
+        })
+        .collect()
+}
+
+/// The cached provenance, as written by the fetch.
+fn cached_provenance(fx: &Fx) -> toml::Table {
+    let text = fs::read_to_string(fx.cache().join("mozilla-roots.toml")).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+/// After a good fetch: `sync --root <empty dir> --offline` must give exactly
+/// the fetched roots (`fetched`: fingerprint -> unexpired) that are not
+/// expired, plus the corp CA, and record the new provenance.
+fn assert_sync_uses(
+    fx: &Fx,
+    openssl: &mut Openssl,
+    fetched: &BTreeMap<String, bool>,
+    url: &str,
+    format: &str,
+) {
+    let empty = fx.tmp.path().join("empty-root");
+    fs::create_dir_all(&empty).unwrap();
+    let out = cmd(&fx.home)
+        .arg("sync")
+        .arg("--root")
+        .arg(&empty)
+        .arg("--offline")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "sync --offline failed:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("({url}, ")),
+        "sync does not say the Mozilla roots came from {url}:\n{stderr}"
+    );
+
+    // The bundle, by openssl: no duplicate, nothing expired, exactly the set.
+    let corp_fp = openssl.view(&[&fx.corp.pem])[0].0.clone();
+    let text = fs::read_to_string(fx.home.join("ca-bundle.pem")).unwrap();
+    let blocks = pem_blocks(&text);
+    let view = openssl.view(&blocks);
+    let got: BTreeSet<String> = view.iter().map(|(f, _)| f.clone()).collect();
+    assert_eq!(got.len(), view.len(), "a certificate appears twice");
+    for (fp, unexpired) in &view {
+        assert!(unexpired, "expired certificate in the bundle: {fp}");
+    }
+    let mut want: BTreeSet<String> = fetched
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(f, _)| f.clone())
+        .collect();
+    want.insert(corp_fp.clone());
+    let missing: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "bundle != fetched unexpired roots + corp CA\nmissing: {missing:?}\nextra: {extra:?}"
+    );
+
+    // The manifest names the fetched set.
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(fx.home.join("manifest.json")).unwrap()).unwrap();
+    let cached = cached_provenance(fx);
+    assert_eq!(manifest["mozilla"]["upstream"], url);
+    assert_eq!(manifest["mozilla"]["format"], format);
+    assert_eq!(
+        manifest["mozilla"]["upstream_sha256"].as_str(),
+        cached["upstream_sha256"].as_str()
+    );
+    assert_eq!(
+        manifest["mozilla"]["count"].as_u64(),
+        Some(fetched.len() as u64)
+    );
+
+    // `list --json --all`: every fetched root under "mozilla", expired ones
+    // marked so, and the corp CA as added.
+    let out = cmd(&fx.home)
+        .args(["list", "--json", "--all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mozilla: BTreeMap<String, String> = records
+        .iter()
+        .filter(|r| {
+            r["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "mozilla")
+        })
+        .map(|r| {
+            (
+                r["sha256"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = fetched
+        .iter()
+        .map(|(f, ok)| (f.clone(), if *ok { "kept" } else { "expired" }.to_string()))
+        .collect();
+    assert_eq!(mozilla, expected, "list --json --all vs the fetched set");
+    let corp: Vec<_> = records.iter().filter(|r| r["sha256"] == corp_fp).collect();
+    assert!(
+        corp.len() == 1 && corp[0]["status"] == "kept",
+        "corp CA in list: {corp:?}"
+    );
+    assert_eq!(records.len(), fetched.len() + 1, "nothing else is listed");
+
+    // The human list says which Mozilla set it is.
+    let out = cmd(&fx.home).arg("list").output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr_of(&out).contains("Mozilla fetched "),
+        "list does not show the fetched set:\n{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn pem_bundle_with_correct_published_sha256_is_fetched_and_then_used_by_sync() {
+    let fx = setup();
+    fx.prime_cache();
+    let old_pem: Vec<PathBuf> = snapshot(&fx.cache())
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .collect();
+
+    let bytes = fs::read(roots_pem()).unwrap();
+    let hex = sha256_hex(&bytes);
+    let server = fx.serve(json!({
+        "/ca/cacert.pem": {"file": roots_pem()},
+        "/ca/cacert.pem.sha256": {"text": format!("{hex}  cacert.pem\n")},
+    }));
+    let url = server.url("/ca/cacert.pem");
+    let served = pem_blocks(&String::from_utf8(bytes).unwrap());
+    let stderr = fetch_ok(&fx.home, &url);
+    assert!(
+        stderr.contains(&format!(
+            "fetched {} Mozilla roots from {url}",
+            served.len()
+        )),
+        "{stderr}"
+    );
+    assert!(server.saw("GET /ca/cacert.pem"));
+    assert!(
+        server.saw("GET /ca/cacert.pem.sha256"),
+        "the published SHA-256 was not even asked for: {:?}",
+        server.log()
+    );
+
+    // The cache: the new provenance and its PEM; the old set is gone.
+    let p = cached_provenance(&fx);
+    assert_eq!(p["upstream"].as_str(), Some(url.as_str()));
+    assert_eq!(p["format"].as_str(), Some("cacert.pem"));
+    assert_eq!(p["upstream_sha256"].as_str(), Some(hex.as_str()));
+    assert_eq!(p["count"].as_integer(), Some(served.len() as i64));
+    let file = fx.cache().join(p["file"].as_str().unwrap());
+    let files: BTreeSet<PathBuf> = snapshot(&fx.cache()).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from([fx.cache().join("mozilla-roots.toml"), file.clone()])
+    );
+    assert!(!old_pem.contains(&file));
+    let cached: BTreeSet<String> = pem_blocks(&fs::read_to_string(&file).unwrap())
+        .iter()
+        .map(|b| pem_body(b))
+        .collect();
+    let want: BTreeSet<String> = served.iter().map(|b| pem_body(b)).collect();
+    assert_eq!(cached, want, "the cached PEM is not what was served");
+
+    let mut openssl = Openssl::default();
+    let fetched = openssl.set(&served);
+    assert_sync_uses(&fx, &mut openssl, &fetched, &url, "cacert.pem");
+}
+
+#[test]
+fn certdata_txt_without_published_sha256_gives_exactly_the_server_auth_anchors() {
+    let fx = setup();
+    let text = fs::read_to_string(certdata()).unwrap();
+    let anchors = certdata_server_anchors(&text);
+    assert!(anchors.len() > 100, "the oracle found {}", anchors.len());
+    let server = fx.serve(json!({"/certdata.txt": {"file": certdata()}}));
+    let url = server.url("/certdata.txt");
+
+    let stderr = fetch_ok(&fx.home, &url);
+    assert!(
+        stderr.contains(&format!(
+            "fetched {} Mozilla roots from {url}",
+            anchors.len()
+        )),
+        "{stderr}"
+    );
+    assert!(server.saw("GET /certdata.txt"));
+
+    let pems: Vec<&String> = anchors.iter().map(|(p, _)| p).collect();
+    let mut openssl = Openssl::default();
+    let fetched = openssl.set(&pems);
+    assert_eq!(
+        fetched.len(),
+        anchors.len(),
+        "duplicate anchors in certdata"
+    );
+    assert!(
+        fetched.values().any(|ok| !ok),
+        "a 2023 certdata.txt should hold roots that have expired since"
+    );
+    let distrusted: BTreeSet<String> = anchors
+        .iter()
+        .filter(|(_, d)| *d)
+        .map(|(p, _)| openssl.view(&[p])[0].0.clone())
+        .collect();
+    assert!(!distrusted.is_empty());
+
+    let p = cached_provenance(&fx);
+    assert_eq!(p["upstream"].as_str(), Some(url.as_str()));
+    assert_eq!(p["format"].as_str(), Some("certdata.txt"));
+    assert_eq!(
+        p["upstream_sha256"].as_str(),
+        Some(sha256_hex(text.as_bytes()).as_str())
+    );
+    assert_eq!(p["count"].as_integer(), Some(anchors.len() as i64));
+    let cached_distrust: BTreeSet<String> = p["distrust_after"]
+        .as_table()
+        .map(|t| {
+            t.keys()
+                .map(|k| k.replace(':', "").to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        cached_distrust, distrusted,
+        "distrust-after dates recorded vs certdata.txt"
+    );
+
+    assert_sync_uses(&fx, &mut openssl, &fetched, &url, "certdata.txt");
+}
+
+#[test]
+fn wrong_published_sha256_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let bytes = fs::read(roots_pem()).unwrap();
+    let real = sha256_hex(&bytes);
+    let wrong = sha256_hex(b"some other cacert.pem");
+    let server = fx.serve(json!({
+        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem.sha256": {"text": format!("{wrong}  cacert.pem\n")},
+    }));
+    let stderr = assert_refused(&fx, &server.url("/cacert.pem"), 10, &["published"]);
+    assert!(
+        stderr.contains(&real) && stderr.contains(&wrong),
+        "{stderr}"
+    );
+}
+
+/// Cut after a whole certificate and with no published SHA-256, so only the
+/// Content-Length tells that the body is short: what arrived would parse as
+/// a good set of 100 roots.
+#[test]
+fn truncated_body_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let text = fs::read_to_string(roots_pem()).unwrap();
+    let end = "-----END CERTIFICATE-----\n";
+    let cut = text.match_indices(end).nth(99).unwrap().0 + end.len();
+    let server = fx.serve(json!({
+        "/abrupt.pem": {"file": roots_pem(), "send": cut},
+        "/clean.pem": {"file": roots_pem(), "send": cut, "close_notify": true},
+    }));
+    for path in ["/abrupt.pem", "/clean.pem"] {
+        assert_refused(
+            &fx,
+            &server.url(path),
+            10,
+            &["body", "cut short", "eof", "incomplete"],
+        );
+        assert!(server.saw(&format!("GET {path}")));
+    }
+}
+
+#[test]
+fn not_found_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let server = fx.serve(json!({}));
+    assert_refused(&fx, &server.url("/nothing/cacert.pem"), 10, &["404"]);
+    assert!(server.saw("GET /nothing/cacert.pem"));
+}
+
+#[test]
+fn server_with_an_expired_certificate_fails_verification() {
+    let fx = setup();
+    fx.prime_cache();
+    let routes = json!({
+        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&fs::read(roots_pem()).unwrap()))},
+    });
+    let server = start_server(fx.tmp.path(), &fx.corp.leaf(days(-60), days(-1)), &routes);
+    assert_refused(&fx, &server.url("/cacert.pem"), 10, &["expired"]);
+    assert!(
+        server.log().is_empty(),
+        "a request got through: {:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn server_signed_by_a_ca_not_in_the_bundle_fails_verification() {
+    let fx = setup();
+    fx.prime_cache();
+    let other = valid_ca("cabundle fetch test CA nobody added");
+    let routes = json!({"/cacert.pem": {"file": roots_pem()}});
+    let server = start_server(fx.tmp.path(), &other.leaf(days(-1), days(30)), &routes);
+    assert_refused(
+        &fx,
+        &server.url("/cacert.pem"),
+        10,
+        &["unknownissuer", "unknown issuer"],
+    );
+    assert!(
+        server.log().is_empty(),
+        "a request got through: {:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn plain_http_url_is_refused_before_any_connection() {
+    let fx = setup();
+    fx.prime_cache();
+    let server = fx.serve(json!({"/cacert.pem": {"file": roots_pem()}}));
+    for url in [
+        format!("http://127.0.0.1:{}/cacert.pem", server.plain),
+        format!("http://127.0.0.1:{}/cacert.pem", server.https),
+    ] {
+        assert_refused(&fx, &url, 10, &["only https://"]);
+    }
+    assert_eq!(server.plain_accepts(), 0, "something connected");
+    assert!(
+        server.log().is_empty(),
+        "something connected: {:?}",
+        server.log()
+    );
+}
+
+#[test]
+fn redirect_from_https_to_http_is_refused_and_https_to_https_followed() {
+    let fx = setup();
+    fx.prime_cache();
+    let server = fx.serve(json!({
+        "/to-http.pem": {"status": 302, "location": "http://127.0.0.1:{plain}/cacert.pem"},
+        "/to-https.pem": {"status": 302, "location": "https://127.0.0.1:{https}/cacert.pem"},
+        "/cacert.pem": {"file": roots_pem()},
+    }));
+    let stderr = assert_refused(
+        &fx,
+        &server.url("/to-http.pem"),
+        10,
+        &["not https", "redirect"],
+    );
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{}/cacert.pem", server.plain)),
+        "the error does not say where it was sent:\n{stderr}"
+    );
+    assert!(server.saw("GET /to-http.pem"));
+    assert_eq!(
+        server.plain_accepts(),
+        0,
+        "the http:// target was connected to"
+    );
+
+    // Control: the same server's https redirect is followed.
+    let url = server.url("/to-https.pem");
+    fetch_ok(&fx.home, &url);
+    assert!(server.saw("GET /cacert.pem"));
+    assert_eq!(
+        cached_provenance(&fx)["upstream"].as_str(),
+        Some(url.as_str())
+    );
+}
+
+#[test]
+fn oversized_body_is_refused_with_and_without_content_length() {
+    let fx = setup();
+    fx.prime_cache();
+    // Copies of a valid PEM bundle: without the size limit it would be accepted.
+    let size = 11 * 1024 * 1024;
+    let server = fx.serve(json!({
+        "/big.pem": {"file": roots_pem(), "repeat_to": size},
+        "/big-chunked.pem": {"file": roots_pem(), "repeat_to": size, "no_length": true},
+    }));
+    for path in ["/big.pem", "/big-chunked.pem"] {
+        assert_refused(&fx, &server.url(path), 10, &["larger than 10 mib"]);
+        assert!(server.saw(&format!("GET {path}")));
+    }
+}
+
+#[test]
+fn stalled_server_times_out_within_bounded_time() {
+    let fx = setup();
+    fx.prime_cache();
+    let server = fx.serve(json!({
+        "/no-response.pem": {"stall": 60},
+        "/no-body.pem": {"file": roots_pem(), "stall_body": 60},
+    }));
+    // Accepts the connection, then never says a word (not even TLS).
+    let silent = format!("https://127.0.0.1:{}/cacert.pem", server.plain);
+    for url in [
+        silent,
+        server.url("/no-response.pem"),
+        server.url("/no-body.pem"),
+    ] {
+        let start = Instant::now();
+        assert_refused(&fx, &url, 2, &["timed out", "timeout", "time out"]);
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(20),
+            "{url}: --timeout 2 took {took:?}"
+        );
+        assert!(took >= Duration::from_millis(1500), "{url}: {took:?}");
+    }
+    assert!(server.plain_accepts() >= 1);
+}
+
+/// `--timeout SECS` says "give up on the download after this many seconds":
+/// a server sending a byte now and then must be cut off too. (Written as a
+/// regression test: `reqwest::blocking::ClientBuilder::timeout` bounds each
+/// read of the body, not the whole download, so src/fetch.rs's `download`
+/// needs a deadline of its own.)
+#[test]
+fn slow_drip_body_is_cut_off_by_the_timeout() {
+    let fx = setup();
+    fx.prime_cache();
+    let server = fx.serve(json!({
+        "/drip.pem": {"file": roots_pem(), "drip": 0.25, "drip_after": 1024},
+    }));
+    let url = server.url("/drip.pem");
+    let cache = snapshot(&fx.cache());
+    // Killed after 10 s: enough for a 2 s timeout, and a bounded cost while
+    // the bug is there.
+    let (out, took) = fetch_with(cmd(&fx.home), &url, 2, Duration::from_secs(10));
+    let stderr = stderr_of(&out);
+    assert!(
+        out.status.code() == Some(1) && took < Duration::from_secs(8),
+        "fetch --timeout 2 of a body sent a byte every 0.25 s was still running after \
+         {took:?} (killed: {}); the whole body would take {} hours:\n{stderr}",
+        out.status.code().is_none(),
+        fs::metadata(roots_pem()).unwrap().len() / 4 / 3600
+    );
+    assert!(stderr.contains(&format!("fetch from {url}: ")), "{stderr}");
+    assert!(snapshot(&fx.cache()) == cache);
+}
+
+#[test]
+fn much_smaller_set_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let current = cached_provenance(&fx)["count"].as_integer().unwrap();
+    let three = pem_blocks(&fs::read_to_string(roots_pem()).unwrap())[..3].concat();
+    let small = write(&fx.tmp.path().join("three.pem"), &three);
+    let server = fx.serve(json!({
+        "/cacert.pem": {"file": small},
+        "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(three.as_bytes()))},
+    }));
+    let stderr = assert_refused(
+        &fx,
+        &server.url("/cacert.pem"),
+        10,
+        &["too small", "that small"],
+    );
+    assert!(
+        stderr.contains(&format!("only 3 roots, against {current}")),
+        "{stderr}"
+    );
+    assert!(
+        server.saw("GET /cacert.pem.sha256"),
+        "refused for size, not hash"
+    );
+}
+
+#[test]
+fn fetch_goes_through_an_https_proxy_when_one_is_set() {
+    let fx = setup();
+    let bytes = fs::read(roots_pem()).unwrap();
+    let server = fx.serve(json!({
+        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&bytes))},
+    }));
+    let url = server.url("/cacert.pem");
+    let mut with_proxy = cmd(&fx.home);
+    with_proxy.env("HTTPS_PROXY", format!("http://127.0.0.1:{}", server.proxy));
+    let (out, took) = fetch_with(with_proxy, &url, 10, Duration::from_secs(25));
+    let stderr = stderr_of(&out);
+    assert!(
+        out.status.success(),
+        "fetch through the proxy failed ({took:?}):\n{stderr}"
+    );
+    let connect = format!("PROXY CONNECT 127.0.0.1:{} HTTP/1.1", server.https);
+    assert!(
+        server.saw(&connect),
+        "the proxy saw no {connect:?}: {:?}",
+        server.log()
+    );
+    assert!(server.saw("GET /cacert.pem") && server.saw("GET /cacert.pem.sha256"));
+    assert_eq!(
+        cached_provenance(&fx)["upstream"].as_str(),
+        Some(url.as_str())
+    );
+    assert_eq!(
+        cached_provenance(&fx)["upstream_sha256"].as_str(),
+        Some(sha256_hex(&bytes).as_str())
+    );
+}
