@@ -3,6 +3,10 @@
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
+/// The largest certificate accepted. Mozilla's largest root is under 3 KiB;
+/// one far larger is padding or an attack on whoever parses it next.
+pub const MAX_CERT_SIZE: usize = 64 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cert {
     pub der: Vec<u8>,
@@ -28,6 +32,12 @@ impl Cert {
         let (rest, x509) = X509Certificate::from_der(bytes)
             .map_err(|e| format!("not an X.509 certificate ({e})"))?;
         let der = &bytes[..bytes.len() - rest.len()];
+        if der.len() > MAX_CERT_SIZE {
+            return Err(format!(
+                "a {} KiB certificate; real CA certificates are a few KiB, so this one is refused",
+                der.len() / 1024
+            ));
+        }
         let basic = x509
             .basic_constraints()
             .map_err(|e| format!("bad basicConstraints extension ({e})"))?;
@@ -37,10 +47,17 @@ impl Cert {
             .next()
             .and_then(|cn| cn.as_str().ok())
             .map(printable);
+        // A name that cannot be read (bytes that are not the string type
+        // they claim) is a damaged or hostile certificate, not one to trust.
+        let name = |n: &x509_parser::x509::X509Name, what: &str| {
+            n.to_string_with_registry(x509_parser::objects::oid_registry())
+                .map(|s| printable(&s))
+                .map_err(|e| format!("unreadable {what} name ({e})"))
+        };
         let cert = Cert {
             sha256: Sha256::digest(der).into(),
-            subject: printable(&x509.subject().to_string()),
-            issuer: printable(&x509.issuer().to_string()),
+            subject: name(x509.subject(), "subject")?,
+            issuer: name(x509.issuer(), "issuer")?,
             common_name,
             serial: x509.raw_serial_as_string().replace(':', ""),
             not_before: x509.validity().not_before.timestamp(),

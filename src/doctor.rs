@@ -34,7 +34,6 @@ pub struct Finding {
     pub check: String,
     pub message: String,
     /// The command that fixes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
 
@@ -161,7 +160,11 @@ fn newer_source(paths: &Paths) -> Option<(PathBuf, i64)> {
         crate::sources::mozilla::cache_file(&paths.cache_dir),
     ];
     let mut g = Gathered::default();
-    let root = Path::new("/");
+    // The root the bundle was last built from, as the manifest records it.
+    let root = Manifest::read(&paths.manifest, &paths.bundle)
+        .map(|m| m.os.root)
+        .unwrap_or_else(|_| PathBuf::from("/"));
+    let root = root.as_path();
     sources::os::load(root, &mut g);
     files.extend(
         g.files
@@ -466,22 +469,34 @@ pub fn check_url(paths: &Paths, url: &str, opts: &UrlOptions) -> UrlReport {
     report.server_fault = verdict.server_fault;
     report.fix = verdict.fix;
     report.looks_like_tls_inspection = verdict.inspection;
-    if let (Some(file), Some(top)) = (&opts.save_issuer, chain.last())
+    let path = issuer_path(&chain);
+    let top = path.last().copied().or(chain.first());
+    if let (Some(file), Some(top)) = (&opts.save_issuer, top)
         && !report.ok
     {
-        match crate::store::write_atomic(file, top.to_pem().as_bytes()) {
-            Ok(()) => report.saved_issuer = Some(file.clone()),
-            Err(e) => report
-                .message
-                .push_str(&format!(" (could not save the issuer: {e})")),
+        // Only a certificate that can vouch for the leaf: one the server
+        // sent above it, or the leaf itself when it is self-signed.
+        if !path.is_empty() || top.subject == top.issuer {
+            match crate::store::write_atomic(file, top.to_pem().as_bytes()) {
+                Ok(()) => report.saved_issuer = Some(file.clone()),
+                Err(e) => report
+                    .message
+                    .push_str(&format!(" (could not save the issuer: {e})")),
+            }
+        } else {
+            report.message.push_str(&format!(
+                "; nothing saved: the server did not send its issuer ({}), so get that CA from its owner",
+                top.issuer
+            ));
         }
     }
     report
 }
 
-/// The trust set clients use now: SSL_CERT_FILE when set, else the bundle.
+/// The trust set OpenSSL clients use now: SSL_CERT_FILE when set, else the
+/// bundle; plus what is in SSL_CERT_DIR, which they read as well.
 fn in_force(paths: &Paths) -> (String, Vec<Cert>) {
-    let (shown, path) = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+    let (mut shown, path) = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
         Some(f) => (
             format!("SSL_CERT_FILE={}", f.to_string_lossy()),
             PathBuf::from(f),
@@ -491,9 +506,30 @@ fn in_force(paths: &Paths) -> (String, Vec<Cert>) {
             paths.bundle.clone(),
         ),
     };
-    let certs = decode::decode_file(&path)
-        .map(|d| d.items.into_iter().map(|i| i.cert).collect())
-        .unwrap_or_default();
+    let read = |p: &Path| -> Vec<Cert> {
+        decode::decode_file(p)
+            .map(|d| d.items.into_iter().map(|i| i.cert).collect())
+            .unwrap_or_default()
+    };
+    let mut certs = read(&path);
+    if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
+        shown.push_str(&format!(" + SSL_CERT_DIR={}", dir.to_string_lossy()));
+        // OpenSSL looks up HASH.N names there; those are what it trusts.
+        let hashed = |name: &str| {
+            name.split_once('.').is_some_and(|(h, n)| {
+                h.len() == 8
+                    && h.bytes().all(|b| b.is_ascii_hexdigit())
+                    && n.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if hashed(&e.file_name().to_string_lossy()) {
+                    certs.extend(read(&e.path()));
+                }
+            }
+        }
+    }
     (shown, certs)
 }
 
@@ -534,6 +570,7 @@ fn classify(
     let leaf = &chain[0];
     let server = "the fault is the server's: its operator must fix it";
     let expired_later: Vec<&Cert> = chain[1..].iter().filter(|c| c.not_after < now).collect();
+    let path = issuer_path(chain);
     let cert_error = match in_force {
         Ok(()) => {
             return match expired_later.first() {
@@ -573,7 +610,7 @@ fn classify(
                 leaf.name(),
                 date::instant(leaf.not_before)
             ),
-            true,
+            false,
             Some("check the clock: date -u".into()),
         );
     }
@@ -591,7 +628,12 @@ fn classify(
             None,
         );
     }
-    if let Some(x) = expired_later.first() {
+    let expired_error = matches!(cert_error, Some(E::Expired | E::ExpiredContext { .. }));
+    if let Some(x) = path
+        .iter()
+        .find(|c| c.not_after < now)
+        .filter(|_| expired_error)
+    {
         let root = x.subject == x.issuer;
         return verdict(
             Some(if root {
@@ -625,8 +667,8 @@ fn classify(
             Some("cabundle sync  # and point clients at the bundle: eval \"$(cabundle env)\"".into()),
         );
     }
-    let top = chain.last().unwrap_or(leaf);
-    if chain.len() == 1 && has_ca_issuers(leaf) {
+    let top = path.last().copied().unwrap_or(leaf);
+    if path.is_empty() && has_ca_issuers(leaf) {
         return verdict(
             Some("missing-intermediate"),
             format!(
@@ -644,7 +686,7 @@ fn classify(
         false,
         Some("cabundle doctor URL --save-issuer issuer.pem  # review it, then: cabundle add issuer.pem".into()),
     );
-    if chain.len() == 1 {
+    if path.is_empty() {
         v.message.push_str(" (the server sent only its own certificate: if that issuer is an intermediate, the server is missing it)");
     }
     if !public_issuer && is_public_host(host) {
@@ -652,6 +694,28 @@ fn classify(
         v.message.push_str(": this looks like TLS inspection (a corporate proxy re-signing traffic); add its CA once you have checked it");
     }
     v
+}
+
+/// The presented certificates that stand above the leaf, each the issuer of
+/// the one before, by name; strays the server also sent are left out.
+fn issuer_path(chain: &[Cert]) -> Vec<&Cert> {
+    let mut path: Vec<&Cert> = Vec::new();
+    let Some(mut cur) = chain.first() else {
+        return path;
+    };
+    while cur.subject != cur.issuer && path.len() < chain.len() {
+        match chain[1..]
+            .iter()
+            .find(|c| c.subject == cur.issuer && !path.contains(c))
+        {
+            Some(next) => {
+                path.push(next);
+                cur = next;
+            }
+            None => break,
+        }
+    }
+    path
 }
 
 /// Does the certificate say where its issuer can be downloaded (AIA

@@ -3,10 +3,10 @@
 //! the handshake is then abandoned, so no data ever flows over a connection
 //! that was not verified.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -115,29 +115,60 @@ pub fn presented_chain(t: &Target) -> Result<Vec<Vec<u8>>, String> {
         .with_no_client_auth();
     let name = ServerName::try_from(t.host.clone()).map_err(|e| format!("{}: {e}", t.host))?;
     let mut conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let result = loop {
-        if !conn.is_handshaking() {
-            break Err("the handshake finished without a certificate".to_string());
+    // The socket timeout bounds each read; this bounds the handshake, so a
+    // server sending a byte at a time cannot hold us.
+    let deadline = Instant::now() + t.timeout;
+    let secs = t.timeout.as_secs();
+    let at = format!("{}:{}", t.host, t.port);
+    let io_failure = |e: std::io::Error| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+            format!("{at} accepted the connection but gave no TLS answer: timed out after {secs} s")
         }
-        match conn.complete_io(&mut sock) {
-            Ok((0, 0)) => {
-                break Err("the server closed the connection during the TLS handshake".into());
+        ErrorKind::UnexpectedEof => format!("{at} closed the connection during the TLS handshake"),
+        ErrorKind::ConnectionReset => format!("{at} reset the connection during the TLS handshake"),
+        _ => format!("TLS handshake with {at} failed: {e}"),
+    };
+    // The I/O is driven here, not by complete_io, so the deadline is
+    // checked between every read.
+    let failure: String = loop {
+        if !conn.is_handshaking() {
+            break "the handshake finished without a certificate".into();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break format!(
+                "{at} did not finish its part of the TLS handshake: timed out after {secs} s"
+            );
+        }
+        if conn.wants_write() {
+            if let Err(e) = conn.write_tls(&mut sock) {
+                break io_failure(e);
             }
-            Ok(_) => continue,
-            Err(e) => break Err(e.to_string()),
+            continue;
+        }
+        let _ = sock.set_read_timeout(Some(left));
+        match conn.read_tls(&mut sock) {
+            Ok(0) => break format!("{at} closed the connection during the TLS handshake"),
+            Ok(_) => {}
+            Err(e) => break io_failure(e),
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Tell the server why we stop (our capture ends it here too).
+            let _ = conn.write_tls(&mut sock);
+            let text = e.to_string();
+            break if text.contains("corrupt message") || text.contains("InvalidContentType") {
+                format!("{at} does not speak TLS ({text})")
+            } else {
+                format!("TLS handshake with {at} failed: {text}")
+            };
         }
     };
     let chain = capture.chain.lock().map(|c| c.clone()).unwrap_or_default();
-    if !chain.is_empty() {
-        return Ok(chain);
+    if chain.is_empty() {
+        Err(failure)
+    } else {
+        Ok(chain)
     }
-    Err(match result {
-        Err(e) if e.contains("corrupt message") || e.contains("InvalidContentType") => {
-            format!("{}:{} does not speak TLS ({e})", t.host, t.port)
-        }
-        Err(e) => format!("TLS handshake with {}:{} failed: {e}", t.host, t.port),
-        Ok(()) => unreachable!(),
-    })
 }
 
 fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {

@@ -887,6 +887,75 @@ fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
     }
 }
 
+/// BUG (see the report): an expired certificate that is on no path (here a
+/// stray self-signed one sent after the leaf) is blamed, though the chain
+/// fails only because its issuer is unknown (rustls says UnknownIssuer;
+/// openssl and Python say "unable to get local issuer certificate").
+#[test]
+
+fn stray_expired_certificate_does_not_hide_an_unknown_issuer() {
+    let fx = Fixture::new();
+    let unknown = valid_ca("cabundle doctor Unknown Corp CA");
+    let stray = ca("cabundle doctor Stray Expired Root", days(-400), days(-3));
+    let (leaf, key) = unknown.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &stray.pem], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("unknown-issuer"));
+    assert!(
+        message(&u).contains("cabundle doctor Unknown Corp CA"),
+        "{u:#}"
+    );
+    assert_eq!(u["server_fault"], false);
+}
+
+/// BUG (see the report): OpenSSL-based clients (Python's default context
+/// here) trust SSL_CERT_DIR as well as SSL_CERT_FILE, and this machine
+/// exports SSL_CERT_DIR; doctor's "in force" set ignores it, so it reports
+/// a failure the client does not have.
+#[test]
+
+fn ssl_cert_dir_counts_in_the_trust_set_in_force() {
+    let fx = Fixture::new();
+    let dir_ca = valid_ca("cabundle doctor CA in SSL_CERT_DIR");
+    let certdir = fx.dir().join("certdir");
+    write(&certdir.join("dir-ca.pem"), &dir_ca.pem);
+    let mut rehash = StdCommand::new("openssl");
+    rehash.arg("rehash").arg(&certdir);
+    let ran = run_bounded(rehash);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let (leaf, key) = dir_ca.leaf(days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+    let port = srv.ports[0];
+
+    let mut py = scrubbed("python3");
+    py.args([
+        "-c",
+        "import socket, ssl, sys\n\
+         ctx = ssl.create_default_context()\n\
+         s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n\
+         ctx.wrap_socket(s, server_hostname='127.0.0.1').close()\n",
+        &port.to_string(),
+    ])
+    .env("SSL_CERT_FILE", fx.bundle())
+    .env("SSL_CERT_DIR", &certdir);
+    let python = run_bounded(py);
+    assert_eq!(
+        python.code,
+        Some(0),
+        "python trusts SSL_CERT_DIR:\n{python}"
+    );
+
+    let mut cmd = doctor(&fx.home);
+    cmd.env("SSL_CERT_FILE", fx.bundle())
+        .env("SSL_CERT_DIR", &certdir)
+        .args([url(port).as_str(), "--json", "--timeout", "3"]);
+    let (ran, json) = run_json(cmd);
+    assert_eq!(
+        json["urls"][0]["ok"], true,
+        "Python with these variables verifies the server; doctor should too:\n{ran}"
+    );
+}
+
 // ------------------------------------------------------------ --save-issuer
 
 /// The server presents its leaf and the CA that signed it (which nothing
@@ -942,7 +1011,7 @@ fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
 /// The unknown-issuer server of the class test (leaf alone): the saved file
 /// is a PEM openssl reads, and doctor adds nothing.
 #[test]
-fn save_issuer_on_a_leaf_only_server_writes_readable_pem_and_adds_nothing() {
+fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
     let fx = Fixture::new();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let (leaf, key) = unknown.leaf(days(-1), days(30));
@@ -957,10 +1026,12 @@ fn save_issuer_on_a_leaf_only_server_writes_readable_pem_and_adds_nothing() {
         .arg(&saved);
     let (ran, json) = run_json(cmd);
     assert_eq!(json["urls"][0]["failure"], "unknown-issuer", "{ran}");
-    assert_eq!(json["urls"][0]["saved_issuer"], saved.display().to_string());
-    let pem = fs::read_to_string(&saved).expect("something was saved");
-    let (read, _) = common::openssl(&["x509", "-noout", "-subject"], &pem);
-    assert!(read, "openssl cannot read the saved file:\n{pem}");
+    assert_eq!(json["urls"][0]["saved_issuer"], Value::Null, "{ran}");
+    assert!(!saved.exists(), "the leaf was saved as its own issuer");
+    assert!(
+        message(&json["urls"][0]).contains("did not send its issuer"),
+        "{ran}"
+    );
     assert_eq!(
         fs::read(fx.bundle()).unwrap(),
         bundle_before,
@@ -974,7 +1045,7 @@ fn save_issuer_on_a_leaf_only_server_writes_readable_pem_and_adds_nothing() {
 /// issuer", and the fix doctor prints (`cabundle add issuer.pem`) is
 /// refused because the leaf is not a CA.
 #[test]
-#[ignore = "bug: --save-issuer saves the server's own leaf when it sends no issuer"]
+
 fn save_issuer_does_not_pass_off_the_leaf_as_the_issuer() {
     let fx = Fixture::new();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
@@ -1082,7 +1153,7 @@ fn silent_server_fails_within_the_timeout() {
 /// BUG (see the report): the timeout surfaces as the raw EAGAIN text,
 /// "Resource temporarily unavailable (os error 11)".
 #[test]
-#[ignore = "bug: a read timeout is reported as 'Resource temporarily unavailable'"]
+
 fn silent_server_message_says_it_timed_out() {
     let tmp = tempfile::tempdir().unwrap();
     let srv = Servers::start(tmp.path(), &[Spec::Silent]);
@@ -1098,7 +1169,7 @@ fn silent_server_message_says_it_timed_out() {
 /// so a server that sends one byte a second holds doctor for as long as it
 /// likes (here until the 30 s deadline kills it).
 #[test]
-#[ignore = "bug: --timeout is per read; a trickling server makes doctor hang"]
+
 fn trickling_server_cannot_outlast_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let srv = Servers::start(tmp.path(), &[Spec::Trickle]);

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::decode::{self, Item};
 
+const MAX_ERRORS_PER_FILE: usize = 5;
+
 /// A file that could not be used, and why. Reported, then skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -60,8 +62,14 @@ impl Gathered {
     pub fn read_file(&mut self, path: &Path, shown_as: &Path, label: &str) -> usize {
         match decode::decode_file(path) {
             Ok(decoded) => {
-                for reason in decoded.errors {
+                // A few lines say what is wrong with a file; thousands would
+                // bury every other message.
+                let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
+                for reason in decoded.errors.into_iter().take(MAX_ERRORS_PER_FILE) {
                     self.problem(shown_as, reason);
+                }
+                if extra > 0 {
+                    self.problem(shown_as, format!("and {extra} more unreadable items"));
                 }
                 let n = decoded.items.len();
                 self.files.push((shown_as.to_path_buf(), n));
