@@ -81,6 +81,9 @@ impl Paths {
             .truncate(false)
             .write(true)
             .open(&path)
+            // On a read-only filesystem an existing lock file still locks;
+            // the write that follows then names the real problem.
+            .or_else(|e| File::open(&path).map_err(|_| e))
             .at(&path)?;
         file.lock().at(&path)?;
         Ok(file)
