@@ -2,6 +2,7 @@
 //! bytes and the manifest. Pure functions; writing is `store`'s job.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -94,43 +95,65 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
             e.reason = format!("expired {}", date::instant(e.cert.not_after));
         }
     }
-    entries.sort_by(|a, b| {
-        (a.cert.subject.as_str(), a.cert.sha256).cmp(&(b.cert.subject.as_str(), b.cert.sha256))
+    // Entries are large: sort their positions, then move each once.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&entries[a].cert, &entries[b].cert);
+        (a.subject.as_str(), a.sha256).cmp(&(b.subject.as_str(), b.sha256))
     });
-    entries
+    let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// The bundle: kept certificates as PEM, each after `#` lines saying what it
 /// is and where it came from. No timestamps: same inputs, same bytes.
 pub fn render(entries: &[Entry]) -> Vec<u8> {
-    let kept: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.status == Status::Kept)
-        .collect();
-    let mut out = String::with_capacity(kept.len() * 2400);
-    out.push_str(&format!(
+    let mut out = Vec::with_capacity(entries.len() * 2400);
+    // Writing to a Vec cannot fail.
+    let _ = render_to(entries, &mut out);
+    out
+}
+
+/// [`render`], streamed: a 100k-certificate bundle is never held whole.
+pub fn render_to(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
+    let kept = entries.iter().filter(|e| e.status == Status::Kept);
+    writeln!(
+        out,
         "# CA bundle written by cabundle: {} certificates.\n\
-         # Do not edit; run `cabundle sync` (or `cabundle add FILE`) to change it.\n",
-        kept.len()
-    ));
+         # Do not edit; run `cabundle sync` (or `cabundle add FILE`) to change it.",
+        kept.clone().count()
+    )?;
     for e in kept {
-        let sources: Vec<&str> = e.sources.iter().map(String::as_str).collect();
-        out.push_str(&format!(
-            "\n# Subject: {}\n# Sources: {}\n# SHA256: {}\n# Not after: {}\n",
-            e.cert.subject,
-            sources.join(", "),
-            e.cert.fingerprint(),
-            date::instant(e.cert.not_after),
-        ));
-        if let Some(at) = e.distrust_after {
-            out.push_str(&format!(
-                "# Mozilla distrusts leaves issued after: {}\n",
-                date::instant(at)
-            ));
+        write!(out, "\n# Subject: {}\n# Sources: ", e.cert.subject)?;
+        for (i, s) in e.sources.iter().enumerate() {
+            write!(out, "{}{s}", if i == 0 { "" } else { ", " })?;
         }
-        out.push_str(&e.cert.to_pem());
+        write!(
+            out,
+            "\n# SHA256: {}\n# Not after: {}\n",
+            e.cert.fingerprint(),
+            date::instant(e.cert.not_after)
+        )?;
+        if let Some(at) = e.distrust_after {
+            writeln!(
+                out,
+                "# Mozilla distrusts leaves issued after: {}",
+                date::instant(at)
+            )?;
+        }
+        out.write_all(e.cert.to_pem().as_bytes())?;
     }
-    out.into_bytes()
+    Ok(())
+}
+
+/// The entries as manifest records, made one at a time as they are
+/// serialized.
+pub struct Records<'a>(pub &'a [Entry]);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Record::from))
+    }
 }
 
 /// One certificate as the manifest (and `list --json`) shows it.

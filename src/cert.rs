@@ -59,7 +59,7 @@ impl Cert {
             subject: name(x509.subject(), "subject")?,
             issuer: name(x509.issuer(), "issuer")?,
             common_name,
-            serial: x509.raw_serial_as_string().replace(':', ""),
+            serial: hex(x509.tbs_certificate.raw_serial()),
             not_before: x509.validity().not_before.timestamp(),
             not_after: x509.validity().not_after.timestamp(),
             ca_flag: basic.is_some_and(|b| b.value.ca),
@@ -144,16 +144,18 @@ pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
 /// Names end up in `#` comment lines of the bundle and on terminals: a
 /// certificate must not be able to start a new line or send escapes there.
 fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

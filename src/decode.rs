@@ -39,6 +39,11 @@ pub struct Decoded {
 /// Read a whole file, refusing anything that is not a regular file or is
 /// larger than [`MAX_FILE_SIZE`].
 pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    read_bounded_max(path, MAX_FILE_SIZE)
+}
+
+/// [`read_bounded`] with another cap, for cabundle's own larger files.
+pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     // O_NONBLOCK so that opening a FIFO cannot hang; it does not affect reads
     // of regular files, the only kind we go on to read.
     let file: File = OpenOptions::new()
@@ -50,15 +55,15 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
-    if meta.len() > MAX_FILE_SIZE {
-        return Err(format!("larger than {} MiB", MAX_FILE_SIZE >> 20));
+    if meta.len() > max {
+        return Err(format!("larger than {} MiB", max >> 20));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_SIZE + 1)
+    file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(format!("larger than {} MiB", MAX_FILE_SIZE >> 20));
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than {} MiB", max >> 20));
     }
     Ok(bytes)
 }

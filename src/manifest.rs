@@ -1,6 +1,7 @@
 //! The manifest written beside the bundle: what went in, from where, and
 //! what was left out and why. `list` reads it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,8 +12,10 @@ use crate::sources::mozilla::Provenance;
 use crate::sources::os::OsInfo;
 use crate::{decode, store};
 
+/// `C` is the list of certificates: records when read back, and
+/// [`crate::bundle::Records`] (made as they are written) when written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Manifest {
+pub struct Manifest<C = Vec<Record>> {
     /// The version of cabundle that wrote it.
     pub cabundle: String,
     /// The day expiry was judged against (UTC).
@@ -28,28 +31,37 @@ pub struct Manifest {
     /// Files that could not be used, "path: reason".
     pub problems: Vec<String>,
     /// Every certificate seen, kept or not.
-    pub certificates: Vec<Record>,
+    pub certificates: C,
+}
+
+/// The manifest is ours and grows with the store (about 500 bytes a
+/// certificate); this bounds it well above any real store.
+const MAX_MANIFEST_SIZE: u64 = 256 << 20;
+
+impl<C: Serialize> Manifest<C> {
+    /// Written straight to the file, not built in memory first; compact,
+    /// since it grows with the store (`list --json` is the readable view).
+    pub fn prepare(&self, path: &Path) -> Result<store::Prepared> {
+        store::prepare_atomic(path, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            serde_json::to_writer(&mut w, self)?;
+            w.write_all(b"\n")?;
+            w.flush()
+        })
+    }
 }
 
 impl Manifest {
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        json.push(b'\n');
-        store::write_atomic(path, &json)
-    }
-
     /// Read the manifest; `bundle` is only for the error when there is none.
     pub fn read(path: &Path, bundle: &Path) -> Result<Manifest> {
         if !path.exists() {
             return Err(Error::NoBundle(bundle.to_path_buf()));
         }
-        let bytes = decode::read_bounded(path).map_err(|reason| Error::Config {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+        let bytes =
+            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|reason| Error::Config {
+                path: path.to_path_buf(),
+                reason,
+            })?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             reason: format!("not a cabundle manifest ({e}); run `cabundle sync` to rewrite it"),

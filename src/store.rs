@@ -107,6 +107,32 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<()> {
+    prepare_atomic(path, fill)?.commit()
+}
+
+/// A file written and synced beside its final name, not yet renamed.
+pub struct Prepared {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl Prepared {
+    /// Rename it into place and make the rename durable.
+    pub fn commit(self) -> Result<()> {
+        let Prepared { tmp, path, dir } = self;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        // The rename is durable only once the folder is synced.
+        File::open(&dir).and_then(|d| d.sync_all()).at(&dir)
+    }
+}
+
+/// The first half of [`write_atomic_with`]: everything but the rename, so
+/// two files can be written at once and committed in order.
+pub fn prepare_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<Prepared> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -127,9 +153,11 @@ pub fn write_atomic_with(
         .and_then(|()| tmp.as_file().set_permissions(Permissions::from_mode(0o644)))
         .and_then(|()| tmp.as_file().sync_all());
     written.at(path)?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    // The rename is durable only once the folder is synced.
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    Ok(Prepared {
+        tmp,
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+    })
 }
 
 fn remove_stale_temps(dir: &Path, prefix: &str) {

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{self, Entry, Policy, Record, Status};
+use std::io::Write;
+
+use crate::bundle::{self, Entry, Policy, Records, Status};
 use crate::config::Config;
 use crate::date;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::sources::mozilla::{Provenance, Roots};
 use crate::sources::os::OsInfo;
@@ -47,7 +49,6 @@ impl Report {
 /// Gather, merge and write the bundle and manifest.
 pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     let (report, blocked) = build(paths, opts)?;
-    store::write_atomic(&paths.bundle, &bundle::render(&report.entries))?;
     let manifest = Manifest {
         cabundle: env!("CARGO_PKG_VERSION").to_string(),
         as_of: date::day(opts.at),
@@ -57,9 +58,27 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         added: report.added,
         blocked,
         problems: report.problems.iter().map(ToString::to_string).collect(),
-        certificates: report.entries.iter().map(Record::from).collect(),
+        certificates: Records(&report.entries),
     };
-    manifest.write(&paths.manifest)?;
+    // Both files are written at once; the manifest is renamed into place
+    // only after the bundle, so it never describes a bundle that failed.
+    let (bundle, manifest) = std::thread::scope(|s| {
+        let manifest = s.spawn(|| manifest.prepare(&paths.manifest));
+        let bundle = store::write_atomic_with(&paths.bundle, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            bundle::render_to(&report.entries, &mut w)?;
+            w.flush()
+        });
+        (bundle, manifest.join())
+    });
+    bundle?;
+    let manifest = manifest.map_err(|_| {
+        Error::io(
+            &paths.manifest,
+            std::io::Error::other("the manifest writer failed"),
+        )
+    })?;
+    manifest?.commit()?;
     Ok(report)
 }
 

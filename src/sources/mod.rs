@@ -10,10 +10,55 @@ pub mod user;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::decode::{self, Item};
 
 const MAX_ERRORS_PER_FILE: usize = 5;
+
+/// Decode each file, spreading them over the cores; results in input order.
+fn decode_all(files: &[(PathBuf, PathBuf, String)]) -> Vec<Result<decode::Decoded, String>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(files.len());
+    if workers <= 1 {
+        return files
+            .iter()
+            .map(|(path, ..)| decode::decode_file(path))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<decode::Decoded, String>>> =
+        (0..files.len()).map(|_| None).collect();
+    let done: Vec<Vec<(usize, Result<decode::Decoded, String>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, ..)) = files.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, decode::decode_file(path)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in done.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not read (a decoder thread failed)".into())))
+        .collect()
+}
 
 /// A file that could not be used, and why. Reported, then skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,32 +105,40 @@ impl Gathered {
     /// Decode `path` and record its certificates under `label`; any problem
     /// is recorded against the file. Returns how many certificates it gave.
     pub fn read_file(&mut self, path: &Path, shown_as: &Path, label: &str) -> usize {
-        match decode::decode_file(path) {
-            Ok(decoded) => {
-                // A few lines say what is wrong with a file; thousands would
-                // bury every other message.
-                let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
-                for reason in decoded.errors.into_iter().take(MAX_ERRORS_PER_FILE) {
-                    self.problem(shown_as, reason);
+        self.read_files(vec![(
+            path.to_path_buf(),
+            shown_as.to_path_buf(),
+            label.to_string(),
+        )])
+    }
+
+    /// [`Gathered::read_file`] for many files: decoded on every core, then
+    /// recorded in the order given, so the result does not depend on timing.
+    pub fn read_files(&mut self, files: Vec<(PathBuf, PathBuf, String)>) -> usize {
+        let results = decode_all(&files);
+        let mut total = 0;
+        for ((_, shown_as, label), result) in files.into_iter().zip(results) {
+            match result {
+                Ok(decoded) => {
+                    // A few lines say what is wrong with a file; thousands
+                    // would bury every other message.
+                    let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
+                    for reason in decoded.errors.into_iter().take(MAX_ERRORS_PER_FILE) {
+                        self.problem(&shown_as, reason);
+                    }
+                    if extra > 0 {
+                        self.problem(&shown_as, format!("and {extra} more unreadable items"));
+                    }
+                    let n = decoded.items.len();
+                    total += n;
+                    self.files.push((shown_as, n));
+                    self.found
+                        .extend(decoded.items.into_iter().map(|item| (label.clone(), item)));
                 }
-                if extra > 0 {
-                    self.problem(shown_as, format!("and {extra} more unreadable items"));
-                }
-                let n = decoded.items.len();
-                self.files.push((shown_as.to_path_buf(), n));
-                self.found.extend(
-                    decoded
-                        .items
-                        .into_iter()
-                        .map(|item| (label.to_string(), item)),
-                );
-                n
-            }
-            Err(reason) => {
-                self.problem(shown_as, reason);
-                0
+                Err(reason) => self.problem(&shown_as, reason),
             }
         }
+        total
     }
 
     pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {

@@ -242,13 +242,14 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     for anchors in layout.anchors {
         let mut files = Vec::new();
         walk(root, Path::new(anchors.dir), &mut files, out);
+        let mut wanted_files = Vec::new();
         for shown in files {
             let wanted = anchors
                 .extension
                 .is_none_or(|ext| shown.extension().is_some_and(|e| e == ext));
             if wanted {
                 let label = format!("os:{}", shown.display());
-                info.certificates += out.read_file(&under(root, &shown), &shown, &label);
+                wanted_files.push((under(root, &shown), shown, label));
             } else if let Some(ext) = anchors.extension {
                 out.problem(
                     &shown,
@@ -256,6 +257,7 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
                 );
             }
         }
+        info.certificates += out.read_files(wanted_files);
     }
     for rule in layout.distrust {
         match rule {
