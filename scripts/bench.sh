@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Time the released binary end to end, on this machine's real inputs:
+#
+#   cabundle sync                    (state in a temp CABUNDLE_HOME)   target: < 10 ms median
+#   cabundle env                                                       target: <  3 ms median
+#   update-ca-certificates --fresh   (Debian's updater, every output redirected to scratch)
+#
+# and print the medians and the ratio update-ca-certificates / cabundle sync.
+# Both read the same certificates: cabundle reads /etc/ssl/certs/ca-certificates.crt,
+# /usr/local/share/ca-certificates and /etc/ca-certificates.conf plus its embedded
+# Mozilla snapshot; update-ca-certificates reads the files that conf names under
+# /usr/share/ca-certificates and the same /usr/local/share/ca-certificates.
+#
+# Nothing outside the scratch folder is written: update-ca-certificates writes only
+# into --etccertsdir (symlinks, hash links from `openssl rehash`, the bundle and its
+# .new temp), into $TMPDIR (its two mktemp lists) and runs the hooks in --hooksdir;
+# all three point into scratch, and it only reads --certsconf, --certsdir and
+# --localcertsdir. The script checks afterwards that /etc/ssl/certs,
+# /etc/ca-certificates.conf and /etc/ca-certificates/ are unchanged, and fails if not.
+#
+# Usage: scripts/bench.sh
+#   RUNS=50 WARMUP=5          runs and warmup runs for cabundle sync / env
+#   UCC_RUNS=10 UCC_WARMUP=2  the same for update-ca-certificates (it is much slower)
+#
+# Needs hyperfine (Debian/Ubuntu: apt-get install -y hyperfine; or: cargo install hyperfine).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-50}
+WARMUP=${WARMUP:-5}
+UCC_RUNS=${UCC_RUNS:-10}
+UCC_WARMUP=${UCC_WARMUP:-2}
+
+die() {
+    echo "bench.sh: $*" >&2
+    exit 1
+}
+
+command -v hyperfine >/dev/null 2>&1 ||
+    die "hyperfine is not installed; install it with 'apt-get install -y hyperfine' (Debian/Ubuntu) or 'cargo install hyperfine'"
+
+UCC=$(command -v update-ca-certificates || true)
+if [ -z "$UCC" ] && [ -x /usr/sbin/update-ca-certificates ]; then
+    UCC=/usr/sbin/update-ca-certificates
+fi
+CERTSCONF=/etc/ca-certificates.conf
+CERTSDIR=/usr/share/ca-certificates
+LOCALCERTSDIR=/usr/local/share/ca-certificates
+SYSTEM_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+
+echo "== building the release binary"
+cargo build --release
+BIN="${CARGO_TARGET_DIR:-target}/release/cabundle"
+[ -x "$BIN" ] || die "no binary at $BIN after cargo build --release"
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cabundle-bench.XXXXXX")
+SHM=
+cleanup() {
+    rm -rf "$SCRATCH"
+    if [ -n "$SHM" ]; then rm -rf "$SHM"; fi
+}
+trap cleanup EXIT
+
+# hyperfine -N splits its command line like a shell: quote every path.
+q() { printf '%q' "$1"; }
+
+# Median in seconds, from a hyperfine CSV export (command,mean,stddev,median,...).
+median() { awk -F, 'NR == 2 { print $4 }' "$1"; }
+
+# What the system's trust configuration looks like: names, types, link targets,
+# sizes, times and modes, plus the bundle's content.
+etc_state() {
+    {
+        find /etc/ssl/certs /etc/ca-certificates.conf /etc/ca-certificates \
+            -printf '%p|%y|%l|%s|%T@|%C@|%m\n' 2>/dev/null | LC_ALL=C sort || true
+        if [ -f "$SYSTEM_BUNDLE" ]; then sha256sum "$SYSTEM_BUNDLE"; fi
+    } | sha256sum | cut -d' ' -f1
+}
+
+echo
+echo "== inputs"
+if [ -f "$SYSTEM_BUNDLE" ]; then
+    echo "$SYSTEM_BUNDLE: $(grep -c -- '-----BEGIN CERTIFICATE-----' "$SYSTEM_BUNDLE") certificates"
+else
+    echo "$SYSTEM_BUNDLE: absent (cabundle uses its embedded Mozilla snapshot alone)"
+fi
+echo "scratch: $SCRATCH ($(df -T "$SCRATCH" | awk 'NR == 2 { print $2 }'))"
+# Other work on the machine (a parallel cargo build) moves these numbers a lot:
+# the load average is printed before and after so a reader can tell.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+echo "load average: $LOAD_BEFORE"
+
+# --- cabundle ---------------------------------------------------------------
+export CABUNDLE_HOME="$SCRATCH/home"
+mkdir -p "$CABUNDLE_HOME"
+# One sync first: it shows what the timed runs do, and env then finds a bundle.
+"$BIN" sync
+echo "cabundle bundle: $(grep -c -- '-----BEGIN CERTIFICATE-----' "$CABUNDLE_HOME/ca-bundle.pem") certificates"
+
+echo
+echo "== cabundle sync (CABUNDLE_HOME=$CABUNDLE_HOME)"
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+    --command-name "cabundle sync" --export-csv "$SCRATCH/sync.csv" \
+    "$(q "$BIN") sync"
+
+echo
+echo "== cabundle env"
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+    --command-name "cabundle env" --export-csv "$SCRATCH/env.csv" \
+    "$(q "$BIN") env"
+
+SYNC=$(median "$SCRATCH/sync.csv")
+ENV=$(median "$SCRATCH/env.csv")
+
+# The same sync with its state on tmpfs, where fsync costs nothing: the gap to
+# the run above is what the disk's fsyncs cost (shown, not part of the ratio).
+SHM_SYNC=
+if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(df -T /dev/shm | awk 'NR == 2 { print $2 }')" = tmpfs ]; then
+    SHM=$(mktemp -d /dev/shm/cabundle-bench.XXXXXX)
+    echo
+    echo "== cabundle sync, state on tmpfs (CABUNDLE_HOME=$SHM; no fsync cost)"
+    CABUNDLE_HOME="$SHM" "$BIN" sync 2>/dev/null
+    CABUNDLE_HOME="$SHM" hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+        --command-name "cabundle sync (tmpfs)" --export-csv "$SCRATCH/sync-shm.csv" \
+        "$(q "$BIN") sync"
+    SHM_SYNC=$(median "$SCRATCH/sync-shm.csv")
+fi
+
+# --- update-ca-certificates ---------------------------------------------------
+UCC_MEDIAN=
+if [ -z "$UCC" ]; then
+    echo
+    echo "note: update-ca-certificates not found (Debian package ca-certificates); no comparison"
+elif [ ! -s "$CERTSCONF" ]; then
+    echo
+    echo "note: $CERTSCONF is missing or empty; update-ca-certificates would install nothing, no comparison"
+else
+    U="$SCRATCH/ucc"
+    # certs: what --etccertsdir gets (symlinks, hash links, the bundle);
+    # hooks: empty, so no hook (the jks-keystore one writes /etc/ssl/certs/java)
+    # runs; tmp: its two mktemp lists.
+    mkdir -p "$U/certs" "$U/hooks" "$U/tmp"
+    cp "$CERTSCONF" "$U/ca-certificates.conf"
+    UCC_CMD="$(q "$UCC") --fresh --certsconf $(q "$U/ca-certificates.conf")"
+    UCC_CMD+=" --certsdir $(q "$CERTSDIR") --localcertsdir $(q "$LOCALCERTSDIR")"
+    UCC_CMD+=" --etccertsdir $(q "$U/certs") --hooksdir $(q "$U/hooks")"
+
+    before=$(etc_state)
+    echo
+    echo "== update-ca-certificates --fresh (everything it writes under $U)"
+    echo "$UCC_CMD"
+    TMPDIR="$U/tmp" hyperfine -N --warmup "$UCC_WARMUP" --runs "$UCC_RUNS" \
+        --command-name "update-ca-certificates --fresh" --export-csv "$SCRATCH/ucc.csv" \
+        "$UCC_CMD"
+    after=$(etc_state)
+
+    [ "$before" = "$after" ] ||
+        die "/etc/ssl/certs or /etc/ca-certificates* changed during the benchmark ($before -> $after)"
+    echo "checked: /etc/ssl/certs, /etc/ca-certificates.conf and /etc/ca-certificates/ unchanged"
+    if [ -n "$(ls -A "$U/tmp")" ]; then
+        echo "note: update-ca-certificates left files in its TMPDIR: $(ls -A "$U/tmp")"
+    fi
+    echo "update-ca-certificates bundle: $(grep -c -- '-----BEGIN CERTIFICATE-----' "$U/certs/ca-certificates.crt") certificates," \
+        "$(find "$U/certs" -type l | wc -l) links"
+    UCC_MEDIAN=$(median "$SCRATCH/ucc.csv")
+fi
+
+# --- summary ------------------------------------------------------------------
+# One line per benchmark from its CSV: median and fastest wall time, and the
+# mean CPU time (user + system), which other load on the machine moves least.
+row() { # CSV NAME NOTE
+    awk -F, -v name="$2" -v note="$3" 'NR == 2 {
+        printf "%-32s %10.2f %10.2f %10.2f   %s\n", name, $4 * 1000, $7 * 1000, ($5 + $6) * 1000, note
+    }' "$1"
+}
+verdict() { # CSV TARGET_MS
+    awk -F, -v t="$2" 'NR == 2 { print ($4 * 1000 < t) ? "met" : "MISSED" }' "$1"
+}
+echo
+echo "== summary, ms ($(nproc) cores; load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') after)"
+printf '%-32s %10s %10s %10s\n' "" median fastest cpu
+row "$SCRATCH/sync.csv" "cabundle sync" "target < 10 ms median: $(verdict "$SCRATCH/sync.csv" 10)"
+row "$SCRATCH/env.csv" "cabundle env" "target < 3 ms median: $(verdict "$SCRATCH/env.csv" 3)"
+if [ -n "$SHM_SYNC" ]; then
+    row "$SCRATCH/sync-shm.csv" "cabundle sync (tmpfs)" "diagnostic: state on tmpfs, fsync free"
+fi
+if [ -n "$UCC_MEDIAN" ]; then
+    row "$SCRATCH/ucc.csv" "update-ca-certificates --fresh" ""
+    awk -v u="$UCC_MEDIAN" -v s="$SYNC" \
+        'BEGIN { printf "ratio of medians, update-ca-certificates / cabundle sync: %.1fx\n", u / s }'
+fi
