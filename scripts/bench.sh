@@ -167,6 +167,49 @@ else
     UCC_MEDIAN=$(median "$SCRATCH/ucc.csv")
 fi
 
+# --- p11-kit trust extract -----------------------------------------------------
+TRUST_MEDIAN=
+if command -v trust >/dev/null 2>&1; then
+    echo
+    echo "== p11-kit trust extract (the system's p11-kit trust module, output into scratch)"
+    TRUST_CMD="trust extract --overwrite --format=pem-bundle --filter=ca-anchors --purpose=server-auth $(q "$SCRATCH/trust.pem")"
+    hyperfine -N --warmup "$WARMUP" --runs "$UCC_RUNS" \
+        --command-name "trust extract" --export-csv "$SCRATCH/trust.csv" "$TRUST_CMD"
+    echo "trust extract bundle: $(grep -c -- '-----BEGIN CERTIFICATE-----' "$SCRATCH/trust.pem") certificates"
+    TRUST_MEDIAN=$(median "$SCRATCH/trust.csv")
+else
+    echo
+    echo "note: p11-kit's trust not found (apt-get install -y p11-kit p11-kit-modules); no comparison"
+fi
+
+# --- scale --------------------------------------------------------------------
+# Synthetic stores of EC certificates (a tenth expired), made here and not
+# kept: wall time and peak RSS of one sync each, against the input's size.
+SCALE_ROWS=()
+if [ "${SCALE:-1}" = 1 ]; then
+    echo
+    echo "== scale: synthetic stores (examples/synthetic_store)"
+    cargo build --release --example synthetic_store
+    GEN="${CARGO_TARGET_DIR:-target}/release/examples/synthetic_store"
+    for n in 1000 10000 100000; do
+        store="$SCRATCH/store-$n"
+        "$GEN" "$n" "$store"
+        bytes=$(du -sb "$store" | cut -f1)
+        best=
+        for _ in 1 2 3; do
+            rm -rf "$SCRATCH/scale-home"
+            /usr/bin/time -o "$SCRATCH/time.txt" -f '%e %M' env CABUNDLE_HOME="$SCRATCH/scale-home" "$BIN" sync --root "$store" 2>/dev/null
+            out=$(tail -1 "$SCRATCH/time.txt")
+            if [ -z "$best" ] || awk -v a="${out% *}" -v b="${best% *}" 'BEGIN { exit !(a < b) }'; then best=$out; fi
+        done
+        wall=${best% *}
+        rss_kb=${best#* }
+        SCALE_ROWS+=("$(awk -v n="$n" -v w="$wall" -v r="$rss_kb" -v b="$bytes" \
+            'BEGIN { printf "%-8d %8.2f s %9.1f MiB %9.1f MiB %6.2fx", n, w, r / 1024, b / 1048576, r * 1024 / b }')")
+        rm -rf "$store" "$SCRATCH/scale-home"
+    done
+fi
+
 # --- summary ------------------------------------------------------------------
 # One line per benchmark from its CSV: median and fastest wall time, and the
 # mean CPU time (user + system), which other load on the machine moves least.
@@ -189,5 +232,16 @@ fi
 if [ -n "$UCC_MEDIAN" ]; then
     row "$SCRATCH/ucc.csv" "update-ca-certificates --fresh" ""
     awk -v u="$UCC_MEDIAN" -v s="$SYNC" \
-        'BEGIN { printf "ratio of medians, update-ca-certificates / cabundle sync: %.1fx\n", u / s }'
+        'BEGIN { printf "ratio of medians, update-ca-certificates / cabundle sync: %.1fx (target 200x)\n", u / s }'
 fi
+if [ -n "$TRUST_MEDIAN" ]; then
+    row "$SCRATCH/trust.csv" "p11-kit trust extract" ""
+    awk -v u="$TRUST_MEDIAN" -v s="$SYNC" \
+        'BEGIN { printf "ratio of medians, trust extract / cabundle sync: %.1fx (target 5x)\n", u / s }'
+fi
+if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "scale    wall (best of 3)  peak RSS     input     RSS/input  (targets: 100k <= 1.5 s, RSS <= 3x, 100k/10k <= 12x)"
+    printf '%s\n' "${SCALE_ROWS[@]}"
+fi
+echo "binary: $(stat -c %s "$BIN") bytes stripped; $(cargo tree -e normal --prefix none 2>/dev/null | sort -u | wc -l) crates in the dependency tree"

@@ -120,11 +120,25 @@ pub struct Prepared {
 impl Prepared {
     /// Rename it into place and make the rename durable.
     pub fn commit(self) -> Result<()> {
-        let Prepared { tmp, path, dir } = self;
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        // The rename is durable only once the folder is synced.
-        File::open(&dir).and_then(|d| d.sync_all()).at(&dir)
+        commit_all(vec![self])
     }
+}
+
+/// Rename each into place, in order, then sync each folder once: the
+/// renames are durable only once their folder is synced, and one sync
+/// covers every rename in that folder.
+pub fn commit_all(files: Vec<Prepared>) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for Prepared { tmp, path, dir } in files {
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in dirs {
+        File::open(&dir).and_then(|d| d.sync_all()).at(&dir)?;
+    }
+    Ok(())
 }
 
 /// The first half of [`write_atomic_with`]: everything but the rename, so
