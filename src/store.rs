@@ -3,6 +3,8 @@
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
+
+use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -105,14 +107,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// state lock, so a leftover temp file is from a dead run and is removed.
 pub fn write_atomic_with(
     path: &Path,
-    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    fill: impl FnOnce(&mut Sink) -> io::Result<()>,
 ) -> Result<()> {
     prepare_atomic(path, fill)?.commit()
 }
 
-/// A file written and synced beside its final name, not yet renamed.
+/// A file written and synced beside its final name, not yet renamed; or,
+/// when its bytes are those already in place, nothing to rename at all.
 pub struct Prepared {
-    tmp: tempfile::NamedTempFile,
+    tmp: Option<tempfile::NamedTempFile>,
     path: PathBuf,
     dir: PathBuf,
 }
@@ -126,13 +129,23 @@ impl Prepared {
 
 /// Rename each into place, in order, then sync each folder once: the
 /// renames are durable only once their folder is synced, and one sync
-/// covers every rename in that folder.
+/// covers every rename in that folder. An unchanged file only has its time
+/// brought up to date, so "older than its sources" stays meaningful.
 pub fn commit_all(files: Vec<Prepared>) -> Result<()> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for Prepared { tmp, path, dir } in files {
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
+        match tmp {
+            Some(tmp) => {
+                tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+            None => OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                .at(&path)?,
         }
     }
     for dir in dirs {
@@ -141,11 +154,34 @@ pub fn commit_all(files: Vec<Prepared>) -> Result<()> {
     Ok(())
 }
 
+/// Where `fill` writes: the temp file, hashed on the way, so it can be
+/// compared with the file it would replace.
+pub struct Sink<'a> {
+    file: &'a mut File,
+    hash: Sha256,
+    len: u64,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// The first half of [`write_atomic_with`]: everything but the rename, so
-/// two files can be written at once and committed in order.
+/// two files can be written at once and committed in order. Same inputs
+/// give the same bytes, so a rewrite is often a no-op: then the temp file
+/// is dropped unsynced and nothing is renamed.
 pub fn prepare_atomic(
     path: &Path,
-    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    fill: impl FnOnce(&mut Sink) -> io::Result<()>,
 ) -> Result<Prepared> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -163,15 +199,42 @@ pub fn prepare_atomic(
         .suffix(".tmp")
         .tempfile_in(dir)
         .at(dir)?;
-    let written = fill(tmp.as_file_mut())
-        .and_then(|()| tmp.as_file().set_permissions(Permissions::from_mode(0o644)))
-        .and_then(|()| tmp.as_file().sync_all());
-    written.at(path)?;
+    let mut sink = Sink {
+        file: tmp.as_file_mut(),
+        hash: Sha256::new(),
+        len: 0,
+    };
+    fill(&mut sink).at(path)?;
+    let (len, digest) = (sink.len, sink.hash.finalize());
+    if same_contents(path, len, &digest) {
+        return Ok(Prepared {
+            tmp: None,
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(0o644))
+        .and_then(|()| tmp.as_file().sync_all())
+        .at(path)?;
     Ok(Prepared {
-        tmp,
+        tmp: Some(tmp),
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
     })
+}
+
+/// Does `path` already hold exactly these bytes, world-readable?
+fn same_contents(path: &Path, len: u64, digest: &[u8]) -> bool {
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() && m.len() == len && m.permissions().mode() & 0o777 == 0o644 => {}
+        _ => return false,
+    }
+    let mut hash = Sha256::new();
+    io::copy(&mut file, &mut hash).is_ok() && hash.finalize().as_slice() == digest
 }
 
 fn remove_stale_temps(dir: &Path, prefix: &str) {
@@ -221,6 +284,35 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn same_bytes_are_not_rewritten_but_the_time_moves() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca-bundle.pem");
+        write_atomic(&path, b"same").unwrap();
+        let old = fs::metadata(&path).unwrap();
+        let earlier = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(earlier)
+            .unwrap();
+        write_atomic(&path, b"same").unwrap();
+        let new = fs::metadata(&path).unwrap();
+        assert_eq!(old.ino(), new.ino(), "the file was replaced");
+        assert!(new.modified().unwrap() > earlier, "the time did not move");
+        write_atomic(&path, b"different").unwrap();
+        assert_ne!(fs::metadata(&path).unwrap().ino(), old.ino());
+        assert_eq!(fs::read(&path).unwrap(), b"different");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["ca-bundle.pem"]);
     }
 
     #[test]

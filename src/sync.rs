@@ -60,25 +60,25 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         problems: report.problems.iter().map(ToString::to_string).collect(),
         certificates: Records(&report.entries),
     };
-    // Both files are written at once; the manifest is renamed into place
-    // only after the bundle, so it never describes a bundle that failed.
+    // Both files are written at once, then renamed bundle first: the
+    // manifest never describes a bundle that failed to be written.
     let (bundle, manifest) = std::thread::scope(|s| {
         let manifest = s.spawn(|| manifest.prepare(&paths.manifest));
-        let bundle = store::write_atomic_with(&paths.bundle, |f| {
+        let bundle = store::prepare_atomic(&paths.bundle, |f| {
             let mut w = std::io::BufWriter::new(f);
             bundle::render_to(&report.entries, &mut w)?;
             w.flush()
         });
         (bundle, manifest.join())
     });
-    bundle?;
+    let bundle = bundle?;
     let manifest = manifest.map_err(|_| {
         Error::io(
             &paths.manifest,
             std::io::Error::other("the manifest writer failed"),
         )
     })?;
-    manifest?.commit()?;
+    store::commit_all(vec![bundle, manifest?])?;
     Ok(report)
 }
 
