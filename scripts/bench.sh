@@ -2,10 +2,13 @@
 # Time the released binary end to end, on this machine's real inputs:
 #
 #   cabundle sync                    (state in a temp CABUNDLE_HOME)   target: < 10 ms median
+#     - unchanged: re-run in a synced home, so nothing is rewritten (no write, no fsync)
+#     - fresh: from an empty home each run, both files written and fsynced
+#     - fresh on tmpfs: the same without fsync cost (a diagnostic)
 #   cabundle env                                                       target: <  3 ms median
 #   update-ca-certificates --fresh   (Debian's updater, every output redirected to scratch)
 #
-# and print the medians and the ratio update-ca-certificates / cabundle sync.
+# and print the medians and the ratios update-ca-certificates / cabundle sync.
 # Both read the same certificates: cabundle reads /etc/ssl/certs/ca-certificates.crt,
 # /usr/local/share/ca-certificates and /etc/ca-certificates.conf plus its embedded
 # Mozilla snapshot; update-ca-certificates reads the files that conf names under
@@ -21,6 +24,7 @@
 # Usage: scripts/bench.sh
 #   RUNS=50 WARMUP=5          runs and warmup runs for cabundle sync / env
 #   UCC_RUNS=10 UCC_WARMUP=2  the same for update-ca-certificates (it is much slower)
+#   SCALE=0                   skip the synthetic-store scale runs
 #
 # Needs hyperfine (Debian/Ubuntu: apt-get install -y hyperfine; or: cargo install hyperfine).
 set -euo pipefail
@@ -99,10 +103,22 @@ mkdir -p "$CABUNDLE_HOME"
 "$BIN" sync
 echo "cabundle bundle: $(grep -c -- '-----BEGIN CERTIFICATE-----' "$CABUNDLE_HOME/ca-bundle.pem") certificates"
 
+# A sync whose bundle and manifest come out as they already are rewrites
+# neither (no write, no fsync): that is the repeated sync below. A first sync,
+# or one whose inputs changed, writes and fsyncs both: the "fresh" runs start
+# each time from an empty CABUNDLE_HOME.
 echo
-echo "== cabundle sync (CABUNDLE_HOME=$CABUNDLE_HOME)"
+echo "== cabundle sync, unchanged (CABUNDLE_HOME=$CABUNDLE_HOME, synced already)"
 hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
     --command-name "cabundle sync" --export-csv "$SCRATCH/sync.csv" \
+    "$(q "$BIN") sync"
+
+FRESH="$SCRATCH/fresh-home"
+echo
+echo "== cabundle sync, fresh (CABUNDLE_HOME=$FRESH, emptied before each run)"
+CABUNDLE_HOME="$FRESH" hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+    --prepare "rm -rf $(q "$FRESH")" \
+    --command-name "cabundle sync (fresh)" --export-csv "$SCRATCH/sync-fresh.csv" \
     "$(q "$BIN") sync"
 
 echo
@@ -112,18 +128,19 @@ hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
     "$(q "$BIN") env"
 
 SYNC=$(median "$SCRATCH/sync.csv")
+FRESH_SYNC=$(median "$SCRATCH/sync-fresh.csv")
 ENV=$(median "$SCRATCH/env.csv")
 
-# The same sync with its state on tmpfs, where fsync costs nothing: the gap to
-# the run above is what the disk's fsyncs cost (shown, not part of the ratio).
+# The fresh sync again with its state on tmpfs, where fsync costs nothing: the
+# gap to the fresh run above is what the disk's fsyncs cost (a diagnostic).
 SHM_SYNC=
 if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(df -T /dev/shm | awk 'NR == 2 { print $2 }')" = tmpfs ]; then
     SHM=$(mktemp -d /dev/shm/cabundle-bench.XXXXXX)
     echo
-    echo "== cabundle sync, state on tmpfs (CABUNDLE_HOME=$SHM; no fsync cost)"
-    CABUNDLE_HOME="$SHM" "$BIN" sync 2>/dev/null
-    CABUNDLE_HOME="$SHM" hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
-        --command-name "cabundle sync (tmpfs)" --export-csv "$SCRATCH/sync-shm.csv" \
+    echo "== cabundle sync, fresh, state on tmpfs (CABUNDLE_HOME=$SHM/home; no fsync cost)"
+    CABUNDLE_HOME="$SHM/home" hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+        --prepare "rm -rf $(q "$SHM/home")" \
+        --command-name "cabundle sync (fresh, tmpfs)" --export-csv "$SCRATCH/sync-shm.csv" \
         "$(q "$BIN") sync"
     SHM_SYNC=$(median "$SCRATCH/sync-shm.csv")
 fi
@@ -224,15 +241,18 @@ verdict() { # CSV TARGET_MS
 echo
 echo "== summary, ms ($(nproc) cores; load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') after)"
 printf '%-32s %10s %10s %10s\n' "" median fastest cpu
-row "$SCRATCH/sync.csv" "cabundle sync" "target < 10 ms median: $(verdict "$SCRATCH/sync.csv" 10)"
+row "$SCRATCH/sync.csv" "cabundle sync (unchanged)" "target < 10 ms median: $(verdict "$SCRATCH/sync.csv" 10)"
+row "$SCRATCH/sync-fresh.csv" "cabundle sync (fresh)" "writes and fsyncs both files: $(verdict "$SCRATCH/sync-fresh.csv" 10) for < 10 ms"
 row "$SCRATCH/env.csv" "cabundle env" "target < 3 ms median: $(verdict "$SCRATCH/env.csv" 3)"
 if [ -n "$SHM_SYNC" ]; then
-    row "$SCRATCH/sync-shm.csv" "cabundle sync (tmpfs)" "diagnostic: state on tmpfs, fsync free"
+    row "$SCRATCH/sync-shm.csv" "cabundle sync (fresh, tmpfs)" "diagnostic: state on tmpfs, fsync free"
 fi
 if [ -n "$UCC_MEDIAN" ]; then
     row "$SCRATCH/ucc.csv" "update-ca-certificates --fresh" ""
     awk -v u="$UCC_MEDIAN" -v s="$SYNC" \
         'BEGIN { printf "ratio of medians, update-ca-certificates / cabundle sync: %.1fx (target 200x)\n", u / s }'
+    awk -v u="$UCC_MEDIAN" -v s="$FRESH_SYNC" \
+        'BEGIN { printf "ratio of medians, update-ca-certificates / cabundle sync (fresh): %.1fx\n", u / s }'
 fi
 if [ -n "$TRUST_MEDIAN" ]; then
     row "$SCRATCH/trust.csv" "p11-kit trust extract" ""
