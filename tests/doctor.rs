@@ -12,10 +12,10 @@ mod common;
 
 use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Command as StdCommand, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,68 +25,27 @@ use rcgen::{
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use cabundle::env::VARS;
+use common::server::{ServerChild, launch};
 use common::{Ca, ca, cabundle, days, debian_root, openssl_sha256, snapshot, valid_ca, write};
-
-/// The variables doctor reads (the `cabundle env` set).
-const VARS: &[&str] = &[
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "AWS_CA_BUNDLE",
-    "CARGO_HTTP_CAINFO",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-];
-
-/// Everything in the outer environment that could decide an outcome: CA
-/// settings (this machine exports most of them), proxies (which would send
-/// a loopback connection elsewhere) and OpenSSL's config.
-const SCRUB: &[&str] = &[
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "AWS_CA_BUNDLE",
-    "CARGO_HTTP_CAINFO",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-    "HTTPLIB2_CA_CERTS",
-    "NIX_SSL_CERT_FILE",
-    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "OPENSSL_CONF",
-    "PYTHONHTTPSVERIFY",
-    "SHELL",
-];
 
 /// No command in this file may run longer than this.
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// `program` with nothing in the outer environment that could decide an
+/// outcome: CA settings (this machine exports most of them), proxies (which
+/// would send a loopback connection elsewhere) and OpenSSL's config
+/// ([`common::scrub`]), and `SHELL`.
 fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> StdCommand {
     let mut cmd = StdCommand::new(program);
-    for var in SCRUB {
-        cmd.env_remove(var);
-    }
+    common::scrub(&mut cmd).env_remove("SHELL");
     cmd
 }
 
 /// `cabundle` for setup commands (sync, add), with nothing inherited.
 fn cb(home: &Path) -> assert_cmd::Command {
     let mut cmd = cabundle(home);
-    for var in SCRUB {
-        cmd.env_remove(var);
-    }
+    common::scrub(&mut cmd).env_remove("SHELL");
     cmd.timeout(Duration::from_secs(60));
     cmd
 }
@@ -418,15 +377,8 @@ threading.Event().wait()
 
 /// The server process; killed and reaped however the test ends.
 struct Servers {
-    child: Child,
+    _child: ServerChild,
     ports: Vec<u16>,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Servers {
@@ -453,24 +405,16 @@ impl Servers {
         }
         fs::create_dir_all(&dir).unwrap();
         let log = dir.join("stderr.log");
-        let child = scrubbed("python3")
-            .arg("-c")
-            .arg(SERVERS)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("python3 is required for these tests: start the test servers");
-        // The guard exists before anything can panic.
+        // python3 prints the ports once every socket listens, or dies.
+        let (child, line) = launch(
+            scrubbed("python3").arg("-c").arg(SERVERS).args(&args),
+            &log,
+            "python3 is required for these tests: start the test servers",
+        );
         let mut servers = Servers {
-            child,
+            _child: child,
             ports: Vec::new(),
         };
-        let mut line = String::new();
-        let stdout = servers.child.stdout.take().unwrap();
-        // python3 prints the ports once every socket listens, or dies.
-        BufReader::new(stdout).read_line(&mut line).unwrap();
         servers.ports = line
             .split_whitespace()
             .map(|p| p.parse().unwrap())

@@ -12,83 +12,30 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::fs;
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command as StdCommand, Output, Stdio};
 
 use assert_cmd::Command;
 
-use common::{Ca, cabundle, days, debian_root, valid_ca, write};
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, https_server, launch};
+use common::venv::{self, run_ok};
+use common::{Ca, EnvRemove, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
 
-/// Everything in the outer environment that could decide a TLS outcome:
-/// CA settings (this machine exports several), proxies, switches that turn
-/// verification off, and git and node configuration from outside the test.
-const SCRUB: &[&str] = &[
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "AWS_CA_BUNDLE",
-    "CARGO_HTTP_CAINFO",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-    "HTTPLIB2_CA_CERTS",
-    "NIX_SSL_CERT_FILE",
-    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "PYTHONHTTPSVERIFY",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "VIRTUAL_ENV",
-    "CURL_HOME",
-    "GIT_SSL_CAPATH",
-    "GIT_SSL_NO_VERIFY",
-    "GIT_SSL_CERT",
-    "GIT_SSL_KEY",
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_PROXY_COMMAND",
-    "GIT_ASKPASS",
-    "SSH_ASKPASS",
-    "NODE_OPTIONS",
-    "NODE_TLS_REJECT_UNAUTHORIZED",
-    "NODE_USE_ENV_PROXY",
-    "BASH_ENV",
-    "ENV",
-];
-
-macro_rules! scrub {
-    ($cmd:expr) => {{
-        let cmd = $cmd;
-        for var in SCRUB {
-            cmd.env_remove(var);
-        }
-        cmd.env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            // git: no system or user config, and never a prompt.
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_TERMINAL_PROMPT", "0")
-    }};
+/// Nothing TLS-related inherited ([`common::scrub_loopback`]), and for git
+/// no system or user config, and never a prompt.
+fn scrub<C: EnvRemove>(cmd: &mut C) -> &mut C {
+    scrub_loopback(cmd)
+        .set_env("GIT_CONFIG_NOSYSTEM", "1")
+        .set_env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .set_env("GIT_TERMINAL_PROMPT", "0")
 }
 
 fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
     let mut cmd = StdCommand::new(program);
-    scrub!(&mut cmd);
+    scrub(&mut cmd);
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -96,7 +43,7 @@ fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
 /// The real binary, state in `home`, nothing TLS-related inherited.
 fn cb(home: &Path) -> Command {
     let mut cmd = cabundle(home);
-    scrub!(&mut cmd);
+    scrub(&mut cmd);
     cmd
 }
 
@@ -123,133 +70,19 @@ fn on_path(program: &str) -> Option<PathBuf> {
 }
 
 // ---------------------------------------------------------------------------
-// The venv (shared with tests/python_env.rs; this file only reads it)
-
-fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin/python")
-}
-
-fn venv_ready(venv: &Path) -> bool {
-    scrubbed(venv_python(venv))
-        .args(["-c", "import requests, httpx, certifi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run_ok(cmd: &mut StdCommand, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\nPrepare a venv yourself and point CABUNDLE_TEST_VENV at it:\n  \
-         python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
-        out.status,
-        both(&out)
-    );
-}
-
-fn shared_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Some(venv) = std::env::var_os("CABUNDLE_TEST_VENV").filter(|v| !v.is_empty()) {
-            let venv = PathBuf::from(venv);
-            assert!(
-                venv_ready(&venv),
-                "CABUNDLE_TEST_VENV={} has no bin/python that imports requests and httpx; \
-                 prepare it with: python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
-                venv.display()
-            );
-            return venv_python(&venv);
-        }
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
-        // Test binaries (and threads in one) may get here at once: one
-        // builds while the others wait on the lock, then all reuse it.
-        fs::create_dir_all(venv.parent().unwrap()).unwrap();
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(venv.with_extension("lock"))
-            .unwrap();
-        lock.lock().unwrap();
-        if !venv_ready(&venv) {
-            eprintln!(
-                "building {} (python3 -m venv, pip install requests httpx)",
-                venv.display()
-            );
-            let _ = fs::remove_dir_all(&venv);
-            // pip keeps the outer environment: its proxy and CA settings
-            // are what let it reach the package index.
-            run_ok(
-                StdCommand::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .env_remove("VIRTUAL_ENV"),
-                "python3 -m venv",
-            );
-            run_ok(
-                StdCommand::new(venv_python(&venv)).args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "requests",
-                    "httpx",
-                ]),
-                "pip install requests httpx",
-            );
-            assert!(venv_ready(&venv), "the new venv cannot import requests, httpx");
-        }
-        drop(lock);
-        venv_python(&venv)
-    })
-}
-
-// ---------------------------------------------------------------------------
 // Servers
 
-/// A minimal HTTPS server on 127.0.0.1, port chosen by the OS and printed.
-const HELLO_SERVER: &str = r#"
-import http.server, ssl, sys
-
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from the cabundle test server\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv = Server(("127.0.0.1", 0), Hello)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
-"#;
-
-/// Git's smart HTTP over TLS: every request goes through `git
-/// http-backend` as a CGI program, with the repositories below argv[3].
-const GIT_SERVER: &str = r#"
-import http.server, os, ssl, subprocess, sys
+/// Git's smart HTTP over TLS ([`https_server`]): every request goes
+/// through `git http-backend` as a CGI program, with the repositories below
+/// argv[3].
+fn git_server() -> String {
+    https_server(
+        r#"
+import os, subprocess
 
 root = sys.argv[3]
 
-class Git(http.server.BaseHTTPRequestHandler):
+class Handler(Quiet):
     def do_GET(self):
         self.cgi()
 
@@ -296,37 +129,14 @@ class Git(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(rest)))
         self.end_headers()
         self.wfile.write(rest)
-
-    def log_message(self, *args):
-        pass
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv = Server(("127.0.0.1", 0), Git)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
-"#;
-
-const BODY: &str = "hello from the cabundle test server";
-
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+"#,
+    )
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+struct Server {
+    _child: ServerChild,
+    port: u16,
+    log: PathBuf,
 }
 
 impl Server {
@@ -348,26 +158,22 @@ fn start_server(
     let cert = write(&dir.join("server/cert.pem"), cert_pem);
     let key = write(&dir.join("server/key.pem"), key_pem);
     let log = dir.join("server/stderr.log");
-    let child = scrubbed(shared_python())
-        .arg("-c")
-        .arg(script)
-        .arg(&cert)
-        .arg(&key)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .expect("start the HTTPS server");
+    let (child, line) = launch(
+        scrubbed(venv::python())
+            .arg("-c")
+            .arg(script)
+            .arg(&cert)
+            .arg(&key)
+            .args(args)
+            .current_dir(dir),
+        &log,
+        "start the HTTPS server",
+    );
     let mut server = Server {
-        child,
+        _child: child,
         port: 0,
         log,
     };
-    let mut line = String::new();
-    BufReader::new(server.child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
     server.port = line.trim().parse().unwrap_or_else(|_| {
         panic!(
             "the HTTPS server did not start (printed {line:?}):\n{}",
@@ -437,9 +243,9 @@ except Exception as e:
 #[test]
 fn exec_gives_requests_and_curl_the_bundle() {
     let s = setup();
-    let server = start_server(s.tmp.path(), HELLO_SERVER, &s.leaf, &[]);
+    let server = start_server(s.tmp.path(), &hello_server(), &s.leaf, &[]);
     let url = server.url("");
-    let py = shared_python();
+    let py = venv::python();
     let requests: [&OsStr; 4] = [
         py.as_os_str(),
         "-c".as_ref(),
@@ -548,7 +354,7 @@ fn exec_lets_git_fetch_over_https() {
         git(dir).args(["clone", "-q", "--bare", "work", "srv/repo.git"]),
         "git clone --bare",
     );
-    let server = start_server(dir, GIT_SERVER, &s.leaf, &[&dir.join("srv")]);
+    let server = start_server(dir, &git_server(), &s.leaf, &[&dir.join("srv")]);
     let url = server.url("repo.git");
 
     // Not through exec: git's own default CAs do not include the corp CA.
@@ -618,7 +424,7 @@ fn exec_gives_node_the_bundle_as_extra_ca_certs() {
     };
     let s = setup();
     s.add_corp();
-    let server = start_server(s.tmp.path(), HELLO_SERVER, &s.leaf, &[]);
+    let server = start_server(s.tmp.path(), &hello_server(), &s.leaf, &[]);
     let script = format!(
         "require('https').get('{}', r => process.exit(r.statusCode===200?0:1))\
          .on('error', e => {{console.error(e.message); process.exit(2)}})",

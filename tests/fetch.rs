@@ -15,26 +15,14 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::process::{Command as StdCommand, Output};
 use std::time::{Duration, Instant};
 
+use common::server::{ServerChild, launch};
 use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// Inherited settings that would send a request elsewhere than asked.
-const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
 
 /// Three listeners on 127.0.0.1, ports chosen by the OS and printed on one
 /// line as `HTTPS PLAIN PROXY`:
@@ -213,18 +201,11 @@ srv.serve_forever()
 
 /// The servers; killed and reaped however the test ends.
 struct Server {
-    child: Child,
+    _child: ServerChild,
     https: u16,
     plain: u16,
     proxy: u16,
     log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -261,29 +242,23 @@ fn start_server(dir: &Path, (cert, key): &(String, String), routes: &Value) -> S
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }
-    let child = cmd
-        .arg("-c")
-        .arg(SERVER)
-        .arg(&cert)
-        .arg(&key)
-        .arg(&routes)
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("python3 is required for this test: start the loopback HTTPS server");
-    // The guard exists before anything can panic, so the server never outlives the test.
+    let (child, line) = launch(
+        cmd.arg("-c")
+            .arg(SERVER)
+            .arg(&cert)
+            .arg(&key)
+            .arg(&routes)
+            .arg(&log),
+        &stderr,
+        "python3 is required for this test: start the loopback HTTPS server",
+    );
     let mut server = Server {
-        child,
+        _child: child,
         https: 0,
         plain: 0,
         proxy: 0,
         log,
     };
-    let mut line = String::new();
-    let stdout = server.child.stdout.take().unwrap();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
     let ports: Vec<u16> = line
         .split_whitespace()
         .filter_map(|p| p.parse().ok())

@@ -11,75 +11,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::process::{Command as StdCommand, Output, Stdio};
 
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, launch};
 use common::{cabundle, days, debian_root, pem_blocks, valid_ca, write};
-
-/// What the snippet sets, and what else would let the outer environment
-/// decide the outcome: other CA settings, proxies (which would send the
-/// loopback request elsewhere), rc hooks of non-interactive shells, curl's
-/// config file and Python's switch for turning verification off.
-const SCRUB: &[&str] = &[
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "AWS_CA_BUNDLE",
-    "CARGO_HTTP_CAINFO",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-    "SSL_CERT_DIR",
-    "HTTPLIB2_CA_CERTS",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "BASH_ENV",
-    "ENV",
-    "SHELL",
-    "CURL_HOME",
-    "PYTHONHTTPSVERIFY",
-];
-
-/// A minimal HTTPS server on 127.0.0.1, port chosen by the OS and printed.
-/// The handshake runs in the handler thread (not in accept), so a client
-/// that refuses the certificate cannot wedge the server.
-const SERVER: &str = r#"
-import http.server, ssl, sys
-
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from the cabundle test server\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A client refusing our certificate is the point of the test.
-        pass
-
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv = Server(("127.0.0.1", 0), Hello)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
-"#;
-
-const BODY: &str = "hello from the cabundle test server";
 
 /// GET the URL with requests or urllib; prints `OK <body>` or
 /// `FAIL <exception>` (exit 1).
@@ -102,26 +38,22 @@ print("OK " + body.strip())
 
 /// The HTTPS server; killed and reaped however the test ends.
 struct Server {
-    child: Child,
+    _child: ServerChild,
     port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn python() -> StdCommand {
     scrubbed("python3")
 }
 
+/// `program` with none of what would let the outer environment decide the
+/// outcome: the snippet's variables, other CA settings, proxies (which would
+/// send the loopback request elsewhere), rc hooks of non-interactive shells,
+/// curl's config file and Python's switch for turning verification off
+/// ([`common::scrub`]), and `SHELL`.
 fn scrubbed(program: &str) -> StdCommand {
     let mut cmd = StdCommand::new(program);
-    for var in SCRUB {
-        cmd.env_remove(var);
-    }
+    common::scrub(&mut cmd).env_remove("SHELL");
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
     cmd
@@ -154,21 +86,15 @@ fn start_server(dir: &Path, cert_pem: &str, key_pem: &str) -> Server {
     let cert = write(&dir.join("server/cert.pem"), cert_pem);
     let key = write(&dir.join("server/key.pem"), key_pem);
     let log = dir.join("server/stderr.log");
-    let child = python()
-        .arg("-c")
-        .arg(SERVER)
-        .arg(&cert)
-        .arg(&key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start the python3 HTTPS server");
-    // The guard exists before anything can panic, so the server never outlives the test.
-    let mut server = Server { child, port: 0 };
-    let mut line = String::new();
-    let stdout = server.child.stdout.take().unwrap();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let (child, line) = launch(
+        python().arg("-c").arg(hello_server()).arg(&cert).arg(&key),
+        &log,
+        "start the python3 HTTPS server",
+    );
+    let mut server = Server {
+        _child: child,
+        port: 0,
+    };
     server.port = line.trim().parse().unwrap_or_else(|_| {
         panic!(
             "the HTTPS server did not start (printed {line:?}):\n{}",

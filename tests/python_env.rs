@@ -18,79 +18,33 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command as StdCommand, Output, Stdio};
 
 use assert_cmd::Command;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{Ca, cabundle, days, debian_root, valid_ca, write};
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, launch};
+use common::venv::{self, run_ok, venv_python};
+use common::{Ca, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
 
-/// Everything in the outer environment that could decide a TLS outcome:
-/// CA settings (this machine exports several), proxies (which would send
-/// the loopback request elsewhere), Python's own switches, and an active
-/// virtualenv (which `python status` would look at).
-const SCRUB: &[&str] = &[
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "PIP_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "GIT_SSL_CAINFO",
-    "AWS_CA_BUNDLE",
-    "CARGO_HTTP_CAINFO",
-    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-    "HTTPLIB2_CA_CERTS",
-    "NIX_SSL_CERT_FILE",
-    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "PYTHONHTTPSVERIFY",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "PYTHONWARNINGS",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "BASH_ENV",
-    "ENV",
-];
-
-/// Turn `cmd` into one that inherits none of [`SCRUB`], bypasses proxies
-/// for loopback, and writes no bytecode (so site-packages listings compare).
-macro_rules! scrub {
-    ($cmd:expr) => {{
-        let cmd = $cmd;
-        for var in SCRUB {
-            cmd.env_remove(var);
-        }
-        cmd.env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-    }};
-}
-
+/// `program` inheriting no TLS or proxy setting ([`common::scrub`]: CA
+/// settings, proxies, Python's own switches, an active virtualenv, which
+/// `python status` would look at), bypassing proxies for loopback, writing
+/// no bytecode (so site-packages listings compare), stdin closed.
 fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
     let mut cmd = StdCommand::new(program);
-    scrub!(&mut cmd);
-    cmd.stdin(Stdio::null());
+    scrub_loopback(&mut cmd).stdin(Stdio::null());
     cmd
 }
 
 /// The real binary, state in `home`, nothing TLS-related inherited.
 fn cb(home: &Path) -> Command {
     let mut cmd = cabundle(home);
-    scrub!(&mut cmd);
+    scrub_loopback(&mut cmd);
     cmd
 }
 
@@ -105,94 +59,8 @@ fn both(out: &Output) -> String {
 // ---------------------------------------------------------------------------
 // The venv
 
-fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin/python")
-}
-
-fn venv_ready(venv: &Path) -> bool {
-    scrubbed(venv_python(venv))
-        .args(["-c", "import requests, httpx, certifi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run_ok(cmd: &mut StdCommand, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\nPrepare a venv yourself and point CABUNDLE_TEST_VENV at it:\n  \
-         python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
-        out.status,
-        both(&out)
-    );
-}
-
-/// The venv every test starts from; no test changes it.
-fn shared_venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        if let Some(venv) = std::env::var_os("CABUNDLE_TEST_VENV").filter(|v| !v.is_empty()) {
-            let venv = PathBuf::from(venv);
-            assert!(
-                venv_ready(&venv),
-                "CABUNDLE_TEST_VENV={} has no bin/python that imports requests and httpx; \
-                 prepare it with: python3 -m venv DIR && DIR/bin/python -m pip install requests httpx",
-                venv.display()
-            );
-            return venv;
-        }
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
-        // Test binaries (and threads in one) may get here at once: one
-        // builds while the others wait on the lock, then all reuse it.
-        let lock_path = venv.with_extension("lock");
-        fs::create_dir_all(venv.parent().unwrap()).unwrap();
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .unwrap();
-        lock.lock().unwrap();
-        if !venv_ready(&venv) {
-            eprintln!(
-                "building {} (python3 -m venv, pip install requests httpx)",
-                venv.display()
-            );
-            let _ = fs::remove_dir_all(&venv);
-            // pip keeps the outer environment: its proxy and CA settings
-            // are what let it reach the package index.
-            run_ok(
-                StdCommand::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .env_remove("VIRTUAL_ENV"),
-                "python3 -m venv",
-            );
-            run_ok(
-                StdCommand::new(venv_python(&venv)).args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "requests",
-                    "httpx",
-                ]),
-                "pip install requests httpx",
-            );
-            assert!(venv_ready(&venv), "the new venv cannot import requests, httpx");
-        }
-        drop(lock);
-        venv
-    })
-}
-
 fn shared_python() -> PathBuf {
-    venv_python(shared_venv())
+    venv::python().to_path_buf()
 }
 
 /// A private copy of the shared venv under `dir`, for a test that installs
@@ -200,10 +68,7 @@ fn shared_python() -> PathBuf {
 fn venv_copy(dir: &Path) -> PathBuf {
     let dest = dir.join("venv");
     run_ok(
-        StdCommand::new("cp")
-            .arg("-a")
-            .arg(shared_venv())
-            .arg(&dest),
+        StdCommand::new("cp").arg("-a").arg(venv::venv()).arg(&dest),
         "cp -a venv",
     );
     dest
@@ -243,40 +108,6 @@ fn sha256_of(path: &Path) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // The server and the clients
 
-/// A minimal HTTPS server on 127.0.0.1, port chosen by the OS and printed.
-/// The handshake runs in the handler thread, so a client that refuses the
-/// certificate cannot wedge the server.
-const SERVER: &str = r#"
-import http.server, ssl, sys
-
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from the cabundle test server\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv = Server(("127.0.0.1", 0), Hello)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
-"#;
-
-const BODY: &str = "hello from the cabundle test server";
-
 /// GET the URL with each client named; one line per client:
 /// `NAME OK BODY` or `NAME FAIL Exception: message`.
 const CLIENT: &str = r#"
@@ -302,15 +133,8 @@ for kind in sys.argv[2:]:
 const CLIENTS: &[&str] = &["requests", "urllib", "httpx"];
 
 struct Server {
-    child: Child,
+    _child: ServerChild,
     port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -323,20 +147,19 @@ fn start_server(dir: &Path, cert_pem: &str, key_pem: &str) -> Server {
     let cert = write(&dir.join("server/cert.pem"), cert_pem);
     let key = write(&dir.join("server/key.pem"), key_pem);
     let log = dir.join("server/stderr.log");
-    let child = scrubbed(shared_python())
-        .arg("-c")
-        .arg(SERVER)
-        .arg(&cert)
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .expect("start the HTTPS server");
-    let mut server = Server { child, port: 0 };
-    let mut line = String::new();
-    BufReader::new(server.child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = launch(
+        scrubbed(shared_python())
+            .arg("-c")
+            .arg(hello_server())
+            .arg(&cert)
+            .arg(&key),
+        &log,
+        "start the HTTPS server",
+    );
+    let mut server = Server {
+        _child: child,
+        port: 0,
+    };
     server.port = line.trim().parse().unwrap_or_else(|_| {
         panic!(
             "the HTTPS server did not start (printed {line:?}):\n{}",

@@ -2,6 +2,9 @@
 //! certificates with any dates, fixture OS roots, and openssl as an oracle.
 #![allow(dead_code)]
 
+pub mod server;
+pub mod venv;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
@@ -23,6 +26,101 @@ pub fn cabundle(home: &Path) -> Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// What the tests scrub besides `cabundle::env::VARS` (which this machine
+/// exports several of) and [`PROXY_VARS`]: other CA settings, OpenSSL's config, Python's switches and an
+/// active virtualenv, rc hooks of non-interactive shells, and git, curl
+/// and node configuration from outside the test.
+pub const SCRUB_EXTRA: &[&str] = &[
+    "SSL_CERT_DIR",
+    "HTTPLIB2_CA_CERTS",
+    "NIX_SSL_CERT_FILE",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+    "OPENSSL_CONF",
+    "PYTHONHTTPSVERIFY",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONWARNINGS",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "BASH_ENV",
+    "ENV",
+    "CURL_HOME",
+    "GIT_SSL_CAPATH",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_SSL_CERT",
+    "GIT_SSL_KEY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_PROXY_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "NODE_OPTIONS",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
+    "NODE_USE_ENV_PROXY",
+];
+
+/// Inherited settings that would send a request elsewhere than asked.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// A command whose environment can be changed: std's and assert_cmd's.
+pub trait EnvRemove {
+    fn remove_env(&mut self, var: &str);
+    fn set_env(&mut self, var: &str, value: &str) -> &mut Self;
+}
+
+impl EnvRemove for StdCommand {
+    fn remove_env(&mut self, var: &str) {
+        self.env_remove(var);
+    }
+    fn set_env(&mut self, var: &str, value: &str) -> &mut Self {
+        self.env(var, value)
+    }
+}
+
+impl EnvRemove for Command {
+    fn remove_env(&mut self, var: &str) {
+        self.env_remove(var);
+    }
+    fn set_env(&mut self, var: &str, value: &str) -> &mut Self {
+        self.env(var, value)
+    }
+}
+
+/// Remove every TLS and proxy setting from `cmd`'s environment:
+/// `cabundle::env::VARS`, [`SCRUB_EXTRA`] and [`PROXY_VARS`].
+pub fn scrub<C: EnvRemove>(cmd: &mut C) -> &mut C {
+    let vars = cabundle::env::VARS
+        .iter()
+        .chain(SCRUB_EXTRA)
+        .chain(PROXY_VARS);
+    for var in vars {
+        cmd.remove_env(var);
+    }
+    cmd
+}
+
+/// [`scrub`], then bypass proxies for loopback and write no bytecode (so
+/// site-packages listings compare and the shared venv stays as built).
+pub fn scrub_loopback<C: EnvRemove>(cmd: &mut C) -> &mut C {
+    scrub(cmd)
+        .set_env("NO_PROXY", "127.0.0.1,localhost")
+        .set_env("no_proxy", "127.0.0.1,localhost")
+        .set_env("PYTHONDONTWRITEBYTECODE", "1")
 }
 
 /// `now + days`, for certificates whose validity is relative to today.
