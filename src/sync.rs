@@ -87,18 +87,30 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
 pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
-    let mut gathered = Gathered::default();
-    let os = match &opts.macos_export {
-        Some(export) => {
-            sources::macos::load_export(export, opts.macos_trust_settings.as_deref(), &mut gathered)
-        }
-        None if cfg!(target_os = "macos") && opts.root == Path::new("/") => {
-            sources::macos::load_live(&mut gathered)
-        }
-        None => sources::os::load(&opts.root, &mut gathered),
-    };
-    let roots = Roots::current(&paths.cache_dir, &mut gathered);
-    let mozilla = roots.load(&mut gathered);
+    // Mozilla's roots decode on one core while the OS store does on the
+    // other; they are joined in a fixed order, so output does not depend on
+    // which finishes first.
+    let (os, mut gathered, (roots, mozilla, moz_gathered)) = std::thread::scope(|s| {
+        let moz = s.spawn(|| {
+            let mut g = Gathered::default();
+            let roots = Roots::current(&paths.cache_dir, &mut g);
+            let n = roots.load(&mut g);
+            (roots, n, g)
+        });
+        let mut g = Gathered::default();
+        let os = match &opts.macos_export {
+            Some(export) => {
+                sources::macos::load_export(export, opts.macos_trust_settings.as_deref(), &mut g)
+            }
+            None if cfg!(target_os = "macos") && opts.root == Path::new("/") => {
+                sources::macos::load_live(&mut g)
+            }
+            None => sources::os::load(&opts.root, &mut g),
+        };
+        let moz = moz.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (os, g, moz)
+    });
+    gathered.append(moz_gathered);
     let added = sources::user::load(&paths.cas, &mut gathered)?;
     let problems = std::mem::take(&mut gathered.problems);
     let files = std::mem::take(&mut gathered.files);

@@ -141,6 +141,15 @@ impl Gathered {
         total
     }
 
+    /// Add what another gathering found, after what this one found.
+    pub fn append(&mut self, mut other: Gathered) {
+        self.found.append(&mut other.found);
+        self.distrusted.append(&mut other.distrusted);
+        self.problems.append(&mut other.problems);
+        self.files.append(&mut other.files);
+        self.distrust_after.extend(other.distrust_after);
+    }
+
     pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_path_buf(),
