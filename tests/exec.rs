@@ -20,7 +20,7 @@ use std::process::{Command as StdCommand, Output, Stdio};
 
 use assert_cmd::Command;
 
-use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, https_server, launch};
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, https_server, start_https};
 use common::venv::{self, run_ok};
 use common::{Ca, EnvRemove, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
 
@@ -155,32 +155,19 @@ fn start_server(
     (cert_pem, key_pem): &(String, String),
     args: &[&Path],
 ) -> Server {
-    let cert = write(&dir.join("server/cert.pem"), cert_pem);
-    let key = write(&dir.join("server/key.pem"), key_pem);
-    let log = dir.join("server/stderr.log");
-    let (child, line) = launch(
-        scrubbed(venv::python())
-            .arg("-c")
-            .arg(script)
-            .arg(&cert)
-            .arg(&key)
-            .args(args)
-            .current_dir(dir),
-        &log,
+    let (child, port, log) = start_https(
+        scrubbed(venv::python()).current_dir(dir),
+        dir,
+        script,
+        (cert_pem, key_pem),
+        args,
         "start the HTTPS server",
     );
-    let mut server = Server {
+    Server {
         _child: child,
-        port: 0,
+        port,
         log,
-    };
-    server.port = line.trim().parse().unwrap_or_else(|_| {
-        panic!(
-            "the HTTPS server did not start (printed {line:?}):\n{}",
-            server.log()
-        )
-    });
-    server
+    }
 }
 
 /// A synced home over an empty Debian root (Mozilla's roots only), and a

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
 
-use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, launch};
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, start_https};
 use common::{cabundle, days, debian_root, pem_blocks, valid_ca, write};
 
 /// GET the URL with requests or urllib; prints `OK <body>` or
@@ -83,25 +83,18 @@ fn require_python() {
 }
 
 fn start_server(dir: &Path, cert_pem: &str, key_pem: &str) -> Server {
-    let cert = write(&dir.join("server/cert.pem"), cert_pem);
-    let key = write(&dir.join("server/key.pem"), key_pem);
-    let log = dir.join("server/stderr.log");
-    let (child, line) = launch(
-        python().arg("-c").arg(hello_server()).arg(&cert).arg(&key),
-        &log,
+    let (child, port, _) = start_https(
+        &mut python(),
+        dir,
+        &hello_server(),
+        (cert_pem, key_pem),
+        &[],
         "start the python3 HTTPS server",
     );
-    let mut server = Server {
+    Server {
         _child: child,
-        port: 0,
-    };
-    server.port = line.trim().parse().unwrap_or_else(|_| {
-        panic!(
-            "the HTTPS server did not start (printed {line:?}):\n{}",
-            fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
-    server
+        port,
+    }
 }
 
 /// Run `command...` in bash after `eval`-ing `cabundle env --shell sh

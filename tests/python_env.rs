@@ -27,7 +27,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, launch};
+use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, start_https};
 use common::venv::{self, run_ok, venv_python};
 use common::{Ca, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
 
@@ -144,29 +144,18 @@ impl Server {
 }
 
 fn start_server(dir: &Path, cert_pem: &str, key_pem: &str) -> Server {
-    let cert = write(&dir.join("server/cert.pem"), cert_pem);
-    let key = write(&dir.join("server/key.pem"), key_pem);
-    let log = dir.join("server/stderr.log");
-    let (child, line) = launch(
-        scrubbed(shared_python())
-            .arg("-c")
-            .arg(hello_server())
-            .arg(&cert)
-            .arg(&key),
-        &log,
+    let (child, port, _) = start_https(
+        &mut scrubbed(shared_python()),
+        dir,
+        &hello_server(),
+        (cert_pem, key_pem),
+        &[],
         "start the HTTPS server",
     );
-    let mut server = Server {
+    Server {
         _child: child,
-        port: 0,
-    };
-    server.port = line.trim().parse().unwrap_or_else(|_| {
-        panic!(
-            "the HTTPS server did not start (printed {line:?}):\n{}",
-            fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
-    server
+        port,
+    }
 }
 
 /// Each client's line from [`CLIENT`], run by `python` with nothing but

@@ -1,10 +1,13 @@
 //! Python servers on 127.0.0.1 for the TLS tests: HTTPS server scripts,
 //! and the launcher every server shares (spawn, guard, first line).
 
+use std::fs;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
+
+use super::write;
 
 /// A Python script serving `handler` over TLS on 127.0.0.1, port chosen by
 /// the OS and printed. `handler` is Python source defining a request handler
@@ -87,4 +90,33 @@ pub fn launch(cmd: &mut StdCommand, log: &Path, expect: &str) -> (ServerChild, S
     let stdout = guard.0.stdout.take().unwrap();
     BufReader::new(stdout).read_line(&mut line).unwrap();
     (guard, line)
+}
+
+/// Start `script` (an [`https_server`]) with `python` (the interpreter, its
+/// environment already set): the certificate and key are written to
+/// `dir/server/`, `args` follow them, stderr goes to `dir/server/stderr.log`.
+/// Returns the guard, the port it printed and the log's path.
+pub fn start_https(
+    python: &mut StdCommand,
+    dir: &Path,
+    script: &str,
+    (cert_pem, key_pem): (&str, &str),
+    args: &[&Path],
+    expect: &str,
+) -> (ServerChild, u16, PathBuf) {
+    let cert = write(&dir.join("server/cert.pem"), cert_pem);
+    let key = write(&dir.join("server/key.pem"), key_pem);
+    let log = dir.join("server/stderr.log");
+    let (child, line) = launch(
+        python.arg("-c").arg(script).arg(&cert).arg(&key).args(args),
+        &log,
+        expect,
+    );
+    let port = line.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "the HTTPS server did not start (printed {line:?}):\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    (child, port, log)
 }
