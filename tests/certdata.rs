@@ -92,10 +92,7 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "pem"))
         .unwrap();
-    let cached: BTreeSet<String> = pem_blocks(&fs::read_to_string(pem).unwrap())
-        .iter()
-        .map(|b| openssl_sha256(b))
-        .collect();
+    let cached = file_fingerprints(&pem);
     assert_eq!(cached, oracle.keys().cloned().collect::<BTreeSet<_>>());
 
     // After sync (no OS store, offline): the same, minus expired roots.

@@ -64,10 +64,7 @@ fn an_export_is_the_os_store_and_denied_roots_stay_out_of_every_source() {
         .assert()
         .success()
         .stderr(contains("macos"));
-    let got: Vec<String> = pem_blocks(&fs::read_to_string(home.join("ca-bundle.pem")).unwrap())
-        .iter()
-        .map(|b| openssl_sha256(b))
-        .collect();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
     assert!(got.contains(&openssl_sha256(&admin.pem)));
     assert!(!got.contains(&openssl_sha256(&denied.pem)));
     // Denied by the admin: gone even though the Mozilla snapshot has it.

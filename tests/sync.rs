@@ -177,10 +177,7 @@ fn drop_in_anchors_count_before_the_updater_runs_and_bad_files_are_skipped() {
     );
 
     let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
-    let got: BTreeSet<String> = pem_blocks(&bundle)
-        .iter()
-        .map(|b| openssl_sha256(b))
-        .collect();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
     for ca in [&pem_ca, &der_ca, &nested] {
         assert!(got.contains(&openssl_sha256(&ca.pem)));
     }
@@ -295,11 +292,7 @@ fn trusted_certificate_aux_data_is_honoured() {
         .arg(&root)
         .assert()
         .success();
-    let got: BTreeSet<String> =
-        pem_blocks(&fs::read_to_string(home.join("ca-bundle.pem")).unwrap())
-            .iter()
-            .map(|b| openssl_sha256(b))
-            .collect();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
     assert!(got.contains(&openssl_sha256(&trusted.pem)));
     assert!(!got.contains(&openssl_sha256(&rejected.pem)));
 }
@@ -326,11 +319,7 @@ fn pem_in_all_its_dialects_is_read() {
         .unwrap();
     assert!(out.status.success());
     assert!(!stderr_of(&out).contains("warning"), "{}", stderr_of(&out));
-    let got: BTreeSet<String> =
-        pem_blocks(&fs::read_to_string(home.join("ca-bundle.pem")).unwrap())
-            .iter()
-            .map(|b| openssl_sha256(b))
-            .collect();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
     for ca in &cas {
         assert!(got.contains(&openssl_sha256(&ca.pem)));
     }

@@ -49,6 +49,7 @@ pub const SCRUB_EXTRA: &[&str] = &[
     "ENV",
     "CURL_HOME",
     "GIT_SSL_CAPATH",
+    // Removed, never set: an inherited one must not let a git test pass.
     "GIT_SSL_NO_VERIFY",
     "GIT_SSL_CERT",
     "GIT_SSL_KEY",
@@ -265,6 +266,15 @@ pub fn openssl_sha256_unexpired(pem: &str) -> (String, bool) {
             .to_lowercase(),
         unexpired,
     )
+}
+
+/// The SHA-256 of every certificate in a PEM file, by openssl.
+pub fn file_fingerprints(path: &Path) -> std::collections::BTreeSet<String> {
+    let text = fs::read_to_string(path).unwrap();
+    pem_blocks(&text)
+        .iter()
+        .map(|b| openssl_sha256(b))
+        .collect()
 }
 
 /// Is the certificate still valid now, by `openssl x509 -checkend 0`?
