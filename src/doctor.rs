@@ -360,7 +360,36 @@ pub struct UrlOptions {
     pub save_issuer: Option<PathBuf>,
 }
 
-pub fn check_url(paths: &Paths, url: &str, opts: &UrlOptions) -> UrlReport {
+/// The three trust sets a chain is checked against, each with where it
+/// came from; read once for all the URLs of one run.
+pub struct TrustSets {
+    in_force: (String, Vec<Cert>),
+    os: (String, Vec<Cert>),
+    mozilla: (String, Vec<Cert>),
+}
+
+impl TrustSets {
+    pub fn load(paths: &Paths) -> TrustSets {
+        let certs = |g: Gathered| g.found.into_iter().map(|(_, i)| i.cert).collect();
+        let mut g = Gathered::default();
+        sources::os::load(Path::new("/"), &mut g);
+        let os = ("the OS trust store".to_string(), certs(g));
+        let mut g = Gathered::default();
+        let roots = Roots::current(&paths.cache_dir, &mut g);
+        roots.load(&mut g);
+        let mozilla = (
+            format!("Mozilla roots ({})", roots.provenance.upstream),
+            certs(g),
+        );
+        TrustSets {
+            in_force: in_force(paths),
+            os,
+            mozilla,
+        }
+    }
+}
+
+pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
     let mut report = UrlReport {
         url: url.into(),
         host: String::new(),
@@ -419,48 +448,37 @@ pub fn check_url(paths: &Paths, url: &str, opts: &UrlOptions) -> UrlReport {
         return report;
     }
 
-    // The three trust sets.
-    let (in_force_source, in_force) = in_force(paths);
-    let mut g = Gathered::default();
-    sources::os::load(Path::new("/"), &mut g);
-    let os: Vec<Cert> = g.found.into_iter().map(|(_, i)| i.cert).collect();
-    let mut g = Gathered::default();
-    let mozilla_roots = Roots::current(&paths.cache_dir, &mut g);
-    mozilla_roots.load(&mut g);
-    let mozilla: Vec<Cert> = g.found.into_iter().map(|(_, i)| i.cert).collect();
-    let results: Vec<(&str, String, Result<(), rustls::Error>)> = vec![
+    let results: Vec<(&str, &str, Result<(), rustls::Error>)> = [
+        ("in force", &sets.in_force),
+        ("os", &sets.os),
+        ("mozilla", &sets.mozilla),
+    ]
+    .into_iter()
+    .map(|(name, (source, certs))| {
         (
-            "in force",
-            in_force_source,
-            tls::verify(&ders, &in_force, &host, opts.now),
-        ),
-        (
-            "os",
-            "the OS trust store".into(),
-            tls::verify(&ders, &os, &host, opts.now),
-        ),
-        (
-            "mozilla",
-            format!("Mozilla roots ({})", mozilla_roots.provenance.upstream),
-            tls::verify(&ders, &mozilla, &host, opts.now),
-        ),
-    ];
+            name,
+            source.as_str(),
+            tls::verify(&ders, certs, &host, opts.now),
+        )
+    })
+    .collect();
     report.trust = results
         .iter()
         .map(|(set, source, r)| TrustResult {
             trust_set: set.to_string(),
-            source: source.clone(),
+            source: source.to_string(),
             ok: r.is_ok(),
             error: r.as_ref().err().map(ToString::to_string),
         })
         .collect();
 
+    let mozilla = &sets.mozilla.1;
     let verdict = classify(
         &chain,
         &results[0].2,
         results[1].2.is_ok() || results[2].2.is_ok(),
         &host,
-        &mozilla,
+        mozilla,
         opts.now,
     );
     report.ok = verdict.failure.is_none();

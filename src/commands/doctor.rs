@@ -27,11 +27,12 @@ pub fn run(paths: &Paths, args: &DoctorArgs) -> Result<()> {
             now,
             save_issuer: args.save_issuer.clone(),
         };
+        let sets = doctor::TrustSets::load(paths);
         (
             Vec::new(),
             args.urls
                 .iter()
-                .map(|u| doctor::check_url(paths, u, &opts))
+                .map(|u| doctor::check_url(&sets, u, &opts))
                 .collect(),
         )
     };
