@@ -2,9 +2,8 @@
 //! one atomic writer every file goes through.
 
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -154,31 +153,88 @@ pub fn commit_all(files: Vec<Prepared>) -> Result<()> {
     Ok(())
 }
 
-/// Where `fill` writes: the temp file, hashed on the way, so it can be
-/// compared with the file it would replace.
-pub struct Sink<'a> {
-    file: &'a mut File,
-    hash: Sha256,
-    len: u64,
+/// Where `fill` writes. While every byte matches the file already in
+/// place, nothing is written: an unchanged sync only reads. At the first
+/// difference a temp file is made beside it, the matching part copied in,
+/// and writing goes on there.
+pub struct Sink {
+    path: PathBuf,
+    dir: PathBuf,
+    prefix: String,
+    /// The file in place, while it matches all that was written.
+    same: Option<File>,
+    /// How many bytes matched.
+    matched: u64,
+    scratch: Vec<u8>,
+    tmp: Option<tempfile::NamedTempFile>,
 }
 
-impl Write for Sink<'_> {
+impl Sink {
+    /// The temp file, made (with the matched part copied in) on first use.
+    fn diverge(&mut self) -> io::Result<&mut File> {
+        let tmp = match self.tmp.take() {
+            Some(tmp) => tmp,
+            None => self.new_temp()?,
+        };
+        Ok(self.tmp.insert(tmp).as_file_mut())
+    }
+
+    fn new_temp(&mut self) -> io::Result<tempfile::NamedTempFile> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&self.prefix)
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)?;
+        if let Some(mut old) = self.same.take() {
+            old.seek(SeekFrom::Start(0))?;
+            let copied = io::copy(&mut old.take(self.matched), tmp.as_file_mut())?;
+            if copied != self.matched {
+                return Err(io::Error::other(format!(
+                    "{} shrank while it was being compared",
+                    self.path.display()
+                )));
+            }
+        }
+        Ok(tmp)
+    }
+
+    /// Does the file in place hold exactly what was written, and no more?
+    fn unchanged(&mut self) -> io::Result<bool> {
+        match &mut self.same {
+            Some(old) => Ok(old.read(&mut [0u8; 1])? == 0),
+            None => Ok(false),
+        }
+    }
+}
+
+impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
+        if let Some(old) = &mut self.same {
+            self.scratch.resize(buf.len(), 0);
+            match old.read_exact(&mut self.scratch) {
+                Ok(()) if self.scratch == buf => {
+                    self.matched += buf.len() as u64;
+                    return Ok(buf.len());
+                }
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.diverge()?.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        match &mut self.tmp {
+            Some(tmp) => tmp.as_file_mut().flush(),
+            None => Ok(()),
+        }
     }
 }
 
 /// The first half of [`write_atomic_with`]: everything but the rename, so
 /// two files can be written at once and committed in order. Same inputs
-/// give the same bytes, so a rewrite is often a no-op: then the temp file
-/// is dropped unsynced and nothing is renamed.
+/// give the same bytes, so a rewrite is often a no-op: then no temp file is
+/// made and nothing is renamed.
 pub fn prepare_atomic(
     path: &Path,
     fill: impl FnOnce(&mut Sink) -> io::Result<()>,
@@ -194,25 +250,27 @@ pub fn prepare_atomic(
         .unwrap_or_default();
     let prefix = format!(".{name}.");
     remove_stale_temps(dir, &prefix);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .at(dir)?;
     let mut sink = Sink {
-        file: tmp.as_file_mut(),
-        hash: Sha256::new(),
-        len: 0,
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        prefix,
+        same: comparable(path),
+        matched: 0,
+        scratch: Vec::new(),
+        tmp: None,
     };
     fill(&mut sink).at(path)?;
-    let (len, digest) = (sink.len, sink.hash.finalize());
-    if same_contents(path, len, &digest) {
+    if sink.unchanged().at(path)? {
         return Ok(Prepared {
             tmp: None,
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
         });
     }
+    let tmp = match sink.tmp.take() {
+        Some(tmp) => tmp,
+        None => sink.new_temp().at(path)?,
+    };
     tmp.as_file()
         .set_permissions(Permissions::from_mode(0o644))
         .and_then(|()| tmp.as_file().sync_all())
@@ -224,17 +282,14 @@ pub fn prepare_atomic(
     })
 }
 
-/// Does `path` already hold exactly these bytes, world-readable?
-fn same_contents(path: &Path, len: u64, digest: &[u8]) -> bool {
-    let Ok(mut file) = File::open(path) else {
-        return false;
-    };
+/// The file in place, to compare against, if it is one a rewrite could
+/// leave alone: a regular, world-readable file.
+fn comparable(path: &Path) -> Option<File> {
+    let file = File::open(path).ok()?;
     match file.metadata() {
-        Ok(m) if m.is_file() && m.len() == len && m.permissions().mode() & 0o777 == 0o644 => {}
-        _ => return false,
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o777 == 0o644 => Some(file),
+        _ => None,
     }
-    let mut hash = Sha256::new();
-    io::copy(&mut file, &mut hash).is_ok() && hash.finalize().as_slice() == digest
 }
 
 fn remove_stale_temps(dir: &Path, prefix: &str) {
@@ -327,5 +382,38 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, ["ca-bundle.pem"]);
+    }
+
+    /// The compare-then-write path, with writes split at every size, so a
+    /// difference lands before, inside and after each chunk.
+    #[test]
+    fn a_rewrite_in_pieces_gives_exactly_the_new_bytes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca-bundle.pem");
+        let base: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut changed_middle = base.clone();
+        changed_middle[2500] ^= 1;
+        let cases: [&[u8]; 5] = [
+            &base,
+            &changed_middle,
+            &base[..4999],
+            &[base.as_slice(), b"tail"].concat(),
+            b"",
+        ];
+        for new in cases {
+            for chunk in [1, 7, 1000, 4096, 10_000] {
+                write_atomic(&path, &base).unwrap();
+                let ino = fs::metadata(&path).unwrap().ino();
+                write_atomic_with(&path, |f| {
+                    new.chunks(chunk).try_for_each(|c| f.write_all(c))
+                })
+                .unwrap();
+                assert_eq!(fs::read(&path).unwrap(), new, "chunk {chunk}");
+                let replaced = fs::metadata(&path).unwrap().ino() != ino;
+                assert_eq!(replaced, new != base.as_slice(), "chunk {chunk}");
+                assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+            }
+        }
     }
 }
