@@ -1,8 +1,9 @@
 //! Merge, policy and rendering: from what the sources found to the bundle's
 //! bytes and the manifest. Pure functions; writing is `store`'s job.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,8 @@ pub struct Policy {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub cert: Cert,
-    pub sources: BTreeSet<String>,
+    /// Sorted, each once.
+    pub sources: Vec<Arc<str>>,
     pub status: Status,
     /// Why it was left out; empty when kept.
     pub reason: String,
@@ -65,16 +67,18 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
             .entry(item.cert.sha256)
             .or_insert_with(|| Entry {
                 cert: item.cert,
-                sources: BTreeSet::new(),
+                sources: Vec::new(),
                 status: Status::Kept,
                 reason: String::new(),
                 distrust_after: None,
             })
             .sources
-            .insert(label);
+            .push(label);
     }
     let mut entries: Vec<Entry> = by_sha.into_values().collect();
     for e in &mut entries {
+        e.sources.sort_unstable();
+        e.sources.dedup();
         e.distrust_after = gathered.distrust_after.get(&e.cert.sha256).copied();
         if policy.blocked.contains(&e.cert.sha256) {
             e.status = Status::Blocked;
@@ -184,7 +188,7 @@ impl From<&Entry> for Record {
             serial: e.cert.serial.clone(),
             not_before: date::instant(e.cert.not_before),
             not_after: date::instant(e.cert.not_after),
-            sources: e.sources.iter().cloned().collect(),
+            sources: e.sources.iter().map(|s| s.to_string()).collect(),
             status: e.status.clone(),
             reason: e.reason.clone(),
             distrust_after: e.distrust_after.map(date::instant),

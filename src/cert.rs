@@ -1,5 +1,8 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
@@ -7,8 +10,13 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 /// one far larger is padding or an attack on whoever parses it next.
 pub const MAX_CERT_SIZE: usize = 64 * 1024;
 
+/// Cheap to clone: the same certificate reaches a sync from several
+/// sources, and is parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cert {
+pub struct Cert(Arc<Parsed>);
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parsed {
     pub der: Vec<u8>,
     pub sha256: [u8; 32],
     pub subject: String,
@@ -25,10 +33,22 @@ pub struct Cert {
     pub v1_root: bool,
 }
 
+impl Deref for Cert {
+    type Target = Parsed;
+    fn deref(&self) -> &Parsed {
+        &self.0
+    }
+}
+
 impl Cert {
     /// Parse one DER certificate from the front of `bytes`, returning what
     /// follows it (OpenSSL's aux data in a TRUSTED CERTIFICATE).
     pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), String> {
+        Cert::parse(bytes, None)
+    }
+
+    /// `sha256`, when given, is that of all of `bytes`, already computed.
+    fn parse(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<(Cert, &[u8]), String> {
         let (rest, x509) = X509Certificate::from_der(bytes)
             .map_err(|e| format!("not an X.509 certificate ({e})"))?;
         let der = &bytes[..bytes.len() - rest.len()];
@@ -54,8 +74,11 @@ impl Cert {
                 .map(|s| printable(&s))
                 .map_err(|e| format!("unreadable {what} name ({e})"))
         };
-        let cert = Cert {
-            sha256: Sha256::digest(der).into(),
+        let cert = Parsed {
+            sha256: match sha256 {
+                Some(sha) if rest.is_empty() => sha,
+                _ => Sha256::digest(der).into(),
+            },
             subject: name(x509.subject(), "subject")?,
             issuer: name(x509.issuer(), "issuer")?,
             common_name,
@@ -67,12 +90,17 @@ impl Cert {
                 && x509.subject().as_raw() == x509.issuer().as_raw(),
             der: der.to_vec(),
         };
-        Ok((cert, rest))
+        Ok((Cert(Arc::new(cert)), rest))
     }
 
     /// Parse exactly one DER certificate.
     pub fn from_der(bytes: &[u8]) -> Result<Cert, String> {
-        match Cert::parse_prefix(bytes)? {
+        Cert::from_der_hashed(bytes, None)
+    }
+
+    /// [`Cert::from_der`] when the SHA-256 of `bytes` is already known.
+    pub fn from_der_hashed(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<Cert, String> {
+        match Cert::parse(bytes, sha256)? {
             (cert, []) => Ok(cert),
             (_, rest) => Err(format!(
                 "{} bytes of trailing data after the certificate",
@@ -119,13 +147,7 @@ impl Cert {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    data_encoding::HEXLOWER.encode(bytes)
 }
 
 /// Accept a SHA-256 as people paste it: any case, with or without colons.

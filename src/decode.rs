@@ -6,13 +6,16 @@
 
 pub mod certdata;
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Mutex;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use sha2::{Digest, Sha256};
 
 use crate::cert::Cert;
 
@@ -68,25 +71,56 @@ pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Certificates already parsed, by SHA-256 of their DER. Most of what an
+/// OS store holds is also in Mozilla's set, and the two are decoded at once:
+/// whichever reaches a certificate first parses it, the other reuses it.
+#[derive(Debug, Default)]
+pub struct Memo(Mutex<HashMap<[u8; 32], Cert>>);
+
+impl Memo {
+    fn cert(&self, der: &[u8]) -> Result<Cert, String> {
+        let sha: [u8; 32] = Sha256::digest(der).into();
+        let known = |m: &Self| m.0.lock().ok().and_then(|map| map.get(&sha).cloned());
+        if let Some(cert) = known(self) {
+            return Ok(cert);
+        }
+        let cert = Cert::from_der_hashed(der, Some(sha))?;
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(sha, cert.clone());
+        }
+        Ok(cert)
+    }
+}
+
 /// Read and decode one file. `Err` means the file as a whole could not be
 /// read; per-item problems are in `Decoded::errors`.
 pub fn decode_file(path: &Path) -> Result<Decoded, String> {
-    read_bounded(path).map(|bytes| decode(&bytes))
+    decode_file_with(path, &Memo::default())
+}
+
+/// [`decode_file`], sharing parsed certificates through `memo`.
+pub fn decode_file_with(path: &Path, memo: &Memo) -> Result<Decoded, String> {
+    read_bounded(path).map(|bytes| decode_with(&bytes, memo))
 }
 
 /// Decode PEM (any number of blocks, text between them) or one DER
 /// certificate.
 pub fn decode(bytes: &[u8]) -> Decoded {
+    decode_with(bytes, &Memo::default())
+}
+
+/// [`decode`], sharing parsed certificates through `memo`.
+pub fn decode_with(bytes: &[u8], memo: &Memo) -> Decoded {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if contains(bytes, b"-----BEGIN ") {
-        return decode_pem(bytes);
+        return decode_pem(bytes, memo);
     }
     let mut out = Decoded::default();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         out.errors.push("empty: no certificate in it".into());
         return out;
     }
-    match Cert::from_der(bytes) {
+    match memo.cert(bytes) {
         Ok(cert) => out.items.push(Item {
             cert,
             distrust: None,
@@ -100,41 +134,57 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 
 const CERT_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
 
-fn decode_pem(bytes: &[u8]) -> Decoded {
+/// The line rustls-pki-types is shown before each block's base64: it knows
+/// only the plain CERTIFICATE label, and the other two carry the same
+/// encoding.
+const PEM_BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----\n";
+
+fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
     let mut out = Decoded::default();
-    // (block number, label, base64 body) of the block being read.
-    let mut open: Option<(usize, String, Vec<u8>)> = None;
+    // (block number, label) of the block being read; its base64 collects in
+    // `pem` after PEM_BEGIN, one buffer reused for every block.
+    let mut open: Option<(usize, String)> = None;
+    let mut pem: Vec<u8> = Vec::new();
     let mut blocks = 0;
-    for line in bytes.split(|b| *b == b'\n') {
+    for line in memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .scan(0, |start, end| {
+            let line = &bytes[*start..end];
+            *start = end + 1;
+            Some(line)
+        })
+    {
         let line = line.trim_ascii();
         if let Some(label) = marker(line, b"-----BEGIN ") {
-            if let Some((n, label, _)) = open.take() {
+            if let Some((n, label)) = open.take() {
                 out.errors.push(format!(
                     "PEM block {n} ({label}): no END line before the next BEGIN"
                 ));
             }
             blocks += 1;
-            open = Some((blocks, label, Vec::new()));
+            open = Some((blocks, label));
+            pem.clear();
+            pem.extend_from_slice(PEM_BEGIN);
         } else if let Some(end) = marker(line, b"-----END ") {
             match open.take() {
-                Some((n, label, body)) if label == end => match decode_block(&label, &body) {
+                Some((n, label)) if label == end => match decode_block(&label, &mut pem, memo) {
                     Ok(item) => out.items.push(item),
                     Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
                 },
-                Some((n, label, _)) => out
+                Some((n, label)) => out
                     .errors
                     .push(format!("PEM block {n} ({label}): ends with END {end}")),
                 None => out.errors.push(format!("END {end} line without a BEGIN")),
             }
-        } else if let Some((_, _, body)) = open.as_mut() {
-            body.extend_from_slice(line);
-            body.push(b'\n');
-            if body.len() as u64 > MAX_FILE_SIZE {
+        } else if open.is_some() {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+            if pem.len() as u64 > MAX_FILE_SIZE {
                 return out;
             }
         }
     }
-    if let Some((n, label, _)) = open {
+    if let Some((n, label)) = open {
         out.errors
             .push(format!("PEM block {n} ({label}): truncated, no END line"));
     }
@@ -147,17 +197,14 @@ fn marker(line: &[u8], prefix: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(label).into_owned())
 }
 
-fn decode_block(label: &str, body: &[u8]) -> Result<Item, String> {
+/// `pem` is PEM_BEGIN and the block's base64 lines; the END line is added
+/// here.
+fn decode_block(label: &str, pem: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
     if !CERT_LABELS.contains(&label) {
         return Err("not a certificate".into());
     }
-    // The base64 is decoded by rustls-pki-types, which knows only the plain
-    // CERTIFICATE label; the other two carry the same encoding.
-    let mut pem = Vec::with_capacity(body.len() + 64);
-    pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-    pem.extend_from_slice(body);
     pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    let der = CertificateDer::from_pem_slice(&pem).map_err(|e| match e {
+    let der = CertificateDer::from_pem_slice(pem).map_err(|e| match e {
         rustls_pki_types::pem::Error::Base64Decode(_) => "bad base64".to_string(),
         e => e.to_string(),
     })?;
@@ -167,7 +214,7 @@ fn decode_block(label: &str, body: &[u8]) -> Result<Item, String> {
         Ok(Item { cert, distrust })
     } else {
         Ok(Item {
-            cert: Cert::from_der(&der)?,
+            cert: memo.cert(&der)?,
             distrust: None,
         })
     }

@@ -372,14 +372,14 @@ impl TrustSets {
     pub fn load(paths: &Paths) -> TrustSets {
         let certs = |g: Gathered| g.found.into_iter().map(|(_, i)| i.cert).collect();
         let mut g = Gathered::default();
+        let mut moz = g.beside();
         sources::os::load(Path::new("/"), &mut g);
         let os = ("the OS trust store".to_string(), certs(g));
-        let mut g = Gathered::default();
-        let roots = Roots::current(&paths.cache_dir, &mut g);
-        roots.load(&mut g);
+        let roots = Roots::current(&paths.cache_dir, &mut moz);
+        roots.load(&mut moz);
         let mozilla = (
             format!("Mozilla roots ({})", roots.provenance.upstream),
-            certs(g),
+            certs(moz),
         );
         TrustSets {
             in_force: in_force(paths),

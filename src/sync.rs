@@ -90,14 +90,15 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
     // Mozilla's roots decode on one core while the OS store does on the
     // other; they are joined in a fixed order, so output does not depend on
     // which finishes first.
+    let mut g = Gathered::default();
+    let moz_g = g.beside();
     let (os, mut gathered, (roots, mozilla, moz_gathered)) = std::thread::scope(|s| {
         let moz = s.spawn(|| {
-            let mut g = Gathered::default();
+            let mut g = moz_g;
             let roots = Roots::current(&paths.cache_dir, &mut g);
             let n = roots.load(&mut g);
             (roots, n, g)
         });
-        let mut g = Gathered::default();
         let os = match &opts.macos_export {
             Some(export) => {
                 sources::macos::load_export(export, opts.macos_trust_settings.as_deref(), &mut g)

@@ -52,9 +52,7 @@ pub fn load_live(out: &mut Gathered) -> OsInfo {
                 n += decoded.items.len();
                 out.files
                     .push((PathBuf::from(keychain), decoded.items.len()));
-                let label = format!("macos:{keychain}");
-                out.found
-                    .extend(decoded.items.into_iter().map(|i| (label.clone(), i)));
+                out.found_in(&format!("macos:{keychain}"), decoded.items);
             }
             Ok(o) => out.problem(
                 keychain.as_ref(),

@@ -10,22 +10,35 @@ pub mod user;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::decode::{self, Item};
 
 const MAX_ERRORS_PER_FILE: usize = 5;
 
+/// Fewer files than this each are not worth a decoder thread.
+const MIN_FILES_PER_THREAD: usize = 4;
+
 /// Decode each file, spreading them over the cores; results in input order.
-fn decode_all(files: &[(PathBuf, PathBuf, String)]) -> Vec<Result<decode::Decoded, String>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
-        .min(files.len());
+fn decode_all(
+    files: &[(PathBuf, PathBuf, String)],
+    memo: &decode::Memo,
+) -> Vec<Result<decode::Decoded, String>> {
+    // A thread costs about as much as decoding a small file: a drop-in
+    // folder with a few CAs is read in place.
+    let workers = if files.len() < MIN_FILES_PER_THREAD * 2 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+            .min(files.len() / MIN_FILES_PER_THREAD)
+    };
     if workers <= 1 {
         return files
             .iter()
-            .map(|(path, ..)| decode::decode_file(path))
+            .map(|(path, ..)| decode::decode_file_with(path, memo))
             .collect();
     }
     let next = AtomicUsize::new(0);
@@ -41,7 +54,7 @@ fn decode_all(files: &[(PathBuf, PathBuf, String)]) -> Vec<Result<decode::Decode
                         let Some((path, ..)) = files.get(i) else {
                             return mine;
                         };
-                        mine.push((i, decode::decode_file(path)));
+                        mine.push((i, decode::decode_file_with(path, memo)));
                     }
                 })
             })
@@ -90,8 +103,9 @@ pub enum Fingerprint {
 /// Everything the sources produced for one sync.
 #[derive(Debug, Default)]
 pub struct Gathered {
-    /// (source label, certificate), in the order found.
-    pub found: Vec<(String, Item)>,
+    /// (source label, certificate), in the order found. A label is shared
+    /// by all the certificates of one file.
+    pub found: Vec<(Arc<str>, Item)>,
     pub distrusted: Vec<Distrust>,
     pub problems: Vec<Problem>,
     /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
@@ -99,9 +113,20 @@ pub struct Gathered {
     /// Each OS store file read (as shown to people), and how many
     /// certificates it gave.
     pub files: Vec<(PathBuf, usize)>,
+    /// Shared with the gatherings that run beside this one.
+    pub memo: Arc<decode::Memo>,
 }
 
 impl Gathered {
+    /// A gathering to run beside this one, parsing each certificate that
+    /// both meet only once.
+    pub fn beside(&self) -> Gathered {
+        Gathered {
+            memo: Arc::clone(&self.memo),
+            ..Gathered::default()
+        }
+    }
+
     /// Decode `path` and record its certificates under `label`; any problem
     /// is recorded against the file. Returns how many certificates it gave.
     pub fn read_file(&mut self, path: &Path, shown_as: &Path, label: &str) -> usize {
@@ -115,7 +140,7 @@ impl Gathered {
     /// [`Gathered::read_file`] for many files: decoded on every core, then
     /// recorded in the order given, so the result does not depend on timing.
     pub fn read_files(&mut self, files: Vec<(PathBuf, PathBuf, String)>) -> usize {
-        let results = decode_all(&files);
+        let results = decode_all(&files, &self.memo);
         let mut total = 0;
         for ((_, shown_as, label), result) in files.into_iter().zip(results) {
             match result {
@@ -132,13 +157,19 @@ impl Gathered {
                     let n = decoded.items.len();
                     total += n;
                     self.files.push((shown_as, n));
-                    self.found
-                        .extend(decoded.items.into_iter().map(|item| (label.clone(), item)));
+                    self.found_in(&label, decoded.items);
                 }
                 Err(reason) => self.problem(&shown_as, reason),
             }
         }
         total
+    }
+
+    /// Record certificates found under one source label.
+    pub fn found_in(&mut self, label: &str, items: Vec<Item>) {
+        let label: Arc<str> = Arc::from(label);
+        self.found
+            .extend(items.into_iter().map(|item| (Arc::clone(&label), item)));
     }
 
     /// Add what another gathering found, after what this one found.

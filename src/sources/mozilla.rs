@@ -98,7 +98,7 @@ impl Roots {
 
     /// Add these roots to `out`; returns how many there were.
     pub fn load(&self, out: &mut Gathered) -> usize {
-        let decoded = decode::decode(&self.pem);
+        let decoded = decode::decode_with(&self.pem, &out.memo);
         let shown = PathBuf::from(format!("<mozilla roots: {}>", self.provenance.upstream));
         for reason in decoded.errors {
             out.problem(&shown, reason);
@@ -112,8 +112,7 @@ impl Roots {
             out.distrust_after.insert(sha, at);
         }
         let n = decoded.items.len();
-        out.found
-            .extend(decoded.items.into_iter().map(|i| (LABEL.to_string(), i)));
+        out.found_in(LABEL, decoded.items);
         n
     }
 

@@ -62,14 +62,13 @@ pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
 pub fn load(cas: &Path, out: &mut Gathered) -> Result<usize> {
     let added = list(cas, Some(out))?;
     let n = added.len();
-    out.found.extend(added.into_iter().map(|a| {
-        let label = format!("{LABEL_PREFIX}{}", a.name);
+    for a in added {
         let item = decode::Item {
             cert: a.cert,
             distrust: None,
         };
-        (label, item)
-    }));
+        out.found_in(&format!("{LABEL_PREFIX}{}", a.name), vec![item]);
+    }
     Ok(n)
 }
 
