@@ -50,24 +50,41 @@ pub fn parse_instant(s: &str) -> Option<i64> {
 
 /// Unix seconds as `YYYY-MM-DD`.
 pub fn day(ts: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(ts) {
-        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day()),
-        Err(_) => format!("@{ts}"),
-    }
+    format_ts(ts, false)
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn instant(ts: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(ts) {
-        Ok(t) => format!(
-            "{}T{:02}:{:02}:{:02}Z",
-            day(ts),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => format!("@{ts}"),
+    format_ts(ts, true)
+}
+
+/// Digits written by hand: a sync formats a few dates per certificate, and
+/// `format!` with padding cost more than the rest of rendering.
+fn format_ts(ts: i64, with_time: bool) -> String {
+    let t = match OffsetDateTime::from_unix_timestamp(ts) {
+        Ok(t) if (0..=9999).contains(&t.year()) => t,
+        _ => return format!("@{ts}"),
+    };
+    let mut out = String::with_capacity(20);
+    let mut push = |n: u32, width: u32, sep: Option<char>| {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    push(t.year() as u32, 4, Some('-'));
+    push(u32::from(t.month() as u8), 2, Some('-'));
+    if !with_time {
+        push(u32::from(t.day()), 2, None);
+        return out;
     }
+    push(u32::from(t.day()), 2, Some('T'));
+    push(u32::from(t.hour()), 2, Some(':'));
+    push(u32::from(t.minute()), 2, Some(':'));
+    push(u32::from(t.second()), 2, Some('Z'));
+    out
 }
 
 #[cfg(test)]
@@ -83,6 +100,14 @@ mod tests {
         assert_eq!(parse_instant("2038-01-19T03:14:07Z"), Some(2147483647));
         assert_eq!(parse_instant("2038-01-19T24:00:00Z"), None);
         assert_eq!(parse_instant("2038-01-19"), None);
+        // The far ends of what X.509 times can say, and past them.
+        assert_eq!(instant(-62167219200), "0000-01-01T00:00:00Z");
+        assert_eq!(instant(253402300799), "9999-12-31T23:59:59Z");
+        assert_eq!(day(-62167219201), "@-62167219201");
+        assert_eq!(day(i64::MAX), format!("@{}", i64::MAX));
+        for ts in [0, 1, 59, 3600, 951782400, 1709164800, 4102444800] {
+            assert_eq!(parse_instant(&instant(ts)), Some(ts), "{ts}");
+        }
     }
 
     #[test]

@@ -11,10 +11,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 
 use crate::cert::Cert;
@@ -134,17 +132,12 @@ pub fn decode_with(bytes: &[u8], memo: &Memo) -> Decoded {
 
 const CERT_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
 
-/// The line rustls-pki-types is shown before each block's base64: it knows
-/// only the plain CERTIFICATE label, and the other two carry the same
-/// encoding.
-const PEM_BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----\n";
-
 fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
     let mut out = Decoded::default();
     // (block number, label) of the block being read; its base64 collects in
-    // `pem` after PEM_BEGIN, one buffer reused for every block.
+    // `body`, without line ends, one buffer reused for every block.
     let mut open: Option<(usize, String)> = None;
-    let mut pem: Vec<u8> = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
     let mut blocks = 0;
     for line in memchr::memchr_iter(b'\n', bytes)
         .chain(std::iter::once(bytes.len()))
@@ -163,11 +156,10 @@ fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
             }
             blocks += 1;
             open = Some((blocks, label));
-            pem.clear();
-            pem.extend_from_slice(PEM_BEGIN);
+            body.clear();
         } else if let Some(end) = marker(line, b"-----END ") {
             match open.take() {
-                Some((n, label)) if label == end => match decode_block(&label, &mut pem, memo) {
+                Some((n, label)) if label == end => match decode_block(&label, &mut body, memo) {
                     Ok(item) => out.items.push(item),
                     Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
                 },
@@ -177,9 +169,8 @@ fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
                 None => out.errors.push(format!("END {end} line without a BEGIN")),
             }
         } else if open.is_some() {
-            pem.extend_from_slice(line);
-            pem.push(b'\n');
-            if pem.len() as u64 > MAX_FILE_SIZE {
+            body.extend_from_slice(line);
+            if body.len() as u64 > MAX_FILE_SIZE {
                 return out;
             }
         }
@@ -197,17 +188,12 @@ fn marker(line: &[u8], prefix: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(label).into_owned())
 }
 
-/// `pem` is PEM_BEGIN and the block's base64 lines; the END line is added
-/// here.
-fn decode_block(label: &str, pem: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
+/// `body` is the block's base64, its lines joined.
+fn decode_block(label: &str, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
     if !CERT_LABELS.contains(&label) {
         return Err("not a certificate".into());
     }
-    pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    let der = CertificateDer::from_pem_slice(pem).map_err(|e| match e {
-        rustls_pki_types::pem::Error::Base64Decode(_) => "bad base64".to_string(),
-        e => e.to_string(),
-    })?;
+    let der = base64(body).ok_or("bad base64")?;
     if label == "TRUSTED CERTIFICATE" {
         let (cert, aux) = Cert::parse_prefix(&der)?;
         let distrust = aux_distrust(aux).map_err(|e| format!("unreadable trust data: {e}"))?;
@@ -218,6 +204,34 @@ fn decode_block(label: &str, pem: &mut Vec<u8>, memo: &Memo) -> Result<Item, Str
             distrust: None,
         })
     }
+}
+
+/// Standard base64 with the leniency PEM readers have (rustls-pki-types'
+/// among them, which this matches; see the tests): whitespace anywhere,
+/// padding optional, unused trailing bits ignored. Certificates are public,
+/// so this is data-encoding's fast decoder, not rustls-pki-types'
+/// `PemObject`, whose decoder is built for private keys (constant time, a
+/// copy per line) and was a fifth of a whole sync.
+fn base64(body: &mut Vec<u8>) -> Option<Vec<u8>> {
+    static NOPAD: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+        let mut spec = data_encoding::BASE64_NOPAD.specification();
+        spec.check_trailing_bits = false;
+        spec.encoding().expect("a valid base64 specification")
+    });
+    if body.iter().any(|b| is_pem_space(*b)) {
+        body.retain(|b| !is_pem_space(*b));
+    }
+    // `=` only as padding: up to two, completing the last group of four.
+    let pad = body.iter().rev().take_while(|b| **b == b'=').count();
+    if pad > 0 && (pad > 2 || !body.len().is_multiple_of(4)) {
+        return None;
+    }
+    NOPAD.decode(&body[..body.len() - pad]).ok()
+}
+
+/// What PEM readers skip inside base64: space, and `\t` to `\r`.
+fn is_pem_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
 const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
@@ -313,6 +327,117 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The base64 of a block, as rustls-pki-types' PEM reader decodes it.
+    fn rustls_base64(text: &[u8]) -> Option<Vec<u8>> {
+        use rustls::pki_types::pem::PemObject;
+        let pem = [
+            b"-----BEGIN CERTIFICATE-----\n".as_slice(),
+            text,
+            b"\n-----END CERTIFICATE-----\n",
+        ]
+        .concat();
+        rustls::pki_types::CertificateDer::from_pem_slice(&pem)
+            .ok()
+            .map(|d| d.to_vec())
+    }
+
+    /// The base64 of a block, as decode_pem collects and decodes it.
+    fn our_base64(text: &[u8]) -> Option<Vec<u8>> {
+        let mut body: Vec<u8> = text
+            .split(|b| *b == b'\n')
+            .flat_map(|l| l.trim_ascii().iter().copied())
+            .collect();
+        base64(&mut body)
+    }
+
+    /// Differential: thousands of variants of real certificates' base64
+    /// (line widths, stray whitespace, padding taken off or added, trailing
+    /// bits set, characters swapped, truncation) are accepted or refused as
+    /// rustls-pki-types does, with the same bytes out.
+    #[test]
+    fn base64_reads_as_rustls_reads_it() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let ders: Vec<Vec<u8>> = decode(crate::sources::mozilla::PEM)
+            .items
+            .iter()
+            .take(20)
+            .map(|i| i.cert.der.clone())
+            .collect();
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        for (i, der) in ders.iter().enumerate() {
+            // Lengths with each remainder mod 3, so every padding case occurs.
+            let der = &der[..der.len() - i % 3];
+            let b64 = data_encoding::BASE64.encode(der).into_bytes();
+            for width in [64, 76, 1, 3, 1000] {
+                variants.push(b64.chunks(width).collect::<Vec<_>>().join(&b"\n"[..]));
+            }
+            let unpadded: Vec<u8> = b64.iter().copied().filter(|b| *b != b'=').collect();
+            variants.push(unpadded.clone());
+            variants.push([b64.as_slice(), b"="].concat());
+            variants.push([unpadded.as_slice(), b"==="].concat());
+            variants.push([unpadded.as_slice(), b"=A"].concat());
+            variants.push([&b64[..b64.len() / 4 * 4], b"A==="].concat());
+            variants.push([&b64[..b64.len() / 4 * 4], b"===="].concat());
+            for _ in 0..40 {
+                let mut v = b64.clone();
+                match rand(6) {
+                    0 => {
+                        let at = rand(v.len());
+                        v.insert(at, b" \t\x0b\x0c\r"[rand(5)]);
+                    }
+                    1 => {
+                        let cut = 1 + rand(4);
+                        v.truncate(v.len() - cut);
+                    }
+                    2 => {
+                        let at = rand(v.len());
+                        v[at] = b"=-_.:*A/+"[rand(9)];
+                    }
+                    3 => {
+                        // Set the unused low bits of the last character.
+                        let last = v.iter().rposition(|b| *b != b'=').unwrap();
+                        let sym =
+                            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                        let at = sym.iter().position(|s| *s == v[last]).unwrap();
+                        v[last] = sym[(at | (1 + rand(3))) & 63];
+                    }
+                    4 => {
+                        let at = rand(v.len());
+                        v.insert(at, b'=');
+                    }
+                    _ => {
+                        let at = rand(v.len());
+                        v.truncate(at);
+                    }
+                }
+                variants.push(v);
+            }
+        }
+        let mut accepted = 0;
+        for v in &variants {
+            let theirs = rustls_base64(v);
+            assert_eq!(our_base64(v), theirs, "{}", String::from_utf8_lossy(v));
+            accepted += usize::from(theirs.is_some());
+        }
+        // Both kinds of case were exercised.
+        assert!(
+            accepted > variants.len() / 4,
+            "{accepted} of {}",
+            variants.len()
+        );
+        assert!(
+            accepted < variants.len() * 3 / 4,
+            "{accepted} of {}",
+            variants.len()
+        );
+    }
 
     fn seq(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
         let body: Vec<u8> = parts.concat();
