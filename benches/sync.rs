@@ -10,7 +10,9 @@
 //! gather and sync benchmarks measure what a machine without an OS store does.
 //!
 //! `scripts/bench.sh` times the released binary end to end against
-//! `update-ca-certificates`; these benchmarks split the work into its stages.
+//! `update-ca-certificates`; these benchmarks split the work into its stages,
+//! and `scale` runs the binary on synthetic stores of 1k, 10k and 100k
+//! certificates, printing each run's peak RSS beside divan's times.
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -69,6 +71,9 @@ fn main() {
         ),
     }
     divan::main();
+    for line in SCALE_RSS.lock().iter().flat_map(|l| l.iter()) {
+        println!("{line}");
+    }
 }
 
 /// Everything the sources give, as `sync` gathers it (less the user's CAs,
@@ -193,4 +198,77 @@ mod sync_to_tempdir {
         sync::sync(&paths, &opts).expect("sync succeeds");
         bencher.bench(|| sync::sync(&paths, &opts).expect("sync succeeds"));
     }
+}
+
+#[path = "../examples/synthetic_store.rs"]
+mod synthetic_store;
+
+/// (e) Scale: `cabundle sync` (the binary, in a child process, into an empty
+/// state folder each run) on a synthetic store of `n` certificates. Divan
+/// times it; peak RSS, which divan cannot see in a child, comes from wait4
+/// and is printed with the input's size. Targets: 100k in at most 1.5 s, RSS
+/// at most 3x the input, 100k at most 12x the time of 10k.
+#[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 3, sample_size = 1)]
+fn scale(bencher: Bencher, n: usize) {
+    let store = tempfile::tempdir().expect("a temp folder");
+    synthetic_store::write_store(n, store.path()).expect("the synthetic store is written");
+    let input = dir_size(store.path());
+    let peak = std::cell::Cell::new(0u64);
+    bencher
+        .with_inputs(|| tempfile::tempdir().expect("a temp folder"))
+        .bench_local_values(|home| {
+            peak.set(peak.get().max(sync_peak_rss(home.path(), store.path())));
+            home
+        });
+    if let Ok(mut lines) = SCALE_RSS.lock() {
+        lines.push(format!(
+            "scale {n:>6}: peak RSS {:6.1} MiB for {:5.1} MiB of input ({:.2}x)",
+            peak.get() as f64 / 1048576.0,
+            input as f64 / 1048576.0,
+            peak.get() as f64 / input as f64
+        ));
+    }
+}
+
+/// What `scale` measured beside divan's times, printed after its table.
+static SCALE_RSS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Run `cabundle sync --root ROOT` with its state in HOME; its peak RSS in
+/// bytes. The child is reaped by wait4, the one wait that also returns its
+/// resource use.
+#[allow(clippy::zombie_processes)]
+fn sync_peak_rss(home: &std::path::Path, root: &std::path::Path) -> u64 {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cabundle"))
+        .args(["sync", "--root"])
+        .arg(root)
+        .env("CABUNDLE_HOME", home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cabundle starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; both pointers are valid.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "cabundle sync failed on the synthetic store"
+    );
+    // Linux reports ru_maxrss in KiB.
+    usage.ru_maxrss as u64 * 1024
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
