@@ -140,7 +140,7 @@ if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(df -T /dev/shm | awk 'NR == 2 { pr
     echo "== cabundle sync, fresh, state on tmpfs (CABUNDLE_HOME=$SHM/home; no fsync cost)"
     CABUNDLE_HOME="$SHM/home" hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
         --prepare "rm -rf $(q "$SHM/home")" \
-        --command-name "cabundle sync (fresh, tmpfs)" --export-csv "$SCRATCH/sync-shm.csv" \
+        --command-name "cabundle sync (fresh on tmpfs)" --export-csv "$SCRATCH/sync-shm.csv" \
         "$(q "$BIN") sync"
     SHM_SYNC=$(median "$SCRATCH/sync-shm.csv")
 fi
@@ -245,7 +245,7 @@ row "$SCRATCH/sync.csv" "cabundle sync (unchanged)" "target < 10 ms median: $(ve
 row "$SCRATCH/sync-fresh.csv" "cabundle sync (fresh)" "writes and fsyncs both files: $(verdict "$SCRATCH/sync-fresh.csv" 10) for < 10 ms"
 row "$SCRATCH/env.csv" "cabundle env" "target < 3 ms median: $(verdict "$SCRATCH/env.csv" 3)"
 if [ -n "$SHM_SYNC" ]; then
-    row "$SCRATCH/sync-shm.csv" "cabundle sync (fresh, tmpfs)" "diagnostic: state on tmpfs, fsync free"
+    row "$SCRATCH/sync-shm.csv" "cabundle sync (fresh on tmpfs)" "diagnostic: state on tmpfs, fsync free"
 fi
 if [ -n "$UCC_MEDIAN" ]; then
     row "$SCRATCH/ucc.csv" "update-ca-certificates --fresh" ""

@@ -43,7 +43,7 @@ impl<C: Serialize> Manifest<C> {
     /// since it grows with the store (`list --json` is the readable view).
     pub fn prepare(&self, path: &Path) -> Result<store::Prepared> {
         store::prepare_atomic(path, |f| {
-            let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+            let mut w = std::io::BufWriter::new(f);
             serde_json::to_writer(&mut w, self)?;
             w.write_all(b"\n")?;
             w.flush()
