@@ -1,7 +1,7 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
@@ -130,18 +130,19 @@ impl Cert {
 
     /// The certificate as a PEM block, 64 columns, `\n` line ends.
     pub fn to_pem(&self) -> String {
-        let b64 = data_encoding::BASE64.encode(&self.der);
-        let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let mut rest = b64.as_str();
-        while !rest.is_empty() {
-            // base64 is ASCII, so any byte index is a char boundary.
-            let (line, tail) = rest.split_at(rest.len().min(64));
-            out.push_str(line);
-            out.push('\n');
-            rest = tail;
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
+        static WRAPPED: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+            let mut spec = data_encoding::BASE64.specification();
+            spec.wrap.width = 64;
+            spec.wrap.separator.push('\n');
+            spec.encoding().expect("a valid base64 specification")
+        });
+        const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+        const END: &str = "-----END CERTIFICATE-----\n";
+        let mut out =
+            String::with_capacity(BEGIN.len() + WRAPPED.encode_len(self.der.len()) + END.len());
+        out.push_str(BEGIN);
+        WRAPPED.encode_append(&self.der, &mut out);
+        out.push_str(END);
         out
     }
 }
@@ -204,5 +205,45 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(Cert::from_der(b"").is_err());
         assert!(Cert::from_der(&[0x30, 0x82, 0xff, 0xff]).is_err());
+    }
+
+    /// 64-column lines, the last one short or full but never empty, for
+    /// every length mod 48 (a 64-character line holds 48 bytes).
+    #[test]
+    fn pem_lines_are_64_columns() {
+        let der = crate::decode::decode(crate::sources::mozilla::PEM).items[0]
+            .cert
+            .der
+            .clone();
+        for cut in 0..48 {
+            let cert = Cert(Arc::new(Parsed {
+                der: der[..der.len() - cut].to_vec(),
+                sha256: [0; 32],
+                subject: String::new(),
+                issuer: String::new(),
+                common_name: None,
+                serial: String::new(),
+                not_before: 0,
+                not_after: 0,
+                ca_flag: false,
+                v1_root: false,
+            }));
+            let pem = cert.to_pem();
+            let lines: Vec<&str> = pem.lines().collect();
+            assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+            assert_eq!(lines[lines.len() - 1], "-----END CERTIFICATE-----");
+            assert!(pem.ends_with("-----END CERTIFICATE-----\n"));
+            let body = &lines[1..lines.len() - 1];
+            assert!(
+                body[..body.len() - 1].iter().all(|l| l.len() == 64),
+                "{cut}"
+            );
+            assert!((1..=64).contains(&body[body.len() - 1].len()), "{cut}");
+            let joined: String = body.concat();
+            assert_eq!(
+                data_encoding::BASE64.decode(joined.as_bytes()).unwrap(),
+                cert.der
+            );
+        }
     }
 }

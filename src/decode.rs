@@ -130,13 +130,13 @@ pub fn decode_with(bytes: &[u8], memo: &Memo) -> Decoded {
     out
 }
 
-const CERT_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
+const CERT_LABELS: [&[u8]; 3] = [b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"];
 
 fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
     let mut out = Decoded::default();
     // (block number, label) of the block being read; its base64 collects in
     // `body`, without line ends, one buffer reused for every block.
-    let mut open: Option<(usize, String)> = None;
+    let mut open: Option<(usize, Label)> = None;
     let mut body: Vec<u8> = Vec::new();
     let mut blocks = 0;
     for line in memchr::memchr_iter(b'\n', bytes)
@@ -159,7 +159,7 @@ fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
             body.clear();
         } else if let Some(end) = marker(line, b"-----END ") {
             match open.take() {
-                Some((n, label)) if label == end => match decode_block(&label, &mut body, memo) {
+                Some((n, label)) if label == end => match decode_block(label, &mut body, memo) {
                     Ok(item) => out.items.push(item),
                     Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
                 },
@@ -183,18 +183,27 @@ fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
 }
 
 /// The label of a `-----BEGIN LABEL-----` or `-----END LABEL-----` line.
-fn marker(line: &[u8], prefix: &[u8]) -> Option<String> {
-    let label = line.strip_prefix(prefix)?.strip_suffix(b"-----")?;
-    Some(String::from_utf8_lossy(label).into_owned())
+fn marker<'a>(line: &'a [u8], prefix: &[u8]) -> Option<Label<'a>> {
+    Some(Label(line.strip_prefix(prefix)?.strip_suffix(b"-----")?))
+}
+
+/// A PEM label as the file has it; made text only for messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Label<'a>(&'a [u8]);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.0))
+    }
 }
 
 /// `body` is the block's base64, its lines joined.
-fn decode_block(label: &str, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
-    if !CERT_LABELS.contains(&label) {
+fn decode_block(label: Label, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
+    if !CERT_LABELS.contains(&label.0) {
         return Err("not a certificate".into());
     }
     let der = base64(body).ok_or("bad base64")?;
-    if label == "TRUSTED CERTIFICATE" {
+    if label.0 == b"TRUSTED CERTIFICATE" {
         let (cert, aux) = Cert::parse_prefix(&der)?;
         let distrust = aux_distrust(aux).map_err(|e| format!("unreadable trust data: {e}"))?;
         Ok(Item { cert, distrust })
@@ -213,14 +222,25 @@ fn decode_block(label: &str, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, St
 /// `PemObject`, whose decoder is built for private keys (constant time, a
 /// copy per line) and was a fifth of a whole sync.
 fn base64(body: &mut Vec<u8>) -> Option<Vec<u8>> {
+    // Whitespace inside a line is rare: looked for only when decoding fails,
+    // which it always does with whitespace left in.
+    if let Some(der) = base64_compact(body) {
+        return Some(der);
+    }
+    if !body.iter().any(|b| is_pem_space(*b)) {
+        return None;
+    }
+    body.retain(|b| !is_pem_space(*b));
+    base64_compact(body)
+}
+
+/// [`base64`] of a body with no whitespace.
+fn base64_compact(body: &[u8]) -> Option<Vec<u8>> {
     static NOPAD: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
         let mut spec = data_encoding::BASE64_NOPAD.specification();
         spec.check_trailing_bits = false;
         spec.encoding().expect("a valid base64 specification")
     });
-    if body.iter().any(|b| is_pem_space(*b)) {
-        body.retain(|b| !is_pem_space(*b));
-    }
     // `=` only as padding: up to two, completing the last group of four.
     let pad = body.iter().rev().take_while(|b| **b == b'=').count();
     if pad > 0 && (pad > 2 || !body.len().is_multiple_of(4)) {
