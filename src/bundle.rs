@@ -56,26 +56,29 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
         distrust.entry(d.by).or_insert(d.reason);
     }
     let by_sha1 = distrust.keys().any(|k| matches!(k, Fingerprint::Sha1(_)));
-    let mut by_sha: HashMap<[u8; 32], Entry> = HashMap::with_capacity(gathered.found.len());
+    // Entries are large: they are made once, in place, and the map holds
+    // only their positions.
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut by_sha: HashMap<[u8; 32], usize> = HashMap::with_capacity(gathered.found.len());
     for (label, item) in gathered.found {
         if let Some(why) = item.distrust {
             distrust
                 .entry(Fingerprint::Sha256(item.cert.sha256))
                 .or_insert_with(|| format!("{label}: {why}"));
         }
-        by_sha
-            .entry(item.cert.sha256)
-            .or_insert_with(|| Entry {
+        let at = *by_sha.entry(item.cert.sha256).or_insert_with(|| {
+            entries.push(Entry {
                 cert: item.cert,
                 sources: Vec::new(),
                 status: Status::Kept,
                 reason: String::new(),
                 distrust_after: None,
-            })
-            .sources
-            .push(label);
+            });
+            entries.len() - 1
+        });
+        entries[at].sources.push(label);
     }
-    let mut entries: Vec<Entry> = by_sha.into_values().collect();
+    drop(by_sha);
     for e in &mut entries {
         e.sources.sort_unstable();
         e.sources.dedup();
@@ -99,14 +102,30 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
             e.reason = format!("expired {}", date::instant(e.cert.not_after));
         }
     }
-    // Entries are large: sort their positions, then move each once.
+    // Sort their positions, then move the entries into that order in place,
+    // one swap each, without a second copy of them.
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (&entries[a].cert, &entries[b].cert);
         (a.subject.as_str(), a.sha256).cmp(&(b.subject.as_str(), b.sha256))
     });
-    let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    permute(&mut entries, &mut order);
+    entries
+}
+
+/// Reorder `items` so that position i holds what was at `order[i]`; `order`
+/// is used up (left as the identity).
+fn permute<T>(items: &mut [T], order: &mut [usize]) {
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            items.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
 }
 
 /// The bundle: kept certificates as PEM, each after `#` lines saying what it
@@ -192,6 +211,35 @@ impl From<&Entry> for Record {
             status: e.status.clone(),
             reason: e.reason.clone(),
             distrust_after: e.distrust_after.map(date::instant),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for n in [0, 1, 2, 3, 10, 257] {
+            for _ in 0..20 {
+                // A random permutation (Fisher-Yates).
+                let mut order: Vec<usize> = (0..n).collect();
+                for i in (1..n).rev() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    order.swap(i, (seed % (i as u64 + 1)) as usize);
+                }
+                let items: Vec<String> = (0..n).map(|i| format!("item {i}")).collect();
+                let want: Vec<String> = order.iter().map(|&i| items[i].clone()).collect();
+                let mut got = items;
+                let mut used = order.clone();
+                permute(&mut got, &mut used);
+                assert_eq!(got, want, "{order:?}");
+                assert!(used.iter().enumerate().all(|(i, &o)| i == o));
+            }
         }
     }
 }

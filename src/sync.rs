@@ -113,6 +113,9 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
     });
     gathered.append(moz_gathered);
     let added = sources::user::load(&paths.cas, &mut gathered)?;
+    // Every certificate is parsed now; the memo's table would only add to
+    // the merge's peak memory.
+    gathered.memo = Default::default();
     let problems = std::mem::take(&mut gathered.problems);
     let files = std::mem::take(&mut gathered.files);
 
