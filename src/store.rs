@@ -309,6 +309,17 @@ fn remove_stale_temps(dir: &Path, prefix: &str) {
 mod tests {
     use super::*;
 
+    /// What a folder holds: the written file, and no temp file beside it.
+    fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn a_failed_write_leaves_the_old_file_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -322,11 +333,7 @@ mod tests {
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert!(err.to_string().contains("ca-bundle.pem"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old bundle");
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let names = names_in(dir.path());
         assert_eq!(names, ["ca-bundle.pem"], "no temp file left behind");
     }
 
@@ -362,11 +369,7 @@ mod tests {
         write_atomic(&path, b"different").unwrap();
         assert_ne!(fs::metadata(&path).unwrap().ino(), old.ino());
         assert_eq!(fs::read(&path).unwrap(), b"different");
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let names = names_in(dir.path());
         assert_eq!(names, ["ca-bundle.pem"]);
     }
 
@@ -376,11 +379,7 @@ mod tests {
         let path = dir.path().join("ca-bundle.pem");
         fs::write(dir.path().join(".ca-bundle.pem.abc123.tmp"), b"partial").unwrap();
         write_atomic(&path, b"new").unwrap();
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let names = names_in(dir.path());
         assert_eq!(names, ["ca-bundle.pem"]);
     }
 
@@ -412,7 +411,7 @@ mod tests {
                 assert_eq!(fs::read(&path).unwrap(), new, "chunk {chunk}");
                 let replaced = fs::metadata(&path).unwrap().ino() != ino;
                 assert_eq!(replaced, new != base.as_slice(), "chunk {chunk}");
-                assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+                assert_eq!(names_in(dir.path()), ["ca-bundle.pem"], "chunk {chunk}");
             }
         }
     }
