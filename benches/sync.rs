@@ -41,7 +41,7 @@ static ROOT: LazyLock<PathBuf> = LazyLock::new(|| {
 
 /// The OS bundle's bytes, or `None` when this machine has none.
 static SYSTEM: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
-    let path = sources::os::under(&ROOT, SYSTEM_BUNDLE);
+    let path = sources::os::under(&ROOT, SYSTEM_BUNDLE).ok()?;
     decode::read_bounded(&path).ok()
 });
 
@@ -59,7 +59,7 @@ fn main() {
         Some(bytes) => eprintln!(
             "inputs: {} ({} bytes, {} certificates); \
              embedded Mozilla snapshot ({} bytes, {} certificates)",
-            sources::os::under(&ROOT, SYSTEM_BUNDLE).display(),
+            ROOT.join(SYSTEM_BUNDLE.trim_start_matches('/')).display(),
             bytes.len(),
             decode::decode(bytes).items.len(),
             sources::mozilla::PEM.len(),

@@ -55,13 +55,19 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
     for d in gathered.distrusted {
         distrust.entry(d.by).or_insert(d.reason);
     }
+    // Other ways of naming a certificate cost a hash per certificate: each
+    // is computed only when some distrust uses it.
     let by_sha1 = distrust.keys().any(|k| matches!(k, Fingerprint::Sha1(_)));
+    let by_key = distrust.keys().any(|k| matches!(k, Fingerprint::Spki(_)));
+    let by_issuer = distrust
+        .keys()
+        .any(|k| matches!(k, Fingerprint::IssuerSerial(_)));
     // Entries are large: they are made once, in place, and the map holds
     // only their positions.
     let mut entries: Vec<Entry> = Vec::new();
     let mut by_sha: HashMap<[u8; 32], usize> = HashMap::with_capacity(gathered.found.len());
     for (label, item) in gathered.found {
-        if let Some(why) = item.distrust {
+        if let Some(why) = &item.distrust {
             distrust
                 .entry(Fingerprint::Sha256(item.cert.sha256))
                 .or_insert_with(|| format!("{label}: {why}"));
@@ -89,10 +95,17 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
         } else if let Some(why) = distrust
             .get(&Fingerprint::Sha256(e.cert.sha256))
             .or_else(|| {
-                // Only computed when some source names certificates by SHA-1.
-                by_sha1
-                    .then(|| distrust.get(&Fingerprint::Sha1(Sha1::digest(&e.cert.der).into())))
-                    .flatten()
+                let sha1 = || Fingerprint::Sha1(Sha1::digest(&e.cert.der).into());
+                let key = || Fingerprint::Spki(e.cert.spki_sha256());
+                let issuer = || Fingerprint::IssuerSerial(e.cert.issuer_serial());
+                [
+                    (by_sha1, &sha1 as &dyn Fn() -> Fingerprint),
+                    (by_key, &key),
+                    (by_issuer, &issuer),
+                ]
+                .into_iter()
+                .filter(|(wanted, _)| *wanted)
+                .find_map(|(_, name)| distrust.get(&name()))
             })
         {
             e.status = Status::Distrusted;

@@ -1,6 +1,6 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::{Arc, LazyLock};
 
 use sha2::{Digest, Sha256};
@@ -31,6 +31,17 @@ pub struct Parsed {
     /// X.509 version 1 with issuer == subject: an old-style root, which has
     /// no extensions and so cannot say CA:TRUE.
     pub v1_root: bool,
+    /// Its own extendedKeyUsage allows TLS servers: it has none, or it
+    /// lists serverAuth or anyExtendedKeyUsage. (p11-kit leaves a root
+    /// without it out of what it extracts for TLS.)
+    pub eku_allows_tls: bool,
+    /// Where in `der` the SubjectPublicKeyInfo, the issuer Name and the
+    /// serial number's content octets are. p11-kit and NSS distrust by key
+    /// and by issuer and serial, not only by the whole certificate; the
+    /// keys are hashed only when such a distrust exists.
+    spki: Range<usize>,
+    issuer_name: Range<usize>,
+    serial_number: Range<usize>,
 }
 
 impl Deref for Cert {
@@ -74,7 +85,22 @@ impl Cert {
                 .map(|s| printable(&s))
                 .map_err(|e| format!("unreadable {what} name ({e})"))
         };
+        // Positions of parts of `der`, which x509-parser's fields borrow.
+        let at = |part: &[u8]| {
+            let start = part.as_ptr() as usize - der.as_ptr() as usize;
+            start..start + part.len()
+        };
+        let eku_allows_tls = match x509.extended_key_usage() {
+            Ok(None) => true,
+            Ok(Some(eku)) => eku.value.server_auth || eku.value.any,
+            // Two of them, or one that cannot be read: no purpose is certain.
+            Err(_) => false,
+        };
         let cert = Parsed {
+            eku_allows_tls,
+            spki: at(x509.public_key().raw),
+            issuer_name: at(x509.issuer().as_raw()),
+            serial_number: at(x509.tbs_certificate.raw_serial()),
             sha256: match sha256 {
                 Some(sha) if rest.is_empty() => sha,
                 _ => Sha256::digest(der).into(),
@@ -107,6 +133,25 @@ impl Cert {
                 rest.len()
             )),
         }
+    }
+
+    /// The SubjectPublicKeyInfo, as DER.
+    pub fn spki(&self) -> &[u8] {
+        &self.der[self.spki.clone()]
+    }
+
+    /// SHA-256 of the SubjectPublicKeyInfo: what a public-key distrust names.
+    pub fn spki_sha256(&self) -> [u8; 32] {
+        Sha256::digest(self.spki()).into()
+    }
+
+    /// What a distrust by issuer and serial number names (NSS trust
+    /// objects, p11-kit): [`issuer_serial_key`] of this certificate.
+    pub fn issuer_serial(&self) -> [u8; 32] {
+        issuer_serial_key(
+            &self.der[self.issuer_name.clone()],
+            &self.der[self.serial_number.clone()],
+        )
     }
 
     /// Lowercase hex SHA-256 of the DER, no colons.
@@ -147,6 +192,16 @@ impl Cert {
     }
 }
 
+/// One value for an issuer Name (its whole DER) and a serial number (the
+/// INTEGER's content octets): a Name is self-delimiting, so the two can be
+/// hashed end to end.
+pub fn issuer_serial_key(issuer_name: &[u8], serial_content: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(issuer_name);
+    h.update(serial_content);
+    h.finalize().into()
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
@@ -164,9 +219,14 @@ pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Names end up in `#` comment lines of the bundle and on terminals: a
-/// certificate must not be able to start a new line or send escapes there.
-fn printable(s: &str) -> String {
+/// A path as [`printable`] text.
+pub fn shown(path: &std::path::Path) -> String {
+    printable(&path.to_string_lossy())
+}
+
+/// Names, labels and paths end up in `#` comment lines of the bundle and on
+/// terminals: none of them may start a new line or send escapes there.
+pub fn printable(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_string();
     }
@@ -227,6 +287,10 @@ mod tests {
                 not_after: 0,
                 ca_flag: false,
                 v1_root: false,
+                eku_allows_tls: true,
+                spki: 0..0,
+                issuer_name: 0..0,
+                serial_number: 0..0,
             }));
             let pem = cert.to_pem();
             let lines: Vec<&str> = pem.lines().collect();

@@ -5,6 +5,7 @@
 //! an error naming its number, and the rest of the file still loads.
 
 pub mod certdata;
+pub mod p11kit;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -25,16 +26,48 @@ pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Item {
     pub cert: Cert,
-    /// Set when OpenSSL aux data (`TRUSTED CERTIFICATE`) says this
-    /// certificate must not be trusted for TLS servers; the reason.
-    pub distrust: Option<&'static str>,
+    /// Set when this certificate must not be trusted for TLS servers, with
+    /// the reason. The decoder sets it as OpenSSL reads the block's trust
+    /// data; a reader whose tool has other rules (p11-kit) sets its own.
+    pub distrust: Option<String>,
+    /// What the block itself said about trust.
+    pub trust_data: TrustData,
+}
+
+impl Item {
+    /// A certificate that says nothing about its own trust.
+    pub fn plain(cert: Cert) -> Item {
+        Item {
+            cert,
+            distrust: None,
+            trust_data: TrustData::None,
+        }
+    }
+}
+
+/// The trust data a block carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustData {
+    /// A plain certificate: a `CERTIFICATE` block or DER.
+    None,
+    /// A `TRUSTED CERTIFICATE` block's OpenSSL aux data.
+    Aux(Box<Aux>),
+    /// A `TRUSTED CERTIFICATE` whose aux data cannot be read. OpenSSL
+    /// refuses such a block; it may have meant a distrust, so every reader
+    /// treats the certificate as distrusted.
+    Unreadable,
 }
 
 #[derive(Debug, Default)]
 pub struct Decoded {
     pub items: Vec<Item>,
+    /// SHA-256 of each `PUBLIC KEY` block's SubjectPublicKeyInfo, when
+    /// asked for ([`decode_keys`]); otherwise such blocks are errors.
+    pub public_keys: Vec<[u8; 32]>,
     /// One line per item that could not be read ("PEM block 3: ...").
     pub errors: Vec<String>,
+    /// The file was one DER certificate, not PEM.
+    pub der: bool,
 }
 
 /// Read a whole file, refusing anything that is not a regular file or is
@@ -76,7 +109,7 @@ pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 pub struct Memo(Mutex<HashMap<[u8; 32], Cert>>);
 
 impl Memo {
-    fn cert(&self, der: &[u8]) -> Result<Cert, String> {
+    pub(crate) fn cert(&self, der: &[u8]) -> Result<Cert, String> {
         let sha: [u8; 32] = Sha256::digest(der).into();
         let known = |m: &Self| m.0.lock().ok().and_then(|map| map.get(&sha).cloned());
         if let Some(cert) = known(self) {
@@ -109,20 +142,28 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 
 /// [`decode`], sharing parsed certificates through `memo`.
 pub fn decode_with(bytes: &[u8], memo: &Memo) -> Decoded {
+    decode_as(bytes, memo, false)
+}
+
+/// [`decode`], also taking `PUBLIC KEY` blocks: for files that name what
+/// to distrust, where a key stands for every certificate that has it.
+pub fn decode_keys(bytes: &[u8]) -> Decoded {
+    decode_as(bytes, &Memo::default(), true)
+}
+
+fn decode_as(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if contains(bytes, b"-----BEGIN ") {
-        return decode_pem(bytes, memo);
+    if memchr::memmem::find(bytes, b"-----BEGIN ").is_some() {
+        return decode_pem(bytes, memo, keys);
     }
     let mut out = Decoded::default();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         out.errors.push("empty: no certificate in it".into());
         return out;
     }
+    out.der = true;
     match memo.cert(bytes) {
-        Ok(cert) => out.items.push(Item {
-            cert,
-            distrust: None,
-        }),
+        Ok(cert) => out.items.push(Item::plain(cert)),
         Err(e) => out
             .errors
             .push(format!("neither PEM nor a DER certificate: {e}")),
@@ -132,7 +173,7 @@ pub fn decode_with(bytes: &[u8], memo: &Memo) -> Decoded {
 
 const CERT_LABELS: [&[u8]; 3] = [b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"];
 
-fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
+fn decode_pem(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
     let mut out = Decoded::default();
     // (block number, label) of the block being read; its base64 collects in
     // `body`, without line ends, one buffer reused for every block.
@@ -159,8 +200,23 @@ fn decode_pem(bytes: &[u8], memo: &Memo) -> Decoded {
             body.clear();
         } else if let Some(end) = marker(line, b"-----END ") {
             match open.take() {
+                Some((n, label)) if label == end && keys && label.0 == b"PUBLIC KEY" => {
+                    match public_key(&mut body) {
+                        Ok(sha) => out.public_keys.push(sha),
+                        Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
+                    }
+                }
                 Some((n, label)) if label == end => match decode_block(label, &mut body, memo) {
-                    Ok(item) => out.items.push(item),
+                    Ok(item) => {
+                        if item.trust_data == TrustData::Unreadable {
+                            out.errors.push(format!(
+                                "PEM block {n} ({label}): its trust data cannot be read, as \
+                                 OpenSSL cannot; {} is treated as distrusted",
+                                item.cert.name()
+                            ));
+                        }
+                        out.items.push(item)
+                    }
                     Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
                 },
                 Some((n, label)) => out
@@ -203,15 +259,32 @@ fn decode_block(label: Label, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, S
         return Err("not a certificate".into());
     }
     let der = base64(body).ok_or("bad base64")?;
-    if label.0 == b"TRUSTED CERTIFICATE" {
-        let (cert, aux) = Cert::parse_prefix(&der)?;
-        let distrust = aux_distrust(aux).map_err(|e| format!("unreadable trust data: {e}"))?;
-        Ok(Item { cert, distrust })
-    } else {
-        Ok(Item {
-            cert: memo.cert(&der)?,
-            distrust: None,
-        })
+    if label.0 != b"TRUSTED CERTIFICATE" {
+        return Ok(Item::plain(memo.cert(&der)?));
+    }
+    let (cert, aux) = Cert::parse_prefix(&der)?;
+    Ok(match Aux::parse(aux) {
+        Ok(aux) => Item {
+            cert,
+            distrust: aux.openssl_distrust().map(String::from),
+            trust_data: TrustData::Aux(Box::new(aux)),
+        },
+        Err(e) => Item {
+            cert,
+            distrust: Some(format!("its OpenSSL trust data cannot be read ({e})")),
+            trust_data: TrustData::Unreadable,
+        },
+    })
+}
+
+/// A `PUBLIC KEY` block: the SHA-256 of its SubjectPublicKeyInfo.
+fn public_key(body: &mut Vec<u8>) -> Result<[u8; 32], String> {
+    use x509_parser::prelude::FromDer;
+    let der = base64(body).ok_or("bad base64")?;
+    match x509_parser::x509::SubjectPublicKeyInfo::from_der(&der) {
+        Ok(([], _)) => Ok(Sha256::digest(&der).into()),
+        Ok((rest, _)) => Err(format!("{} bytes after the public key", rest.len())),
+        Err(e) => Err(format!("not a public key ({e})")),
     }
 }
 
@@ -221,7 +294,7 @@ fn decode_block(label: Label, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, S
 /// so this is data-encoding's fast decoder, not rustls-pki-types'
 /// `PemObject`, whose decoder is built for private keys (constant time, a
 /// copy per line) and was a fifth of a whole sync.
-fn base64(body: &mut Vec<u8>) -> Option<Vec<u8>> {
+pub(crate) fn base64(body: &mut Vec<u8>) -> Option<Vec<u8>> {
     // Whitespace inside a line is rare: looked for only when decoding fails,
     // which it always does with whitespace left in.
     if let Some(der) = base64_compact(body) {
@@ -254,67 +327,105 @@ fn is_pem_space(b: u8) -> bool {
     b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
-const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
-const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+pub const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+pub const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
 
 /// OpenSSL's X509_CERT_AUX, as `openssl x509 -trustout` writes it:
 ///
 /// ```text
 /// SEQUENCE { trust SEQUENCE OF OID OPTIONAL, reject [0] SEQUENCE OF OID OPTIONAL,
-///            alias UTF8String OPTIONAL, keyid OCTET STRING OPTIONAL, ... }
+///            alias UTF8String OPTIONAL, keyid OCTET STRING OPTIONAL,
+///            other [1] SEQUENCE OF AlgorithmIdentifier OPTIONAL }
 /// ```
 ///
-/// Judged as OpenSSL judges server-auth trust: a reject entry for serverAuth
-/// (or anyExtendedKeyUsage) rejects, and a trust list that names neither
-/// rejects too.
-fn aux_distrust(aux: &[u8]) -> Result<Option<&'static str>, String> {
-    if aux.is_empty() {
-        return Ok(None);
-    }
-    let (tag, seq, rest) = tlv(aux)?;
-    if tag != 0x30 || !rest.is_empty() {
-        return Err("not a single SEQUENCE".into());
-    }
-    let mut trust = None;
-    let mut reject = None;
-    let mut fields = seq;
-    while !fields.is_empty() {
-        let (tag, value, rest) = tlv(fields)?;
-        match tag {
-            0x30 => trust = Some(oids(value)?),
-            0xa0 => reject = Some(oids(value)?),
-            _ => {}
-        }
-        fields = rest;
-    }
-    let server = |list: &Vec<&[u8]>| {
-        list.iter()
-            .any(|o| *o == OID_SERVER_AUTH || *o == OID_ANY_EKU)
-    };
-    if reject.as_ref().is_some_and(server) {
-        return Ok(Some("its OpenSSL trust data rejects serverAuth"));
-    }
-    if trust.as_ref().is_some_and(|t| !server(t)) {
-        return Ok(Some("its OpenSSL trust data does not list serverAuth"));
-    }
-    Ok(None)
+/// Each list holds OIDs as their DER content octets. `None` is a missing
+/// field, which differs from an empty list: OpenSSL rejects every purpose
+/// for a certificate whose trust list is present and empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aux {
+    pub trust: Option<Vec<Vec<u8>>>,
+    pub reject: Option<Vec<Vec<u8>>>,
 }
 
-fn oids(mut list: &[u8]) -> Result<Vec<&[u8]>, String> {
+impl Aux {
+    /// Read as OpenSSL's template reads it: each field at most once and in
+    /// that order, so a repeated field (a second, empty reject list meant to
+    /// cancel the first) is refused, as OpenSSL refuses it.
+    pub fn parse(aux: &[u8]) -> Result<Aux, String> {
+        let mut out = Aux {
+            trust: None,
+            reject: None,
+        };
+        if aux.is_empty() {
+            return Ok(out);
+        }
+        let (tag, seq, rest) = tlv(aux)?;
+        if tag != 0x30 || !rest.is_empty() {
+            return Err("not a single SEQUENCE".into());
+        }
+        // The template's fields, in order: each may be absent.
+        const FIELDS: [(u8, &str); 5] = [
+            (0x30, "trust"),
+            (0xa0, "reject"),
+            (0x0c, "alias"),
+            (0x04, "keyid"),
+            (0xa1, "other"),
+        ];
+        let mut next = 0;
+        let mut fields = seq;
+        while !fields.is_empty() {
+            let (tag, value, rest) = tlv(fields)?;
+            let Some(at) = FIELDS[next..].iter().position(|(t, _)| *t == tag) else {
+                return Err(match FIELDS.iter().find(|(t, _)| *t == tag) {
+                    Some((_, name)) => format!("the {name} field is repeated or out of order"),
+                    None => format!("an unknown field (tag {tag:#04x})"),
+                });
+            };
+            next += at + 1;
+            match tag {
+                0x30 => out.trust = Some(oids(value)?),
+                0xa0 => out.reject = Some(oids(value)?),
+                _ => {}
+            }
+            fields = rest;
+        }
+        Ok(out)
+    }
+
+    /// OpenSSL's trust check for TLS servers (`X509_check_trust` with
+    /// `X509_TRUST_SSL_SERVER`): a reject entry for serverAuth (or
+    /// anyExtendedKeyUsage) rejects, and a trust list that names neither
+    /// rejects too. `Some(reason)` when rejected.
+    pub fn openssl_distrust(&self) -> Option<&'static str> {
+        let server = |list: &Vec<Vec<u8>>| {
+            list.iter()
+                .any(|o| o.as_slice() == OID_SERVER_AUTH || o.as_slice() == OID_ANY_EKU)
+        };
+        if self.reject.as_ref().is_some_and(server) {
+            return Some("its OpenSSL trust data rejects serverAuth");
+        }
+        if self.trust.as_ref().is_some_and(|t| !server(t)) {
+            return Some("its OpenSSL trust data does not list serverAuth");
+        }
+        None
+    }
+}
+
+fn oids(mut list: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     while !list.is_empty() {
         let (tag, oid, rest) = tlv(list)?;
-        if tag != 0x06 {
+        if tag != 0x06 || oid.is_empty() {
             return Err("expected an OID".into());
         }
-        out.push(oid);
+        out.push(oid.to_vec());
         list = rest;
     }
     Ok(out)
 }
 
 /// One DER tag-length-value: (tag, value, what follows).
-fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
+pub fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
     let short = || "truncated DER".to_string();
     let (&tag, rest) = bytes.split_first().ok_or_else(short)?;
     if tag & 0x1f == 0x1f {
@@ -338,10 +449,6 @@ fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
         return Err(short());
     }
     Ok((tag, &rest[..len], &rest[len..]))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -478,13 +585,55 @@ mod tests {
         let rejected = seq(0x30, &[&seq(0xa0, &[&server])]);
         let client_only = seq(0x30, &[&seq(0x30, &[&client])]);
         let alias_only = seq(0x30, &[&seq(0x0c, &[b"corp"])]);
-        assert_eq!(aux_distrust(&[]), Ok(None));
-        assert_eq!(aux_distrust(&trusted), Ok(None));
-        assert_eq!(aux_distrust(&alias_only), Ok(None));
-        assert!(aux_distrust(&rejected).unwrap().is_some());
-        assert!(aux_distrust(&client_only).unwrap().is_some());
-        assert!(aux_distrust(&[0x30, 0x05, 0x30]).is_err());
-        assert!(aux_distrust(&[0xff; 8]).is_err());
+        let verdict = |aux: &[u8]| Aux::parse(aux).map(|a| a.openssl_distrust());
+        assert_eq!(verdict(&[]), Ok(None));
+        assert_eq!(verdict(&trusted), Ok(None));
+        assert_eq!(verdict(&alias_only), Ok(None));
+        assert!(verdict(&rejected).unwrap().is_some());
+        assert!(verdict(&client_only).unwrap().is_some());
+        // A present but empty trust list trusts nothing.
+        assert!(verdict(&seq(0x30, &[&seq(0x30, &[])])).unwrap().is_some());
+        assert!(verdict(&[0x30, 0x05, 0x30]).is_err());
+        assert!(verdict(&[0xff; 8]).is_err());
+    }
+
+    /// OpenSSL's template takes each field once, in order: a second reject
+    /// list (an empty one, to cancel the first) or a trust list after the
+    /// reject list is refused, not read as "the last one wins".
+    #[test]
+    fn repeated_or_reordered_aux_fields_are_refused() {
+        let server = oid(OID_SERVER_AUTH);
+        let trust = seq(0x30, &[&server]);
+        let reject = seq(0xa0, &[&server]);
+        let empty_reject = seq(0xa0, &[]);
+        let alias = seq(0x0c, &[b"x"]);
+        for bad in [
+            seq(0x30, &[&reject, &empty_reject]),
+            seq(0x30, &[&trust, &trust]),
+            seq(0x30, &[&reject, &trust]),
+            seq(0x30, &[&alias, &reject]),
+            seq(0x30, &[&alias, &alias]),
+            seq(0x30, &[&seq(0x02, &[&[1]])]),
+        ] {
+            assert!(Aux::parse(&bad).is_err(), "{bad:02x?}");
+        }
+        let all = seq(
+            0x30,
+            &[
+                &trust,
+                &reject,
+                &alias,
+                &seq(0x04, &[&[1]]),
+                &seq(0xa1, &[]),
+            ],
+        );
+        assert_eq!(
+            Aux::parse(&all).unwrap(),
+            Aux {
+                trust: Some(vec![OID_SERVER_AUTH.to_vec()]),
+                reject: Some(vec![OID_SERVER_AUTH.to_vec()]),
+            }
+        );
     }
 
     #[test]

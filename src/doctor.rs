@@ -169,7 +169,7 @@ fn newer_source(paths: &Paths) -> Option<(PathBuf, i64)> {
     files.extend(
         g.files
             .into_iter()
-            .map(|(p, _)| sources::os::under(root, p)),
+            .filter_map(|(p, _)| sources::os::under(root, p).ok()),
     );
     if let Ok(added) = sources::user::list(&paths.cas, None) {
         files.extend(added.into_iter().map(|a| a.path));

@@ -21,6 +21,14 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
 
+    /// Distrust the admin asked for that cannot be applied: trusting the
+    /// certificate anyway would re-trust it, so nothing is written.
+    #[error(
+        "a distrust cannot be applied, so nothing was written (fix or remove the file):{}",
+        .0.iter().map(|p| format!("\n  {p}")).collect::<String>()
+    )]
+    Unapplied(Vec<crate::sources::Problem>),
+
     #[error("{0:?} is not a date as YYYY-MM-DD")]
     BadDate(String),
 

@@ -94,7 +94,7 @@ pub fn plan(layout: &Layout, added: &[Added]) -> Vec<(PathBuf, String)> {
 /// there. Returns the new record for this root.
 pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Result<Vec<Written>> {
     for (path, _) in files {
-        let real = os::under(root, path);
+        let real = os::under(root, path).at(path)?;
         if real.exists() && !before.iter().any(|w| &w.path == path) {
             return Err(Error::Refused {
                 path: real,
@@ -104,7 +104,7 @@ pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Re
     }
     let mut written = Vec::new();
     for (path, text) in files {
-        store::write_atomic(&os::under(root, path), text.as_bytes())?;
+        store::write_atomic(&os::under(root, path).at(path)?, text.as_bytes())?;
         written.push(Written {
             path: path.clone(),
             sha256: hex(&Sha256::digest(text.as_bytes())),
@@ -125,7 +125,7 @@ pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Re
 pub fn remove(root: &Path, written: &[Written]) -> Result<Vec<PathBuf>> {
     let mut kept = Vec::new();
     for w in written {
-        let real = os::under(root, &w.path);
+        let real = os::under(root, &w.path).at(&w.path)?;
         match decode::read_bounded(&real) {
             Ok(bytes) if hex(&Sha256::digest(&bytes)) == w.sha256 => {
                 fs::remove_file(&real).at(&real)?;

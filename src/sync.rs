@@ -112,6 +112,9 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
         (os, g, moz)
     });
     gathered.append(moz_gathered);
+    if !gathered.unapplied.is_empty() {
+        return Err(Error::Unapplied(std::mem::take(&mut gathered.unapplied)));
+    }
     let added = sources::user::load(&paths.cas, &mut gathered)?;
     // Every certificate is parsed now; the memo's table would only add to
     // the merge's peak memory.

@@ -422,6 +422,7 @@ struct Tree {
     distrusted: String,
     rejected: Option<String>,
     ignored: Option<String>,
+    der_ignored: Option<String>,
 }
 
 fn build(f: &Family) -> Tree {
@@ -465,7 +466,16 @@ fn build(f: &Family) -> Tree {
     }
 
     // The good anchor, dropped in after the last extraction.
+    // Debian's and Alpine's updaters append each drop-in to the bundle as
+    // it is: a DER file there is never trusted (reported instead).
+    let mut der_ignored = None;
     let good: Vec<String> = match f.format {
+        Format::Der if f.family == "debian" || f.family == "alpine" => {
+            let ca = valid_ca(&format!("{name} Corp Root DER"));
+            write(&at(&root, f.anchor), der(&ca.pem));
+            der_ignored = Some(openssl_sha256(&ca.pem));
+            vec![]
+        }
         Format::Der => {
             let ca = valid_ca(&format!("{name} Corp Root DER"));
             write(&at(&root, f.anchor), der(&ca.pem));
@@ -566,6 +576,7 @@ fn build(f: &Family) -> Tree {
         distrusted: distrusted.fp.clone(),
         rejected,
         ignored,
+        der_ignored,
     }
 }
 
@@ -610,6 +621,16 @@ fn check(f: &Family) {
     assert!(!got.contains(&t.expired));
     if let Some(fp) = &t.ignored {
         assert!(!got.contains(fp));
+    }
+    if let Some(fp) = &t.der_ignored {
+        assert!(!got.contains(fp), "a DER drop-in was trusted");
+        assert!(
+            err.lines().any(
+                |l| l.contains(&format!("{}: ignored: a DER certificate", f.anchor))
+                    && l.contains("openssl x509 -inform der")
+            ),
+            "the DER drop-in is not reported with how to convert it:\n{err}"
+        );
     }
 
     // How each was judged.

@@ -25,7 +25,7 @@ pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
     let written = install::write(&root, &install::plan(layout, &added), &before)?;
     let mut lines = String::new();
     for w in &written {
-        let real = crate::sources::os::under(&root, &w.path);
+        let real = crate::sources::os::under(&root, &w.path).unwrap_or(root.join(&w.path));
         lines.push_str(&format!("installed {}\n", real.display()));
     }
     record.roots.insert(root.clone(), written);
@@ -49,7 +49,7 @@ pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
     record.save(&paths.installed())?;
     let mut lines = String::new();
     for w in &written {
-        let real = crate::sources::os::under(&root, &w.path);
+        let real = crate::sources::os::under(&root, &w.path).unwrap_or(root.join(&w.path));
         if kept.contains(&real) {
             say!(
                 "warning: left {} in place: it changed since cabundle wrote it",

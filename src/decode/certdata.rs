@@ -188,7 +188,7 @@ fn distrust_after(o: &Object) -> Result<Option<i64>, String> {
 }
 
 /// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`, as Unix seconds.
-fn utc_time(b: &[u8]) -> Option<i64> {
+pub(crate) fn utc_time(b: &[u8]) -> Option<i64> {
     let s = std::str::from_utf8(b).ok()?;
     let digits = s.strip_suffix('Z')?;
     if digits.len() != 12 || !digits.bytes().all(|c| c.is_ascii_digit()) {

@@ -5,6 +5,7 @@
 pub mod macos;
 pub mod mozilla;
 pub mod os;
+pub mod p11kit;
 pub mod user;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ const MAX_ERRORS_PER_FILE: usize = 5;
 const MIN_FILES_PER_THREAD: usize = 4;
 
 /// Decode each file, spreading them over the cores; results in input order.
-fn decode_all(
+pub(super) fn decode_all(
     files: &[(PathBuf, PathBuf, String)],
     memo: &decode::Memo,
 ) -> Vec<Result<decode::Decoded, String>> {
@@ -82,7 +83,10 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
+        // Paths and reasons (which quote file contents) may hold control
+        // characters; they must not reach a terminal or a log as such.
+        let reason = crate::cert::printable(&self.reason);
+        write!(f, "{}: {reason}", crate::cert::shown(&self.path))
     }
 }
 
@@ -93,11 +97,17 @@ pub struct Distrust {
     pub reason: String,
 }
 
-/// How a distrust names its certificate. macOS trust settings use SHA-1.
+/// How a distrust names its certificate. macOS trust settings use SHA-1;
+/// p11-kit and NSS also distrust every certificate with a key, or with an
+/// issuer and serial number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fingerprint {
     Sha256([u8; 32]),
     Sha1([u8; 20]),
+    /// SHA-256 of a SubjectPublicKeyInfo.
+    Spki([u8; 32]),
+    /// [`crate::cert::issuer_serial_key`] of an issuer and serial number.
+    IssuerSerial([u8; 32]),
 }
 
 /// Everything the sources produced for one sync.
@@ -108,6 +118,10 @@ pub struct Gathered {
     pub found: Vec<(Arc<str>, Item)>,
     pub distrusted: Vec<Distrust>,
     pub problems: Vec<Problem>,
+    /// Distrusts that could not be applied: a file that says "do not
+    /// trust" but cannot be read. The sync stops on any of them, since
+    /// leaving the certificate in would re-trust what the admin distrusted.
+    pub unapplied: Vec<Problem>,
     /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
     pub distrust_after: HashMap<[u8; 32], i64>,
     /// Each OS store file read (as shown to people), and how many
@@ -144,25 +158,29 @@ impl Gathered {
         let mut total = 0;
         for ((_, shown_as, label), result) in files.into_iter().zip(results) {
             match result {
-                Ok(decoded) => {
-                    // A few lines say what is wrong with a file; thousands
-                    // would bury every other message.
-                    let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
-                    for reason in decoded.errors.into_iter().take(MAX_ERRORS_PER_FILE) {
-                        self.problem(&shown_as, reason);
-                    }
-                    if extra > 0 {
-                        self.problem(&shown_as, format!("and {extra} more unreadable items"));
-                    }
-                    let n = decoded.items.len();
-                    total += n;
-                    self.files.push((shown_as, n));
-                    self.found_in(&label, decoded.items);
-                }
+                Ok(decoded) => total += self.record(&shown_as, &label, decoded),
                 Err(reason) => self.problem(&shown_as, reason),
             }
         }
         total
+    }
+
+    /// Record what one file gave under `label`, and its problems; returns
+    /// how many certificates it gave.
+    pub fn record(&mut self, shown_as: &Path, label: &str, decoded: decode::Decoded) -> usize {
+        // A few lines say what is wrong with a file; thousands would bury
+        // every other message.
+        let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
+        for reason in decoded.errors.into_iter().take(MAX_ERRORS_PER_FILE) {
+            self.problem(shown_as, reason);
+        }
+        if extra > 0 {
+            self.problem(shown_as, format!("and {extra} more unreadable items"));
+        }
+        let n = decoded.items.len();
+        self.files.push((shown_as.to_path_buf(), n));
+        self.found_in(label, decoded.items);
+        n
     }
 
     /// Record certificates found under one source label.
@@ -177,6 +195,7 @@ impl Gathered {
         self.found.append(&mut other.found);
         self.distrusted.append(&mut other.distrusted);
         self.problems.append(&mut other.problems);
+        self.unapplied.append(&mut other.unapplied);
         self.files.append(&mut other.files);
         self.distrust_after.extend(other.distrust_after);
     }
@@ -184,6 +203,22 @@ impl Gathered {
     pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_path_buf(),
+            reason: reason.into(),
+        });
+    }
+
+    /// A distrust in `path` that cannot be applied: the sync will stop.
+    pub fn unapplied(&mut self, path: &Path, reason: impl Into<String>) {
+        self.unapplied.push(Problem {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Distrust whatever `by` names, for `reason`.
+    pub fn distrust(&mut self, by: Fingerprint, reason: impl Into<String>) {
+        self.distrusted.push(Distrust {
+            by,
             reason: reason.into(),
         });
     }

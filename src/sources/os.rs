@@ -13,26 +13,21 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Distrust, Fingerprint, Gathered};
+use super::{Fingerprint, Gathered};
 use crate::decode;
 
-/// A folder where admins drop CA files for the distribution's updater.
-pub struct Anchors {
+/// The folder where admins drop CA files for Debian's or Alpine's updater.
+pub struct DropIns {
     pub dir: &'static str,
     /// Only files with this extension count (Debian's updater reads `*.crt`).
     pub extension: Option<&'static str>,
-}
-
-/// How the admin says "do not trust this one".
-pub enum DistrustRule {
-    /// `!relative/path.crt` lines in `conf`, paths relative to `base`.
-    ConfBang {
-        conf: &'static str,
-        base: &'static str,
-    },
-    /// Every certificate in every file below this folder (p11-kit's
-    /// `blocklist/`, and `blacklist/` on older p11-kit and on Arch).
-    Folder(&'static str),
+    /// Debian's updater searches the folder's subfolders too (`find -L`);
+    /// Alpine's `update-ca` reads its top level only.
+    pub recursive: bool,
+    /// Alpine's `update-ca` skips names that start with a dot.
+    pub skip_dot_files: bool,
+    /// The updater, for messages.
+    pub updater: &'static str,
 }
 
 /// Where `install --system` puts a CA, and what makes the OS pick it up.
@@ -45,23 +40,30 @@ pub struct Install {
     pub updater_after_removal: &'static [&'static str],
 }
 
+/// One OS family's trust store: where its updater reads and writes, and
+/// how its admin says "trust this" and "do not trust this".
 pub struct Layout {
     pub family: &'static str,
     /// `ID` / `ID_LIKE` words of os-release that mean this layout.
     pub os_ids: &'static [&'static str],
     /// Files only this family has, for when os-release is missing.
     pub markers: &'static [&'static str],
-    /// Extracted bundles the distribution's updater writes.
+    /// Extracted bundles the distribution's updater writes, read as
+    /// OpenSSL reads them (aux trust data included).
     pub bundles: &'static [&'static str],
-    pub anchors: &'static [Anchors],
-    pub distrust: &'static [DistrustRule],
+    /// Debian's and Alpine's drop-in folder.
+    pub drop_ins: Option<DropIns>,
+    /// `!path` lines in this conf file deselect certificates under `base`
+    /// (Debian, Alpine): the admin's "do not trust".
+    pub conf_bang: Option<(&'static str, &'static str)>,
+    /// p11-kit's trust source folders, in p11-kit's order (see
+    /// [`super::p11kit`]): anchors, blocklists and extended-format files.
+    pub p11kit_sources: &'static [&'static str],
     pub install: Install,
 }
 
-const DEBIAN_CONF: DistrustRule = DistrustRule::ConfBang {
-    conf: "/etc/ca-certificates.conf",
-    base: "/usr/share/ca-certificates",
-};
+const DEBIAN_CONF: Option<(&str, &str)> =
+    Some(("/etc/ca-certificates.conf", "/usr/share/ca-certificates"));
 
 /// The known layouts. Debian and Alpine share a bundle path: when neither
 /// os-release nor a marker file tells them apart, Debian, the more common,
@@ -72,11 +74,15 @@ pub static LAYOUTS: &[Layout] = &[
         os_ids: &["debian", "ubuntu"],
         markers: &["/etc/debian_version"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt"],
-        anchors: &[Anchors {
+        drop_ins: Some(DropIns {
             dir: "/usr/local/share/ca-certificates",
             extension: Some("crt"),
-        }],
-        distrust: &[DEBIAN_CONF],
+            recursive: true,
+            skip_dot_files: false,
+            updater: "update-ca-certificates",
+        }),
+        conf_bang: DEBIAN_CONF,
+        p11kit_sources: &[],
         install: Install {
             dir: "/usr/local/share/ca-certificates",
             extension: "crt",
@@ -89,11 +95,15 @@ pub static LAYOUTS: &[Layout] = &[
         os_ids: &["alpine"],
         markers: &["/etc/alpine-release"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
-        anchors: &[Anchors {
+        drop_ins: Some(DropIns {
             dir: "/usr/local/share/ca-certificates",
             extension: None,
-        }],
-        distrust: &[DEBIAN_CONF],
+            recursive: false,
+            skip_dot_files: true,
+            updater: "update-ca-certificates",
+        }),
+        conf_bang: DEBIAN_CONF,
+        p11kit_sources: &[],
         install: Install {
             dir: "/usr/local/share/ca-certificates",
             extension: "crt",
@@ -122,22 +132,9 @@ pub static LAYOUTS: &[Layout] = &[
             "/etc/pki/tls/certs/ca-bundle.crt",
             "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
         ],
-        anchors: &[
-            Anchors {
-                dir: "/etc/pki/ca-trust/source/anchors",
-                extension: None,
-            },
-            Anchors {
-                dir: "/usr/share/pki/ca-trust-source/anchors",
-                extension: None,
-            },
-        ],
-        distrust: &[
-            DistrustRule::Folder("/etc/pki/ca-trust/source/blocklist"),
-            DistrustRule::Folder("/etc/pki/ca-trust/source/blacklist"),
-            DistrustRule::Folder("/usr/share/pki/ca-trust-source/blocklist"),
-            DistrustRule::Folder("/usr/share/pki/ca-trust-source/blacklist"),
-        ],
+        drop_ins: None,
+        conf_bang: None,
+        p11kit_sources: &["/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source"],
         install: Install {
             dir: "/etc/pki/ca-trust/source/anchors",
             extension: "pem",
@@ -149,26 +146,15 @@ pub static LAYOUTS: &[Layout] = &[
         family: "suse",
         os_ids: &["suse", "opensuse", "sles", "sled"],
         markers: &["/etc/SUSE-brand", "/var/lib/ca-certificates"],
+        // The extracted pem/ and openssl/ folders hold the same anchors as
+        // the bundle and no distrust: that comes from the source folders.
         bundles: &[
             "/var/lib/ca-certificates/ca-bundle.pem",
             "/etc/ssl/ca-bundle.pem",
         ],
-        anchors: &[
-            Anchors {
-                dir: "/etc/pki/trust/anchors",
-                extension: None,
-            },
-            Anchors {
-                dir: "/usr/share/pki/trust/anchors",
-                extension: None,
-            },
-        ],
-        distrust: &[
-            DistrustRule::Folder("/etc/pki/trust/blocklist"),
-            DistrustRule::Folder("/etc/pki/trust/blacklist"),
-            DistrustRule::Folder("/usr/share/pki/trust/blocklist"),
-            DistrustRule::Folder("/usr/share/pki/trust/blacklist"),
-        ],
+        drop_ins: None,
+        conf_bang: None,
+        p11kit_sources: &["/etc/pki/trust", "/usr/share/pki/trust"],
         install: Install {
             dir: "/etc/pki/trust/anchors",
             extension: "pem",
@@ -180,22 +166,17 @@ pub static LAYOUTS: &[Layout] = &[
         family: "arch",
         os_ids: &["arch", "archarm", "manjaro", "endeavouros"],
         markers: &["/etc/arch-release", "/etc/ca-certificates/extracted"],
-        bundles: &["/etc/ca-certificates/extracted/tls-ca-bundle.pem"],
-        anchors: &[
-            Anchors {
-                dir: "/etc/ca-certificates/trust-source/anchors",
-                extension: None,
-            },
-            Anchors {
-                dir: "/usr/share/ca-certificates/trust-source/anchors",
-                extension: None,
-            },
+        bundles: &[
+            "/etc/ca-certificates/extracted/tls-ca-bundle.pem",
+            // Arch's update-ca-trust writes this one too: it carries the
+            // distrust that tls-ca-bundle.pem can only express by absence.
+            "/etc/ca-certificates/extracted/ca-bundle.trust.crt",
         ],
-        distrust: &[
-            DistrustRule::Folder("/etc/ca-certificates/trust-source/blocklist"),
-            DistrustRule::Folder("/etc/ca-certificates/trust-source/blacklist"),
-            DistrustRule::Folder("/usr/share/ca-certificates/trust-source/blocklist"),
-            DistrustRule::Folder("/usr/share/ca-certificates/trust-source/blacklist"),
+        drop_ins: None,
+        conf_bang: None,
+        p11kit_sources: &[
+            "/etc/ca-certificates/trust-source",
+            "/usr/share/ca-certificates/trust-source",
         ],
         install: Install {
             dir: "/etc/ca-certificates/trust-source/anchors",
@@ -234,38 +215,77 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
         return info;
     };
     for bundle in layout.bundles {
-        let path = under(root, bundle);
-        if path.exists() {
-            info.certificates += out.read_file(&path, bundle.as_ref(), &format!("os:{bundle}"));
-        }
-    }
-    for anchors in layout.anchors {
-        let mut files = Vec::new();
-        walk(root, Path::new(anchors.dir), &mut files, out);
-        let mut wanted_files = Vec::new();
-        for shown in files {
-            let wanted = anchors
-                .extension
-                .is_none_or(|ext| shown.extension().is_some_and(|e| e == ext));
-            if wanted {
-                let label = format!("os:{}", shown.display());
-                wanted_files.push((under(root, &shown), shown, label));
-            } else if let Some(ext) = anchors.extension {
-                out.problem(
-                    &shown,
-                    format!("ignored: this system's updater only reads *.{ext} files here"),
-                );
+        match under(root, bundle) {
+            Ok(path) if path.exists() => {
+                info.certificates += out.read_file(&path, bundle.as_ref(), &format!("os:{bundle}"));
             }
+            Ok(_) => {}
+            Err(e) => out.problem(bundle.as_ref(), e.to_string()),
         }
-        info.certificates += out.read_files(wanted_files);
     }
-    for rule in layout.distrust {
-        match rule {
-            DistrustRule::ConfBang { conf, base } => conf_bang(root, conf, base, out),
-            DistrustRule::Folder(dir) => folder(root, dir, out),
-        }
+    if let Some(drop_ins) = &layout.drop_ins {
+        info.certificates += read_drop_ins(root, drop_ins, out);
+    }
+    info.certificates += super::p11kit::load(root, layout.p11kit_sources, out);
+    if let Some((conf, base)) = layout.conf_bang {
+        conf_bang(root, conf, base, out);
     }
     info
+}
+
+/// Debian's and Alpine's drop-in folder, as their updaters read it: they
+/// append each file to the bundle as it is, so only PEM is ever trusted
+/// (a DER file becomes bytes OpenSSL skips).
+fn read_drop_ins(root: &Path, d: &DropIns, out: &mut Gathered) -> usize {
+    let mut wanted_files = Vec::new();
+    let depth = if d.recursive {
+        Depth::Deep
+    } else {
+        Depth::Top(&[])
+    };
+    for shown in list_files(root, Path::new(d.dir), depth, out) {
+        let name = shown
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if d.skip_dot_files && name.starts_with('.') {
+            continue;
+        }
+        if let Some(ext) = d.extension
+            && shown.extension().is_none_or(|e| e != ext)
+        {
+            out.problem(
+                &shown,
+                format!("ignored: {} only reads *.{ext} files here", d.updater),
+            );
+            continue;
+        }
+        match under(root, &shown) {
+            Ok(real) => {
+                let label = format!("os:{}", shown.display());
+                wanted_files.push((real, shown, label));
+            }
+            Err(e) => out.problem(&shown, e.to_string()),
+        }
+    }
+    let results = super::decode_all(&wanted_files, &out.memo);
+    let mut total = 0;
+    for ((_, shown, label), result) in wanted_files.into_iter().zip(results) {
+        match result {
+            Ok(decoded) if decoded.der => out.problem(
+                &shown,
+                format!(
+                    "ignored: a DER certificate, and {} trusts only PEM; convert it with \
+                     `openssl x509 -inform der -in {path} -out {path}.pem` and keep only the PEM",
+                    d.updater,
+                    path = crate::cert::shown(&shown),
+                ),
+            ),
+            Ok(decoded) => total += out.record(&shown, &label, decoded),
+            Err(reason) => out.problem(&shown, reason),
+        }
+    }
+    total
 }
 
 /// The layout os-release names; failing that, the one whose marker files
@@ -276,14 +296,14 @@ pub fn detect(root: &Path) -> (Option<&'static Layout>, Option<String>) {
         .ids
         .iter()
         .find_map(|id| LAYOUTS.iter().find(|l| l.os_ids.contains(&id.as_str())));
-    let exists = |p: &&str| under(root, p).exists();
+    let exists = |p: &&str| under(root, p).is_ok_and(|p| p.exists());
     let layout = named
         .or_else(|| LAYOUTS.iter().find(|l| l.markers.iter().any(exists)))
         .or_else(|| {
             LAYOUTS.iter().find(|l| {
                 l.bundles
                     .iter()
-                    .chain(l.anchors.iter().map(|a| &a.dir))
+                    .chain(l.drop_ins.as_ref().map(|d| &d.dir))
                     .any(exists)
             })
         });
@@ -301,7 +321,7 @@ impl OsRelease {
     fn read(root: &Path) -> OsRelease {
         let text = ["/etc/os-release", "/usr/lib/os-release"]
             .iter()
-            .find_map(|p| decode::read_bounded(&under(root, p)).ok())
+            .find_map(|p| decode::read_bounded(&under(root, p).ok()?).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let mut out = OsRelease::default();
@@ -323,23 +343,40 @@ impl OsRelease {
     }
 }
 
-/// Files below `dir` (a path inside the system), sorted, as system paths.
-/// Each folder is entered once, however many links lead to it, so links
-/// back up the tree cannot make the walk loop or multiply.
-fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>, out: &mut Gathered) {
+/// How deep [`list_files`] reads.
+#[derive(Clone, Copy)]
+pub enum Depth<'a> {
+    /// Subfolders too, to any depth.
+    Deep,
+    /// The top level only; a subfolder is reported as not read, unless it
+    /// is one of these (read separately, as p11-kit's anchors/).
+    Top(&'a [&'a str]),
+}
+
+/// The files in `dir` (a path inside the system), sorted, as system paths.
+/// A missing `dir` has none. Each folder is entered once, however many
+/// links lead to it, so links back up the tree cannot make the walk loop or
+/// multiply.
+pub fn list_files(root: &Path, dir: &Path, depth: Depth, out: &mut Gathered) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut seen = HashSet::new();
-    walk_in(root, dir, 0, &mut seen, files, out);
+    walk_in(root, dir, 0, depth, &mut seen, &mut files, out);
+    files
 }
 
 fn walk_in(
     root: &Path,
     dir: &Path,
-    depth: usize,
+    level: usize,
+    depth: Depth,
     seen: &mut HashSet<(u64, u64)>,
     files: &mut Vec<PathBuf>,
     out: &mut Gathered,
 ) {
-    let real = under(root, dir);
+    let real = match under(root, dir) {
+        Ok(real) => real,
+        Err(e) => return out.problem(dir, e.to_string()),
+    };
     if let Ok(m) = fs::metadata(&real)
         && !seen.insert((m.dev(), m.ino()))
     {
@@ -347,7 +384,7 @@ fn walk_in(
     }
     let entries = match fs::read_dir(&real) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound && depth == 0 => return,
+        Err(e) if e.kind() == ErrorKind::NotFound && level == 0 => return,
         Err(e) => return out.problem(dir, e.to_string()),
     };
     let mut names: Vec<_> = entries
@@ -357,11 +394,25 @@ fn walk_in(
     names.sort();
     for name in names {
         let shown = dir.join(&name);
-        match fs::metadata(under(root, &shown)) {
-            Ok(m) if m.is_dir() && depth < MAX_DEPTH => {
-                walk_in(root, &shown, depth + 1, seen, files, out)
+        let meta = under(root, &shown).and_then(fs::metadata);
+        match (meta, depth) {
+            (Ok(m), Depth::Deep) if m.is_dir() && level < MAX_DEPTH => {
+                walk_in(root, &shown, level + 1, depth, seen, files, out)
             }
-            Ok(m) if m.is_dir() => out.problem(&shown, "folders nested too deeply; skipped"),
+            (Ok(m), Depth::Deep) if m.is_dir() => {
+                out.problem(&shown, "folders nested too deeply; skipped")
+            }
+            // p11-kit's anchors/ and Alpine's drop-ins: their updaters do
+            // not read subfolders, so neither does this.
+            (Ok(m), Depth::Top(known)) if m.is_dir() => {
+                if !known.iter().any(|k| name == *k) {
+                    out.problem(
+                        &shown,
+                        "a folder: nothing in it is read, as this system's updater reads \
+                         only the files directly in its parent",
+                    )
+                }
+            }
             // Broken links, loops and special files are reported by the reader.
             _ => files.push(shown),
         }
@@ -372,61 +423,57 @@ fn walk_in(
 /// that certificate. The admin meant "do not trust", so it is left out
 /// whichever source carries it.
 fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
-    let text = match decode::read_bounded(&under(root, conf)) {
+    let conf_path = match under(root, conf) {
+        Ok(p) => p,
+        Err(e) => return out.unapplied(conf.as_ref(), e.to_string()),
+    };
+    let text = match decode::read_bounded(&conf_path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) if !under(root, conf).exists() => return,
-        Err(reason) => return out.problem(conf.as_ref(), reason),
+        Err(_) if !conf_path.exists() => return,
+        Err(reason) => {
+            return out.unapplied(
+                conf.as_ref(),
+                format!("cannot be read ({reason}), so its ! lines cannot be applied"),
+            );
+        }
     };
     for line in text.lines() {
         let Some(rel) = line.trim().strip_prefix('!') else {
             continue;
         };
         let shown = Path::new(base).join(rel.trim());
+        let why = format!("deselected in {conf} (!{})", rel.trim());
+        let real = match under(root, &shown) {
+            Ok(real) => real,
+            Err(e) => {
+                out.unapplied(&shown, format!("{why}, but {e}"));
+                continue;
+            }
+        };
         // Package upgrades leave `!` lines behind for certificates the
         // package has since removed (15 of them on Debian 12): with the file
         // gone there is nothing to identify, and nothing worth a warning.
-        if !under(root, &shown).exists() {
+        if fs::symlink_metadata(&real).is_err() {
             continue;
         }
-        distrust_file(
-            root,
-            &shown,
-            &format!("deselected in {conf} (!{})", rel.trim()),
-            out,
-        );
-    }
-}
-
-/// p11-kit's blocklist folders: every certificate in them is distrusted.
-fn folder(root: &Path, dir: &str, out: &mut Gathered) {
-    let mut files = Vec::new();
-    walk(root, Path::new(dir), &mut files, out);
-    for shown in files {
-        distrust_file(
-            root,
-            &shown,
-            &format!("in the blocklist {}", shown.display()),
-            out,
-        );
-    }
-}
-
-fn distrust_file(root: &Path, shown: &Path, reason: &str, out: &mut Gathered) {
-    match decode::decode_file(&under(root, shown)) {
-        Ok(decoded) => {
-            for e in decoded.errors {
-                out.problem(shown, format!("distrusted file: {e}"));
+        match decode::decode_file(&real) {
+            Ok(decoded) if decoded.errors.is_empty() && !decoded.items.is_empty() => {
+                for item in decoded.items {
+                    out.distrust(Fingerprint::Sha256(item.cert.sha256), why.clone());
+                }
             }
-            out.distrusted
-                .extend(decoded.items.into_iter().map(|i| Distrust {
-                    by: Fingerprint::Sha256(i.cert.sha256),
-                    reason: reason.to_string(),
-                }));
+            Ok(decoded) => out.unapplied(
+                &shown,
+                format!(
+                    "{why}, but the file cannot be read: {}",
+                    decoded
+                        .errors
+                        .first()
+                        .map_or("no certificate in it", String::as_str)
+                ),
+            ),
+            Err(e) => out.unapplied(&shown, format!("{why}, but the file cannot be read ({e})")),
         }
-        Err(e) => out.problem(
-            shown,
-            format!("cannot be read ({e}), so the certificate it distrusts cannot be left out"),
-        ),
     }
 }
 
@@ -435,17 +482,20 @@ fn distrust_file(root: &Path, shown: &Path, reason: &str, out: &mut Gathered) {
 /// Symbolic links are followed as they would be inside that system: an
 /// absolute target (RHEL's `ca-bundle.crt`, Debian's links into
 /// /usr/share/ca-certificates) is read under `root` too, never on the host.
-pub fn under(root: &Path, system_path: impl AsRef<Path>) -> PathBuf {
+/// A path whose links cannot be followed inside `root` (more than 40, a
+/// loop, an unreadable link) is an error: falling back to the unresolved
+/// path would let the kernel follow them out of `root`.
+pub fn under(root: &Path, system_path: impl AsRef<Path>) -> std::io::Result<PathBuf> {
     let path = system_path.as_ref();
     if root == Path::new("/") {
-        return Path::new("/").join(path);
+        return Ok(Path::new("/").join(path));
     }
-    resolve(root, path).unwrap_or_else(|| root.join(path.strip_prefix("/").unwrap_or(path)))
+    resolve(root, path)
 }
 
-/// As the kernel would resolve `path` with `root` as `/`; `None` for a
-/// loop of links (the caller's read then reports it).
-fn resolve(root: &Path, path: &Path) -> Option<PathBuf> {
+/// As the kernel would resolve `path` with `root` as `/`: every link is
+/// followed here, so the result has none left for the kernel to follow.
+fn resolve(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
     // Owned parts: link targets are spliced in as they are read.
     fn parts(p: &Path) -> impl Iterator<Item = Option<OsString>> + '_ {
         p.components().filter_map(|c| match c {
@@ -471,9 +521,10 @@ fn resolve(root: &Path, path: &Path) -> Option<PathBuf> {
             Ok(m) if m.file_type().is_symlink() => {
                 hops += 1;
                 if hops > 40 {
-                    return None;
+                    // ELOOP, as the kernel would say it.
+                    return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
                 }
-                let target = fs::read_link(&next).ok()?;
+                let target = fs::read_link(&next)?;
                 if target.is_absolute() {
                     cur = root.to_path_buf();
                     depth = 0;
@@ -488,5 +539,5 @@ fn resolve(root: &Path, path: &Path) -> Option<PathBuf> {
             }
         }
     }
-    Some(cur)
+    Ok(cur)
 }

@@ -63,10 +63,7 @@ pub fn load(cas: &Path, out: &mut Gathered) -> Result<usize> {
     let added = list(cas, Some(out))?;
     let n = added.len();
     for a in added {
-        let item = decode::Item {
-            cert: a.cert,
-            distrust: None,
-        };
+        let item = decode::Item::plain(a.cert);
         out.found_in(&format!("{LABEL_PREFIX}{}", a.name), vec![item]);
     }
     Ok(n)
