@@ -12,11 +12,12 @@
 //! Then, as p11-kit's builder and `trust extract --filter=ca-anchors
 //! --purpose=server-auth` decide (checked against `trust` itself in the
 //! tests): a distrusted certificate also distrusts every certificate with
-//! its key or its issuer and serial number; an extendedKeyUsage stapled to
-//! a key (from a `TRUSTED CERTIFICATE`'s trust list or an
-//! `x-certificate-extension` object) replaces the certificates' own; an
-//! anchor is extracted only if it is a CA and that usage allows TLS
-//! servers.
+//! its key or its issuer and serial number, from any folder or source; an
+//! extendedKeyUsage stapled to a key (from a `TRUSTED CERTIFICATE`'s trust
+//! list or an `x-certificate-extension` object) replaces the own usage of
+//! the certificates with that key in the same source folder (p11-kit's
+//! token) only; an anchor is extracted only if it is a CA and that usage
+//! allows TLS servers.
 //!
 //! cabundle is stricter than p11-kit in three places, each because the
 //! admin's intent to distrust is plain: `blacklist/` is read (p11-kit 0.24
@@ -54,6 +55,8 @@ const OID_ANY_EKU: &[u8] = decode::OID_ANY_EKU;
 /// One certificate object as p11-kit's parser leaves it.
 struct CertObject {
     cert: Cert,
+    /// Which source folder (p11-kit token) it came from.
+    source: usize,
     trusted: bool,
     distrusted: bool,
     /// The file, as shown to people.
@@ -72,9 +75,9 @@ struct Token {
     /// Extended key usage stapled to a key (by SHA-256 of its SPKI): the
     /// purposes, or `None` for one that cannot be read (p11-kit then drops
     /// the certificate); and the file that said it.
-    eku: HashMap<[u8; 32], Stapled>,
+    eku: HashMap<(usize, [u8; 32]), Stapled>,
     /// basicConstraints stapled to a key: is it a CA?
-    ca: HashMap<[u8; 32], bool>,
+    ca: HashMap<(usize, [u8; 32]), bool>,
     /// Distrust by issuer and serial alone (a certificate object with no
     /// value, as Fedora writes for NSS distrust records).
     issuer_serial: Vec<([u8; 32], PathBuf)>,
@@ -86,7 +89,7 @@ struct Token {
 /// into `out`; returns how many anchors they gave.
 pub fn load(root: &Path, sources: &[&str], out: &mut Gathered) -> usize {
     let mut token = Token::default();
-    for source in sources {
+    for (index, source) in sources.iter().enumerate() {
         let source = Path::new(source);
         for (dir, place, depth) in [
             (
@@ -99,14 +102,20 @@ pub fn load(root: &Path, sources: &[&str], out: &mut Gathered) -> usize {
             (source.join("blacklist"), Place::Blocklist, Depth::Deep),
         ] {
             for file in list_files(root, &dir, depth, out) {
-                read_file(root, &file, place, &mut token, out);
+                read_file(root, &file, (index, place), &mut token, out);
             }
         }
     }
     join(token, out)
 }
 
-fn read_file(root: &Path, shown: &Path, place: Place, token: &mut Token, out: &mut Gathered) {
+fn read_file(
+    root: &Path,
+    shown: &Path,
+    (source, place): (usize, Place),
+    token: &mut Token,
+    out: &mut Gathered,
+) {
     let bytes = match under(root, shown)
         .map_err(|e| e.to_string())
         .and_then(|p| decode::read_bounded(&p))
@@ -118,7 +127,7 @@ fn read_file(root: &Path, shown: &Path, place: Place, token: &mut Token, out: &m
         Err(e) => return out.problem(shown, e),
     };
     if p11kit::is_persist(&bytes) {
-        return read_persist(&bytes, shown, place, token, out);
+        return read_persist(&bytes, shown, (source, place), token, out);
     }
     let decoded = if place == Place::Blocklist {
         decode::decode_keys(&bytes)
@@ -138,13 +147,13 @@ fn read_file(root: &Path, shown: &Path, place: Place, token: &mut Token, out: &m
         token.keys.push((key, shown.to_path_buf()));
     }
     for item in decoded.items {
-        add_item(item, shown, place, token);
+        add_item(item, shown, (source, place), token);
     }
 }
 
 /// A certificate from a PEM or DER file: its trust data as p11-kit's
 /// parser turns it into attributes.
-fn add_item(item: Item, shown: &Path, place: Place, token: &mut Token) {
+fn add_item(item: Item, shown: &Path, (source, place): (usize, Place), token: &mut Token) {
     let (trusted, distrusted) = match &item.trust_data {
         TrustData::None => (false, false),
         // p11-kit skips a block it cannot parse; it may have meant a
@@ -167,23 +176,28 @@ fn add_item(item: Item, shown: &Path, place: Place, token: &mut Token) {
             } else {
                 token
                     .eku
-                    .entry(item.cert.spki_sha256())
+                    .entry((source, item.cert.spki_sha256()))
                     .or_default()
                     .push((Some(purposes), shown.to_path_buf()));
                 (true, false)
             }
         }
     };
-    push_cert(item.cert, trusted, distrusted, shown, place, token);
+    push_cert(
+        item.cert,
+        (trusted, distrusted),
+        shown,
+        (source, place),
+        token,
+    );
 }
 
 /// p11-kit's `populate_trust`: what the place makes of a certificate.
 fn push_cert(
     cert: Cert,
-    trusted: bool,
-    distrusted: bool,
+    (trusted, distrusted): (bool, bool),
     shown: &Path,
-    place: Place,
+    (source, place): (usize, Place),
     token: &mut Token,
 ) {
     let (trusted, distrusted) = match place {
@@ -194,6 +208,7 @@ fn push_cert(
     };
     token.certs.push(CertObject {
         cert,
+        source,
         trusted,
         distrusted,
         file: shown.to_path_buf(),
@@ -201,7 +216,13 @@ fn push_cert(
     });
 }
 
-fn read_persist(bytes: &[u8], shown: &Path, place: Place, token: &mut Token, out: &mut Gathered) {
+fn read_persist(
+    bytes: &[u8],
+    shown: &Path,
+    (source, place): (usize, Place),
+    token: &mut Token,
+    out: &mut Gathered,
+) {
     let objects = match p11kit::parse(bytes) {
         Ok(objects) => objects,
         Err(e) => {
@@ -255,10 +276,9 @@ fn read_persist(bytes: &[u8], shown: &Path, place: Place, token: &mut Token, out
                         }
                         push_cert(
                             cert,
-                            trusted,
-                            o.distrusted == Some(true),
+                            (trusted, o.distrusted == Some(true)),
                             shown,
-                            place,
+                            (source, place),
                             token,
                         );
                     }
@@ -296,7 +316,7 @@ fn read_persist(bytes: &[u8], shown: &Path, place: Place, token: &mut Token, out
                     out.problem(shown, format!("{at}: an extension with no public key; ignored"));
                     continue;
                 };
-                let key: [u8; 32] = Sha256::digest(spki).into();
+                let key = (source, Sha256::digest(spki).into());
                 match o.object_id.as_deref() {
                     Some(EKU_OID) => {
                         let purposes = o.value.as_deref().and_then(extension_eku);
@@ -366,26 +386,6 @@ fn join(token: Token, out: &mut Gathered) -> usize {
         );
         out.distrust(Fingerprint::Spki(key), why);
     }
-    // A stapled extended key usage that leaves TLS servers out, or cannot
-    // be read, takes every certificate with that key out of TLS.
-    for (key, stapled) in &token.eku {
-        for (purposes, file) in stapled {
-            let tls = purposes.as_ref().is_some_and(|p| {
-                p.iter()
-                    .any(|o| o.as_slice() == OID_SERVER_AUTH || o.as_slice() == OID_ANY_EKU)
-            });
-            if !tls {
-                let why = match purposes {
-                    Some(_) => format!(
-                        "trusted only for purposes other than TLS servers in {}",
-                        file.display()
-                    ),
-                    None => format!("an unreadable extended key usage in {}", file.display()),
-                };
-                out.distrust(Fingerprint::Spki(*key), why);
-            }
-        }
-    }
     let trusted: HashSet<[u8; 32]> = token
         .certs
         .iter()
@@ -411,7 +411,7 @@ fn join(token: Token, out: &mut Gathered) -> usize {
             }
             continue;
         }
-        let key = o.cert.spki_sha256();
+        let key = (o.source, o.cert.spki_sha256());
         let is_ca = token.ca.get(&key).copied().unwrap_or(o.cert.is_ca());
         if !is_ca {
             out.problem(
@@ -423,13 +423,35 @@ fn join(token: Token, out: &mut Gathered) -> usize {
             );
             continue;
         }
-        if !token.eku.contains_key(&key) && !o.cert.eku_allows_tls {
+        // A usage stapled in the same source folder replaces the
+        // certificate's own.
+        let refusal = match token.eku.get(&key) {
+            Some(stapled) => stapled.iter().find_map(|(purposes, file)| match purposes {
+                Some(p)
+                    if p.iter().any(|o| {
+                        o.as_slice() == OID_SERVER_AUTH || o.as_slice() == OID_ANY_EKU
+                    }) =>
+                {
+                    None
+                }
+                Some(_) => Some(format!(
+                    "trusted only for purposes other than TLS servers in {}",
+                    file.display()
+                )),
+                None => Some(format!(
+                    "its extended key usage in {} cannot be read",
+                    file.display()
+                )),
+            }),
+            None if !o.cert.eku_allows_tls => {
+                Some("its extended key usage does not include TLS servers".to_string())
+            }
+            None => None,
+        };
+        if let Some(why) = refusal {
             out.problem(
                 &o.file,
-                format!(
-                    "{}: its extended key usage does not include TLS servers; p11-kit leaves it out",
-                    o.cert.name()
-                ),
+                format!("{}: {why}; p11-kit leaves it out", o.cert.name()),
             );
             continue;
         }
