@@ -20,6 +20,11 @@ use crate::env::{Shell, VARS};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Wait this long for another cabundle that is changing the state (and
+    /// say who it is after a second); 0 gives up at once
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
