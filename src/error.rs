@@ -90,6 +90,13 @@ pub enum Error {
         holder: String,
         secs: u64,
     },
+
+    /// `installed.json` named files that `install --system` never writes.
+    #[error(
+        "{}: named {count} file(s) that `install --system` does not write (listed above); they were left alone",
+        path.display()
+    )]
+    RecordRefused { path: PathBuf, count: usize },
 }
 
 impl Error {

@@ -319,3 +319,147 @@ fn on_the_real_debian_system_install_is_seen_by_openssl_and_uninstall_restores_e
         String::from_utf8_lossy(&dangling.stdout)
     );
 }
+
+/// The SHA-256 of `bytes`, as installed.json records it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A doctored installed.json naming files install never writes, each with
+/// the right SHA-256 (so only the check on where and how it is named stands
+/// between it and deletion): `uninstall --system` and install's clean-up
+/// delete none of them and name each one; the genuine entry still goes.
+#[test]
+fn a_doctored_record_deletes_nothing_install_did_not_write() {
+    if !is_root() {
+        if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
+            eprintln!("skipped: install --system needs root");
+            return;
+        }
+        panic!("this test needs root (set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+    add(&home, &root, &[corp.to_str().unwrap()]);
+    let dropin = root.join("usr/local/share/ca-certificates");
+    // Victims: inside the tree (reached through the record's own path),
+    // beside it (reached through `..`), and in the drop-in folder but not
+    // named as cabundle names files.
+    let victims = [
+        (
+            "/etc/passwd",
+            write(&root.join("etc/passwd"), "root:x:0:0\n"),
+        ),
+        (
+            "/etc/ssl/certs/cabundle-corp.crt",
+            write(
+                &root.join("etc/ssl/certs/cabundle-corp.crt"),
+                "other folder\n",
+            ),
+        ),
+        (
+            "/usr/local/share/ca-certificates/sub/cabundle-corp.crt",
+            write(&dropin.join("sub/cabundle-corp.crt"), "sub folder\n"),
+        ),
+        (
+            "/usr/local/share/ca-certificates/admin.crt",
+            write(&dropin.join("admin.crt"), "the admin's\n"),
+        ),
+        (
+            "/usr/local/share/ca-certificates/cabundle-corp.pem",
+            write(&dropin.join("cabundle-corp.pem"), "wrong extension\n"),
+        ),
+        (
+            "/usr/local/share/ca-certificates/../../../../x",
+            write(&dir.path().join("x"), "outside the tree\n"),
+        ),
+        ("../../x", dir.path().join("x")),
+        (
+            "usr/local/share/ca-certificates/cabundle-rel.crt",
+            write(&dropin.join("cabundle-rel.crt"), "relative record\n"),
+        ),
+    ];
+    // A link with our name, to a file elsewhere.
+    let linked = write(&dir.path().join("linked-target"), "link target\n");
+    std::os::unix::fs::symlink(&linked, dropin.join("cabundle-link.crt")).unwrap();
+
+    let doctor_record = |keep_genuine: bool| {
+        let path = home.join("installed.json");
+        let mut record: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let entries = record["roots"][root.to_str().unwrap()]
+            .as_array_mut()
+            .unwrap();
+        if !keep_genuine {
+            entries.clear();
+        }
+        for (recorded, real) in &victims {
+            entries.push(serde_json::json!({
+                "path": recorded,
+                "sha256": sha256_hex(&fs::read(real).unwrap()),
+            }));
+        }
+        entries.push(serde_json::json!({
+            "path": "/usr/local/share/ca-certificates/cabundle-link.crt",
+            "sha256": sha256_hex(&fs::read(&linked).unwrap()),
+        }));
+        fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    };
+    let untouched = || {
+        for (recorded, real) in &victims {
+            assert!(real.exists(), "{recorded} was deleted: {}", real.display());
+        }
+        assert_eq!(fs::read_to_string(&linked).unwrap(), "link target\n");
+        assert!(fs::symlink_metadata(dropin.join("cabundle-link.crt")).is_ok());
+    };
+    let refusals = |err: &str| {
+        for (recorded, _) in &victims {
+            let named = format!("refused to remove {recorded:?}");
+            assert!(err.contains(&named), "no {named:?} in:\n{err}");
+        }
+        assert!(err.contains("cabundle-link.crt\""), "{err}");
+    };
+
+    // install's clean-up of what an earlier install recorded.
+    cabundle(&home)
+        .args(["install", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    doctor_record(true);
+    let out = cabundle(&home)
+        .args(["install", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    refusals(&err);
+    untouched();
+
+    // uninstall: the genuine file goes, nothing else; exit 1 says so.
+    doctor_record(true);
+    let genuine = dropin.join("cabundle-corp.crt");
+    assert!(genuine.exists());
+    let out = cabundle(&home)
+        .args(["uninstall", "--system", "--no-update", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    refusals(&err);
+    assert!(err.contains("installed.json"), "{err}");
+    assert!(!genuine.exists(), "the genuine entry was not removed");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed"),
+        "{err}"
+    );
+    untouched();
+}
