@@ -27,6 +27,10 @@ pub struct Cli {
     pub lock_timeout: u64,
 }
 
+/// The range every network timeout accepts: a zero timeout cannot succeed,
+/// and past a day is a mistake (and would overflow the clock near u64::MAX).
+const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build the bundle from the OS trust store, Mozilla's roots and your added CAs
@@ -126,8 +130,9 @@ pub struct FetchArgs {
     #[arg(long, value_name = "URL|FILE", default_value = crate::fetch::DEFAULT_URL)]
     pub from: String,
 
-    /// Give up on the download after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Give up on the download after this many seconds (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
 }
 
@@ -207,8 +212,9 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "FILE")]
     pub save_issuer: Option<PathBuf>,
 
-    /// Seconds to wait for a connection or an answer
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Seconds to wait for a connection or an answer (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
 }
 
