@@ -300,6 +300,11 @@ fn open_lock(path: &Path) -> Result<(File, bool)> {
             reason: "is not a regular file; cabundle's lock file must be one (remove it)".into(),
         });
     }
+    if writable && meta.mode() & 0o7777 != 0o644 {
+        // 0644 like every other state file, whatever the umask made it; a
+        // lock file someone else owns keeps its mode, and still locks.
+        let _ = file.set_permissions(Permissions::from_mode(0o644));
+    }
     Ok((file, writable))
 }
 

@@ -233,13 +233,17 @@ fn state_folders_are_0755_whatever_the_umask() {
     ] {
         assert_eq!(mode(&folder), 0o755, "{}", folder.display());
     }
-    let mut files = vec![home.join("ca-bundle.pem"), home.join("manifest.json")];
+    let mut files = vec![
+        home.join("ca-bundle.pem"),
+        home.join("manifest.json"),
+        home.join(".lock"),
+    ];
     files.extend(
         fs::read_dir(home.join("cas/corp"))
             .unwrap()
             .map(|e| e.unwrap().path()),
     );
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4);
     for file in files {
         assert_eq!(mode(&file), 0o644, "{}", file.display());
     }
