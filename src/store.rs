@@ -510,6 +510,7 @@ pub fn commit_all(files: Vec<Prepared>) -> Result<()> {
             }
             None => OpenOptions::new()
                 .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
                 .and_then(|f| f.set_modified(std::time::SystemTime::now()))
                 .at(&path)?,
@@ -651,9 +652,15 @@ pub fn prepare_atomic(
 }
 
 /// The file in place, to compare against, if it is one a rewrite could
-/// leave alone: a regular, world-readable file.
+/// leave alone: a regular, world-readable file, not a link (a link is
+/// replaced by the rename, never written or touched through) and not a
+/// FIFO (O_NONBLOCK: opening one cannot hang).
 fn comparable(path: &Path) -> Option<File> {
-    let file = File::open(path).ok()?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
     match file.metadata() {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o777 == 0o644 => Some(file),
         _ => None,
@@ -873,6 +880,36 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"different");
         let names = names_in(dir.path());
         assert_eq!(names, ["ca-bundle.pem"]);
+    }
+
+    /// A link or a FIFO where a file goes: replaced by a regular file,
+    /// never written, touched or blocked on through it, even when the link
+    /// leads to the very bytes being written.
+    #[test]
+    fn a_link_or_fifo_in_place_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"same").unwrap();
+        fs::set_permissions(&target, Permissions::from_mode(0o644)).unwrap();
+        let earlier = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_modified(earlier)
+            .unwrap();
+        let path = dir.path().join("ca-bundle.pem");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        write_atomic(&path, b"same").unwrap();
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(fs::metadata(&target).unwrap().modified().unwrap(), earlier);
+
+        let fifo = dir.path().join("manifest.json");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        write_atomic(&fifo, b"{}").unwrap();
+        assert_eq!(fs::read(&fifo).unwrap(), b"{}");
     }
 
     #[test]
