@@ -20,7 +20,16 @@ use crate::env::{Shell, VARS};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Wait this long for another cabundle that is changing the state (and
+    /// say who it is after a second); 0 gives up at once
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
 }
+
+/// The range every network timeout accepts: a zero timeout cannot succeed,
+/// and past a day is a mistake (and would overflow the clock near u64::MAX).
+const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -121,8 +130,9 @@ pub struct FetchArgs {
     #[arg(long, value_name = "URL|FILE", default_value = crate::fetch::DEFAULT_URL)]
     pub from: String,
 
-    /// Give up on the download after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Give up on the download after this many seconds (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
 }
 
@@ -202,8 +212,9 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "FILE")]
     pub save_issuer: Option<PathBuf>,
 
-    /// Seconds to wait for a connection or an answer
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Seconds to wait for a connection or an answer (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
 }
 

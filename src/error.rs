@@ -82,6 +82,29 @@ pub enum Error {
 
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,
+
+    /// A state folder or file that cabundle, as root, will not use: someone
+    /// else could change what root trusts through it.
+    #[error("{}: {reason}", path.display())]
+    UnsafeState { path: PathBuf, reason: String },
+
+    /// Another writer held the lock for longer than `--lock-timeout`.
+    #[error(
+        "{}: still locked by {holder} after {secs} s; nothing was changed (let it finish, or wait longer with --lock-timeout SECS)",
+        path.display()
+    )]
+    LockTimeout {
+        path: PathBuf,
+        holder: String,
+        secs: u64,
+    },
+
+    /// `installed.json` named files that `install --system` never writes.
+    #[error(
+        "{}: named {count} file(s) that `install --system` does not write (listed above); they were left alone",
+        path.display()
+    )]
+    RecordRefused { path: PathBuf, count: usize },
 }
 
 impl Error {

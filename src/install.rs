@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use crate::cert::hex;
 use crate::decode;
 use crate::error::{Error, IoContext, Result};
 use crate::sources::os::{self, Layout};
-use crate::sources::user::Added;
+use crate::sources::user::{self, Added};
 use crate::store;
 use crate::system::find_program;
 
@@ -90,12 +90,30 @@ pub fn plan(layout: &Layout, added: &[Added]) -> Vec<(PathBuf, String)> {
     files
 }
 
+/// Where the recorded or planned `path` is under `root`: its folder as the
+/// system would resolve it, and its own name not followed (a link there is
+/// replaced or refused, never written or deleted through).
+/// A folder whose links cannot be followed inside `root` is an error.
+pub fn real_path(root: &Path, path: &Path) -> Result<PathBuf> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => Ok(os::under(root, dir).at(dir)?.join(name)),
+        _ => os::under(root, path).at(path),
+    }
+}
+
 /// Write `files` under `root`, replacing what an earlier install wrote
-/// there. Returns the new record for this root.
-pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Result<Vec<Written>> {
+/// there. Returns the new record for this root, and what became of the
+/// files the earlier install wrote that this one did not.
+pub fn write(
+    root: &Path,
+    layout: &Layout,
+    files: &[(PathBuf, String)],
+    before: &[Written],
+) -> Result<(Vec<Written>, Removal)> {
     for (path, _) in files {
-        let real = os::under(root, path).at(path)?;
-        if real.exists() && !before.iter().any(|w| &w.path == path) {
+        let real = real_path(root, path)?;
+        let exists = fs::symlink_metadata(&real).is_ok();
+        if exists && !before.iter().any(|w| &w.path == path) {
             return Err(Error::Refused {
                 path: real,
                 reason: "exists and was not written by cabundle; not overwriting it".into(),
@@ -104,7 +122,7 @@ pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Re
     }
     let mut written = Vec::new();
     for (path, text) in files {
-        store::write_atomic(&os::under(root, path).at(path)?, text.as_bytes())?;
+        store::write_atomic(&real_path(root, path)?, text.as_bytes())?;
         written.push(Written {
             path: path.clone(),
             sha256: hex(&Sha256::digest(text.as_bytes())),
@@ -116,26 +134,84 @@ pub fn write(root: &Path, files: &[(PathBuf, String)], before: &[Written]) -> Re
         .filter(|w| !written.iter().any(|n| n.path == w.path))
         .cloned()
         .collect();
-    remove(root, &stale)?;
-    Ok(written)
+    let removal = remove(root, layout, &stale)?;
+    Ok((written, removal))
 }
 
-/// Remove what install wrote. A file changed since is kept and named in the
-/// returned list.
-pub fn remove(root: &Path, written: &[Written]) -> Result<Vec<PathBuf>> {
-    let mut kept = Vec::new();
+/// What [`remove`] did with each recorded file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: Vec<PathBuf>,
+    /// Changed since install wrote them: left in place.
+    pub changed: Vec<PathBuf>,
+    /// Recorded, but not a file install writes: never touched, whatever
+    /// the record says. (The recorded path, and why.)
+    pub refused: Vec<(PathBuf, String)>,
+}
+
+/// Remove what install wrote. Only a file install could have written is
+/// touched: in `layout`'s install folder, named as [`plan`] names files, a
+/// regular file, and holding the bytes recorded for it. A file changed
+/// since is kept; a record naming anything else (`/etc/passwd`,
+/// `../../x`, another folder's file, a link) is refused.
+pub fn remove(root: &Path, layout: &Layout, written: &[Written]) -> Result<Removal> {
+    let mut done = Removal::default();
     for w in written {
-        let real = os::under(root, &w.path).at(&w.path)?;
+        if let Err(why) = installable_name(layout, &w.path) {
+            done.refused.push((w.path.clone(), why));
+            continue;
+        }
+        let real = real_path(root, &w.path)?;
+        match fs::symlink_metadata(&real) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&real, e)),
+            Ok(m) if !m.file_type().is_file() => {
+                done.refused.push((
+                    w.path.clone(),
+                    "is not a regular file (cabundle writes only those)".into(),
+                ));
+                continue;
+            }
+            Ok(_) => {}
+        }
         match decode::read_bounded(&real) {
             Ok(bytes) if hex(&Sha256::digest(&bytes)) == w.sha256 => {
                 fs::remove_file(&real).at(&real)?;
+                done.removed.push(real);
             }
-            Ok(_) => kept.push(real),
+            Ok(_) => done.changed.push(real),
             Err(_) if !real.exists() => {}
             Err(reason) => return Err(Error::Config { path: real, reason }),
         }
     }
-    Ok(kept)
+    Ok(done)
+}
+
+/// Is `path` one [`plan`] could have made for `layout`: directly in its
+/// install folder, named `cabundle-NAME.EXT` or `cabundle-NAME-N.EXT`?
+fn installable_name(layout: &Layout, path: &Path) -> Result<(), String> {
+    let dir = Path::new(layout.install.dir);
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if !plain || path.parent() != Some(dir) {
+        return Err(format!("not a file in {}", dir.display()));
+    }
+    let stem = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("cabundle-"))
+        .and_then(|n| n.strip_suffix(layout.install.extension))
+        .and_then(|n| n.strip_suffix('.'));
+    // NAME-N is a name too: one check covers both forms.
+    match stem {
+        Some(stem) if user::check_name(stem).is_ok() => Ok(()),
+        _ => Err(format!(
+            "not named as cabundle names its files (cabundle-NAME.{})",
+            layout.install.extension
+        )),
+    }
 }
 
 /// Run an updater command line, its output going to our stderr (stdout is

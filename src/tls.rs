@@ -117,7 +117,8 @@ pub fn presented_chain(t: &Target) -> Result<Vec<Vec<u8>>, String> {
     let mut conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
     // The socket timeout bounds each read; this bounds the handshake, so a
     // server sending a byte at a time cannot hold us.
-    let deadline = Instant::now() + t.timeout;
+    // A timeout too large to add to the clock has no deadline but itself.
+    let deadline = Instant::now().checked_add(t.timeout);
     let secs = t.timeout.as_secs();
     let at = format!("{}:{}", t.host, t.port);
     let io_failure = |e: std::io::Error| match e.kind() {
@@ -134,7 +135,7 @@ pub fn presented_chain(t: &Target) -> Result<Vec<Vec<u8>>, String> {
         if !conn.is_handshaking() {
             break "the handshake finished without a certificate".into();
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(t.timeout, |d| d.saturating_duration_since(Instant::now()));
         if left.is_zero() {
             break format!(
                 "{at} did not finish its part of the TLS handshake: timed out after {secs} s"

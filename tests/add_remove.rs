@@ -282,3 +282,64 @@ fn concurrent_adds_lose_no_ca() {
         );
     }
 }
+
+/// Links in `cas/`, to a folder or to a file elsewhere: sync reports and
+/// skips them (never trusting what they point at), `remove` cannot reach
+/// through them to delete a target, and `add` will not write through one.
+#[test]
+fn links_in_the_store_are_reported_and_skipped_never_followed() {
+    let f = Fixture::new();
+    let cas = f.home.join("cas");
+    let outside = f.dir.path().join("outside");
+    let folder_ca = valid_ca("Linked Folder CA");
+    let file_ca = valid_ca("Linked File CA");
+    let in_folder = write(&outside.join("folder/ca.pem"), &folder_ca.pem);
+    let target = write(&outside.join("file.pem"), &file_ca.pem);
+    fs::create_dir_all(cas.join("corp")).unwrap();
+    std::os::unix::fs::symlink(outside.join("folder"), cas.join("linked")).unwrap();
+    std::os::unix::fs::symlink(&target, cas.join("corp/link.pem")).unwrap();
+
+    let out = f.run(&["sync"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for link in [cas.join("linked"), cas.join("corp/link.pem")] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(link.to_str().unwrap()))
+            .unwrap_or_else(|| panic!("{} not reported:\n{err}", link.display()));
+        assert!(line.contains("symbolic link"), "{line}");
+    }
+    for ca in [&folder_ca, &file_ca] {
+        assert!(
+            !bundle_holds(&f.bundle(), &ca.pem),
+            "a linked CA was trusted"
+        );
+    }
+
+    let folder_fp = openssl_sha256(&folder_ca.pem);
+    let file_fp = openssl_sha256(&file_ca.pem);
+    for what in ["linked", &folder_fp, &file_fp, "Linked File CA", "corp"] {
+        f.run(&["remove", what])
+            .assert()
+            .code(1)
+            .stderr(contains("no added CA matches"));
+    }
+    assert_eq!(fs::read_to_string(&in_folder).unwrap(), folder_ca.pem);
+    assert_eq!(fs::read_to_string(&target).unwrap(), file_ca.pem);
+    assert!(
+        fs::symlink_metadata(cas.join("linked"))
+            .unwrap()
+            .is_symlink()
+    );
+
+    let corp = f.file("corp.pem", valid_ca("Would Go Through").pem);
+    f.run(&["add", "--name", "linked", &corp])
+        .assert()
+        .code(1)
+        .stderr(contains(cas.join("linked").to_str().unwrap()).and(contains("symbolic link")));
+    let names: Vec<_> = fs::read_dir(outside.join("folder"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["ca.pem"], "add wrote through the link");
+}

@@ -32,6 +32,9 @@ pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
     }
 
     let _lock = paths.lock()?;
+    for (name, _) in &staged {
+        user::check_slot(&paths.cas, name)?;
+    }
     let mut known: HashSet<[u8; 32]> = user::list(&paths.cas, None)?
         .into_iter()
         .map(|a| a.cert.sha256)

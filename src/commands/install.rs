@@ -2,7 +2,7 @@ use std::path::Path;
 
 use crate::cli::SystemArgs;
 use crate::error::{Error, Result};
-use crate::install::{self, Record};
+use crate::install::{self, Record, Removal};
 use crate::sources::user;
 use crate::store::Paths;
 use crate::system::is_root;
@@ -22,15 +22,16 @@ pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
     }
     let mut record = Record::load(&paths.installed())?;
     let before = record.roots.get(&root).cloned().unwrap_or_default();
-    let written = install::write(&root, &install::plan(layout, &added), &before)?;
+    let (written, stale) = install::write(&root, layout, &install::plan(layout, &added), &before)?;
     let mut lines = String::new();
     for w in &written {
-        let real = crate::sources::os::under(&root, &w.path).unwrap_or(root.join(&w.path));
+        let real = install::real_path(&root, &w.path)?;
         lines.push_str(&format!("installed {}\n", real.display()));
     }
     record.roots.insert(root.clone(), written);
     record.save(&paths.installed())?;
     out(&lines)?;
+    warn_kept(paths, &stale);
     update(layout.install.updater, &root, args.no_update)
 }
 
@@ -45,23 +46,42 @@ pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
         say!("nothing was installed under {}", root.display());
         return Ok(());
     };
-    let kept = install::remove(&root, &written)?;
+    // What may be removed is decided by the layout, before anything is.
+    let layout = install::layout(&root)?;
+    let done = install::remove(&root, layout, &written)?;
     record.save(&paths.installed())?;
     let mut lines = String::new();
-    for w in &written {
-        let real = crate::sources::os::under(&root, &w.path).unwrap_or(root.join(&w.path));
-        if kept.contains(&real) {
-            say!(
-                "warning: left {} in place: it changed since cabundle wrote it",
-                real.display()
-            );
-        } else {
-            lines.push_str(&format!("removed {}\n", real.display()));
-        }
+    for real in &done.removed {
+        lines.push_str(&format!("removed {}\n", real.display()));
     }
     out(&lines)?;
-    let layout = install::layout(&root)?;
-    update(layout.install.updater_after_removal, &root, args.no_update)
+    warn_kept(paths, &done);
+    update(layout.install.updater_after_removal, &root, args.no_update)?;
+    if done.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RecordRefused {
+            path: paths.installed(),
+            count: done.refused.len(),
+        })
+    }
+}
+
+/// Say which recorded files were left in place, and why.
+fn warn_kept(paths: &Paths, done: &Removal) {
+    for real in &done.changed {
+        say!(
+            "warning: left {} in place: it changed since cabundle wrote it",
+            real.display()
+        );
+    }
+    for (path, why) in &done.refused {
+        say!(
+            // Quoted and escaped: the record may have been edited by hand.
+            "warning: refused to remove {path:?} (named in {}): {why}; left alone",
+            paths.installed().display()
+        );
+    }
 }
 
 fn update(command: &[&str], root: &Path, no_update: bool) -> Result<()> {

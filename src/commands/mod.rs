@@ -13,29 +13,35 @@ mod remove;
 mod sync;
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, SyncArgs};
 use crate::date;
 use crate::error::{Error, Result};
-use crate::store::Paths;
+use crate::store::{LockWait, Paths, Waiting};
 
 pub fn run(cli: Cli) -> Result<()> {
+    let wait = LockWait {
+        timeout: Duration::from_secs(cli.lock_timeout),
+        on_wait: waiting,
+    };
+    let paths = || Paths::discover().map(|p| p.with_lock_wait(wait));
     match cli.command {
-        Command::Sync(args) => sync::run(&Paths::discover()?, &args),
-        Command::Add(args) => add::run(&Paths::discover()?, &args),
-        Command::Remove(args) => remove::run(&Paths::discover()?, &args),
-        Command::Fetch(args) => fetch::run(&Paths::discover()?, &args),
-        Command::Block(args) => block::run(&Paths::discover()?, &args, true),
-        Command::Unblock(args) => block::run(&Paths::discover()?, &args, false),
-        Command::Install(args) => install::install(&Paths::discover()?, &args),
-        Command::Uninstall(args) => install::uninstall(&Paths::discover()?, &args),
-        Command::List(args) => list::run(&Paths::discover()?, &args),
+        Command::Sync(args) => sync::run(&paths()?, &args),
+        Command::Add(args) => add::run(&paths()?, &args),
+        Command::Remove(args) => remove::run(&paths()?, &args),
+        Command::Fetch(args) => fetch::run(&paths()?, &args),
+        Command::Block(args) => block::run(&paths()?, &args, true),
+        Command::Unblock(args) => block::run(&paths()?, &args, false),
+        Command::Install(args) => install::install(&paths()?, &args),
+        Command::Uninstall(args) => install::uninstall(&paths()?, &args),
+        Command::List(args) => list::run(&paths()?, &args),
         Command::Env(args) => env::run(&args),
-        Command::Doctor(args) => doctor::run(&Paths::discover()?, &args),
-        Command::Exec(args) => exec::run(&Paths::discover()?, &args),
-        Command::Python(args) => python::run(&Paths::discover()?, args),
+        Command::Doctor(args) => doctor::run(&paths()?, &args),
+        Command::Exec(args) => exec::run(&paths()?, &args),
+        Command::Python(args) => python::run(&paths()?, args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "cabundle", &mut script);
@@ -62,6 +68,16 @@ macro_rules! say {
     }};
 }
 use say;
+
+/// Another writer holds the lock: say who, and that we wait.
+fn waiting(w: &Waiting) {
+    say!(
+        "waiting for the lock on {} (held by {}); giving up after {} s (--lock-timeout)",
+        w.path.display(),
+        w.holder,
+        w.timeout.as_secs()
+    );
+}
 
 fn sync_options(args: &SyncArgs) -> crate::sync::Options {
     crate::sync::Options {

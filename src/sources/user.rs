@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::Gathered;
@@ -23,15 +24,44 @@ pub struct Added {
 
 /// Every stored certificate, sorted by name then fingerprint. Files that
 /// cannot be read are reported into `out` when it is given.
+///
+/// Entries are looked at, never followed: a name folder or a file that is a
+/// link (whose target anyone may own, and `remove` would delete through) is
+/// reported and skipped, as is anything that is not a folder of regular
+/// files. As root, so is an entry another user could change.
 pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
     let mut added = Vec::new();
+    let mut skip = |path: &Path, why: &str| {
+        if let Some(out) = out.as_deref_mut() {
+            out.problem(path, format!("{why}; skipped"));
+        }
+    };
     for name in sorted_names(cas)? {
         let dir = cas.join(&name);
-        if !dir.is_dir() {
-            continue;
+        match unusable(&dir, true) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                skip(&dir, why);
+                continue;
+            }
+            Err(e) => {
+                skip(&dir, &e.to_string());
+                continue;
+            }
         }
         for file in sorted_names(&dir)? {
             let path = dir.join(&file);
+            match unusable(&path, false) {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    skip(&path, why);
+                    continue;
+                }
+                Err(e) => {
+                    skip(&path, &e.to_string());
+                    continue;
+                }
+            }
             match decode::decode_file(&path) {
                 Ok(d) if d.errors.is_empty() && d.items.len() == 1 => {
                     let cert = d.items.into_iter().next().map(|i| i.cert);
@@ -42,20 +72,42 @@ pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
                     }));
                 }
                 Ok(d) => {
-                    if let Some(out) = out.as_deref_mut() {
-                        let why = d.errors.join("; ");
-                        out.problem(&path, format!("stored CA file is damaged: {why}"));
-                    }
+                    let why = d.errors.join("; ");
+                    skip(&path, &format!("stored CA file is damaged: {why}"));
                 }
-                Err(e) => {
-                    if let Some(out) = out.as_deref_mut() {
-                        out.problem(&path, e);
-                    }
-                }
+                Err(e) => skip(&path, &e),
             }
         }
     }
     Ok(added)
+}
+
+/// Why the entry at `path` (a name folder when `folder`, else a stored
+/// file) is not one `add` wrote, if it is not; looked at without following
+/// a link.
+fn unusable(path: &Path, folder: bool) -> std::io::Result<Option<&'static str>> {
+    let meta = fs::symlink_metadata(path)?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Ok(Some(
+            "is a symbolic link; cabundle never follows links in its store",
+        ));
+    }
+    if folder && !kind.is_dir() {
+        return Ok(Some(
+            "is not a folder; `cabundle add` keeps each name in one",
+        ));
+    }
+    if !folder && !kind.is_file() {
+        return Ok(Some("is not a regular file"));
+    }
+    if crate::system::is_root() && (meta.uid() != 0 || meta.mode() & 0o022 != 0) {
+        return Ok(Some(
+            "can be changed by a user other than root (its owner or its mode); \
+             cabundle, running as root, does not trust it",
+        ));
+    }
+    Ok(None)
 }
 
 /// Add the stored CAs to `out`; returns how many there were.
@@ -67,6 +119,22 @@ pub fn load(cas: &Path, out: &mut Gathered) -> Result<usize> {
         out.found_in(&format!("{LABEL_PREFIX}{}", a.name), vec![item]);
     }
     Ok(n)
+}
+
+/// Refuse to store under `name` when its folder is there but is not one
+/// `add` made (a link, above all: writing through it would put files
+/// wherever it points).
+pub fn check_slot(cas: &Path, name: &str) -> Result<()> {
+    let dir = cas.join(name);
+    match unusable(&dir, true) {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err(Error::UnsafeState {
+            path: dir,
+            reason: format!("{why}; nothing was changed (move it away first)"),
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(dir, e)),
+    }
 }
 
 /// The file a certificate is stored in under `name`.
