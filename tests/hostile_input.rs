@@ -220,3 +220,66 @@ fn sync_reports_each_case_in_a_drop_in_folder_and_keeps_the_good_anchor() {
     }
     assert!(bundle_holds(&home.join("ca-bundle.pem"), &good.pem));
 }
+
+/// Every case as an entry of a p11-kit blocklist (a Fedora tree): a
+/// distrust that cannot be read cannot be applied, so the sync stops, names
+/// the file and leaves the bundle as it was. A bare public key is the one
+/// case that is a readable distrust (a p11-kit public-key object): applied,
+/// and the sync goes on.
+#[test]
+fn each_case_in_a_blocklist_stops_the_sync_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases = corpus();
+    cases.extend(
+        generated(&dir.path().join("generated"))
+            .into_iter()
+            .filter(|p| !p.ends_with("folder.pem")),
+    );
+    for (i, case) in cases.iter().enumerate() {
+        let root = dir.path().join(format!("root-{i}"));
+        write(&root.join("etc/os-release"), "ID=fedora\n");
+        let blocklist = root.join("etc/pki/ca-trust/source/blocklist");
+        fs::create_dir_all(&blocklist).unwrap();
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let entry = blocklist.join(&name);
+        if fs::symlink_metadata(case).is_ok_and(|m| m.file_type().is_symlink()) {
+            symlink(fs::read_link(case).unwrap(), &entry).unwrap();
+        } else if fs::metadata(case).is_ok_and(|m| m.file_type().is_file()) {
+            fs::copy(case, &entry).unwrap();
+        } else {
+            // The FIFO: a new one in place.
+            assert!(
+                Command::new("mkfifo")
+                    .arg(&entry)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let home = dir.path().join(format!("home-{i}"));
+        let r = root.as_os_str();
+        // A bundle from before the entry existed.
+        fs::rename(&entry, dir.path().join("aside")).unwrap();
+        assert!(
+            run(&home, &["sync".as_ref(), "--root".as_ref(), r])
+                .status
+                .success()
+        );
+        fs::rename(dir.path().join("aside"), &entry).unwrap();
+        let before = snapshot(&home);
+
+        let out = run(&home, &["sync".as_ref(), "--root".as_ref(), r]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        if name == "p11kit-public-key-object.p11-kit" {
+            assert!(out.status.success(), "{name}: {err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(
+            err.contains("a distrust cannot be applied") && err.contains(&name),
+            "{name}: {err}"
+        );
+        assert_eq!(before, snapshot(&home), "{name}: the state changed");
+    }
+}

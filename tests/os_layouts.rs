@@ -785,28 +785,23 @@ fn without_os_release_each_family_is_found_by_its_release_file() {
 /// program running as root ("skipping user config in program running as
 /// root"), so as root `trust` runs as `nobody` through util-linux's
 /// `setpriv`. `None` when `trust` (or, as root, `setpriv`) is missing.
-fn p11_kit_trust(dir: &Path, source: &Path) -> Option<StdCommand> {
-    let works = |cmd: &str, arg: &str| {
-        StdCommand::new(cmd)
-            .arg(arg)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !works("trust", "--help") {
+fn p11_kit_trust(dir: &Path, paths: &str) -> Option<StdCommand> {
+    if !require(
+        "trust",
+        "--help",
+        "Debian: apt-get install p11-kit p11-kit-modules",
+    ) {
         return None;
     }
     let home = dir.join("p11-home");
     write(
         &home.join(".config/pkcs11/modules/p11-kit-trust.module"),
-        format!(
-            "module: p11-kit-trust.so\nx-init-reserved: paths={}\n",
-            source.display()
-        ),
+        format!("module: p11-kit-trust.so\nx-init-reserved: paths={paths}\n"),
     );
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root {
-        if !works("setpriv", "--help") {
+        if !require("setpriv", "--help", "Debian: apt-get install util-linux") {
             return None;
         }
         // `nobody` must reach the config, the source and the output folder.
@@ -843,11 +838,8 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
     write(&source.join("anchors/corp-root.pem"), &corp.pem);
     write(&source.join("anchors/public-root.pem"), &public.pem);
     write(&source.join("blocklist/blocked-root.pem"), &blocked.pem);
-    let Some(_) = p11_kit_trust(dir.path(), &source) else {
-        eprintln!(
-            "skipped: p11-kit's `trust` is not installed (Debian: apt-get install p11-kit \
-             p11-kit-modules), or runs as root without util-linux's setpriv"
-        );
+    let paths = source.display().to_string();
+    let Some(_) = p11_kit_trust(dir.path(), &paths) else {
         return;
     };
     let out_dir = dir.path().join("extracted");
@@ -878,7 +870,7 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
         } else {
             &pem_bundle
         };
-        let out = p11_kit_trust(dir.path(), &source)
+        let out = p11_kit_trust(dir.path(), &paths)
             .unwrap()
             .args(&args)
             .arg(dest)
@@ -913,54 +905,358 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
     );
     assert!(anchors.contains(&openssl_sha256(&corp.pem)));
 
-    // A CentOS Stream tree with just those two extracted files.
+    // A CentOS Stream tree and an Arch tree with just those two extracted
+    // files: Arch's update-ca-trust writes ca-bundle.trust.crt too, and only
+    // it carries the distrust (tls-ca-bundle.pem can only leave it out).
+    for (family, os_release, openssl_path, pem_path) in [
+        (
+            "CentOS Stream 9 (rhel layout)",
+            "NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\n\
+             VERSION_ID=\"9\"\nPLATFORM_ID=\"platform:el9\"\nPRETTY_NAME=\"CentOS Stream 9\"\n",
+            "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        ),
+        (
+            "Arch Linux (arch layout)",
+            "NAME=\"Arch Linux\"\nPRETTY_NAME=\"Arch Linux\"\nID=arch\n",
+            "/etc/ca-certificates/extracted/ca-bundle.trust.crt",
+            "/etc/ca-certificates/extracted/tls-ca-bundle.pem",
+        ),
+    ] {
+        let tree = dir.path().join(format!("tree-{}", &family[..4]));
+        let root = tree.join("root");
+        write(&at(&root, "/etc/os-release"), os_release);
+        write(&at(&root, openssl_path), &trust_text);
+        write(&at(&root, pem_path), fs::read(&pem_bundle).unwrap());
+        let home = tree.join("home");
+        let out = sync(&home, &root);
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains(family), "{err}");
+        assert!(!err.contains("warning"), "{err}");
+
+        let got = bundle_fingerprints(&home);
+        assert_same(
+            &got,
+            &expected(
+                &[corp.pem.clone(), public.pem.clone()],
+                std::slice::from_ref(&blocked.fp),
+            ),
+            &err,
+        );
+        let records = list_json(&home);
+        let r = record(&records, &blocked.fp);
+        assert_eq!(r["status"], "distrusted", "{r:#}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(openssl_path) && reason.contains("rejects serverAuth"),
+            "{reason}"
+        );
+        let corp_sources = sources(record(&records, &openssl_sha256(&corp.pem)));
+        assert_eq!(
+            corp_sources,
+            [format!("os:{openssl_path}"), format!("os:{pem_path}")]
+        );
+    }
+}
+
+// ------------------------------------- the distributions' tools as oracle
+
+/// The OS store's own anchors as cabundle judged them: SHA-256s of the
+/// kept certificates that an `os:` source carried.
+fn os_kept(home: &Path) -> BTreeSet<String> {
+    list_json(home)
+        .iter()
+        .filter(|r| r["status"] == "kept" && sources(r).iter().any(|s| s.starts_with("os:")))
+        .map(|r| r["sha256"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// p11-kit's source folders, one case of each kind p11-kit tells apart
+/// (tests/scripts/p11kit-cases.sh: anchors, blocklists, extended-format
+/// files at the top, `.p11-kit` objects, stapled usages, distrust by key
+/// and by issuer and serial, non-CAs, v1 roots, dot-files, subfolders), in
+/// each p11-kit family's two source folders. p11-kit's own
+/// `trust extract --filter=ca-anchors --purpose=server-auth` over the same
+/// folders is the oracle: cabundle's OS anchors are exactly p11-kit's, but
+/// for the three it leaves out on purpose (a blocklisted public key, a
+/// public-key object, the legacy blacklist/ folder), each with a reason
+/// that says cabundle is stricter there.
+#[test]
+fn p11_kit_source_folders_match_trust_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    fs::create_dir_all(&cases).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/p11kit-cases.sh");
+    let made = StdCommand::new("bash")
+        .arg(&script)
+        .arg(&cases)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr_of(&made));
+    let stricter: BTreeSet<String> = fs::read_to_string(cases.join("stricter.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(stricter.len(), 3);
+
+    for (family, os_release, etc, usr) in [
+        (
+            "rhel",
+            "ID=fedora\nPRETTY_NAME=\"Fedora Linux 41\"\n",
+            "/etc/pki/ca-trust/source",
+            "/usr/share/pki/ca-trust-source",
+        ),
+        (
+            "suse",
+            "ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\nPRETTY_NAME=\"openSUSE Tumbleweed\"\n",
+            "/etc/pki/trust",
+            "/usr/share/pki/trust",
+        ),
+        (
+            "arch",
+            "ID=arch\nPRETTY_NAME=\"Arch Linux\"\n",
+            "/etc/ca-certificates/trust-source",
+            "/usr/share/ca-certificates/trust-source",
+        ),
+    ] {
+        let tree = dir.path().join(family);
+        let root = tree.join("root");
+        write(&at(&root, "/etc/os-release"), os_release);
+        for (from, to) in [("etc", etc), ("usr", usr)] {
+            fs::create_dir_all(at(&root, to).parent().unwrap()).unwrap();
+            let copied = StdCommand::new("cp")
+                .arg("-a")
+                .arg(cases.join(from))
+                .arg(at(&root, to))
+                .status()
+                .unwrap();
+            assert!(copied.success());
+        }
+        let paths = format!("{}:{}", at(&root, etc).display(), at(&root, usr).display());
+        let Some(mut trust) = p11_kit_trust(&tree, &paths) else {
+            return;
+        };
+        let out_dir = tree.join("extracted");
+        fs::create_dir_all(&out_dir).unwrap();
+        fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let extracted = out_dir.join("tls-ca-bundle.pem");
+        let out = trust
+            .args([
+                "extract",
+                "--overwrite",
+                "--format=pem-bundle",
+                "--filter=ca-anchors",
+                "--purpose=server-auth",
+            ])
+            .arg(&extracted)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "trust extract: {}", stderr_of(&out));
+        let oracle = file_fingerprints(&extracted);
+
+        let home = tree.join("home");
+        let out = sync(&home, &root);
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{family}: {err}");
+        assert!(err.contains(&format!("({family} layout)")), "{err}");
+        let ours = os_kept(&home);
+        let only_p11_kit: BTreeSet<String> = oracle.difference(&ours).cloned().collect();
+        let only_ours: BTreeSet<String> = ours.difference(&oracle).cloned().collect();
+        assert!(
+            only_ours.is_empty(),
+            "{family}: trusted against p11-kit: {only_ours:?}\n{err}"
+        );
+        assert_eq!(
+            only_p11_kit, stricter,
+            "{family}: left out against p11-kit\n{err}"
+        );
+        // The cases p11-kit keeps and cabundle does not say why.
+        let records = list_json(&home);
+        for fp in &stricter {
+            let r = record(&records, fp);
+            assert_eq!(r["status"], "distrusted", "{r:#}");
+            let reason = r["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("p11-kit ignores public-key entries")
+                    || reason.contains("/blacklist/"),
+                "{reason}"
+            );
+        }
+        // What p11-kit ignores without a word is still pointed out.
+        for (path, why) in [
+            (format!("{etc}/anchors/sub"), "nothing in it is read"),
+            (
+                format!("{etc}/unspecified.pem"),
+                "neither trusted nor distrusted",
+            ),
+            (format!("{etc}/anchors/leaf.pem"), "not a CA certificate"),
+            (
+                format!("{etc}/keyobject.p11-kit"),
+                "p11-kit does not load this file",
+            ),
+        ] {
+            assert!(
+                err.lines()
+                    .any(|l| l.contains(&format!("warning: {path}: ")) && l.contains(why)),
+                "{path} not reported ({why}):\n{err}"
+            );
+        }
+    }
+}
+
+/// Debian's own `update-ca-certificates`, run with its scratch-folder flags
+/// on the tree, is the oracle for the Debian layout: what OpenSSL then
+/// trusts for TLS servers from the bundle it writes (`openssl verify
+/// -purpose sslserver` of each certificate in it, so OpenSSL's reading of
+/// `TRUSTED CERTIFICATE` aux data counts) is exactly cabundle's OS anchors.
+/// Before the updater has run, the drop-ins alone must match what it will
+/// take from them.
+#[test]
+fn debian_layout_matches_update_ca_certificates() {
+    let updater = Path::new("/usr/sbin/update-ca-certificates");
+    if !updater.exists()
+        && !require(
+            "update-ca-certificates",
+            "--help",
+            "Debian: apt-get install ca-certificates",
+        )
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     write(
         &at(&root, "/etc/os-release"),
-        "NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\n\
-         VERSION_ID=\"9\"\nPLATFORM_ID=\"platform:el9\"\nPRETTY_NAME=\"CentOS Stream 9\"\n",
+        "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n",
+    );
+    let share = "/usr/share/ca-certificates";
+    let local = "/usr/local/share/ca-certificates";
+    // The package's certificates, selected in ca-certificates.conf.
+    let packaged: Vec<Ca> = (1..=3)
+        .map(|i| valid_ca(&format!("Packaged Root {i}")))
+        .collect();
+    let mut conf = String::from("# Automatically generated by ca-certificates\n");
+    for (i, ca) in packaged.iter().enumerate() {
+        write(
+            &at(&root, &format!("{share}/mozilla/Root_{i}.crt")),
+            &ca.pem,
+        );
+        let bang = if i == 2 { "!" } else { "" };
+        conf += &format!("{bang}mozilla/Root_{i}.crt\n");
+    }
+    write(&at(&root, "/etc/ca-certificates.conf"), &conf);
+    // The admin's drop-ins, in every shape the updater meets.
+    let pem = valid_ca("Dropped PEM");
+    let nested = valid_ca("Dropped Nested");
+    let hidden = valid_ca("Dropped Dot-file");
+    let wrong_ext = valid_ca("Dropped Wrong Extension");
+    let der_ca = valid_ca("Dropped DER");
+    let (two_a, two_b) = (valid_ca("Two In One A"), valid_ca("Two In One B"));
+    let rejected = valid_ca("Dropped Rejected");
+    write(&at(&root, &format!("{local}/corp.crt")), &pem.pem);
+    write(&at(&root, &format!("{local}/team/nested.crt")), &nested.pem);
+    write(&at(&root, &format!("{local}/.hidden.crt")), &hidden.pem);
+    write(&at(&root, &format!("{local}/corp.pem")), &wrong_ext.pem);
+    write(&at(&root, &format!("{local}/der.crt")), der(&der_ca.pem));
+    write(
+        &at(&root, &format!("{local}/two.crt")),
+        format!("{}{}", two_a.pem, two_b.pem),
     );
     write(
-        &at(
-            &root,
-            "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
-        ),
-        &trust_text,
+        &at(&root, &format!("{local}/rejected.crt")),
+        trusted_certificate(&rejected.pem, "-addreject"),
     );
-    write(
-        &at(&root, "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"),
-        fs::read(&pem_bundle).unwrap(),
-    );
-    let home = dir.path().join("home");
+    let drop_ins: BTreeSet<String> = [
+        &pem, &nested, &hidden, &wrong_ext, &der_ca, &two_a, &two_b, &rejected,
+    ]
+    .iter()
+    .map(|c| openssl_sha256(&c.pem))
+    .collect();
+
+    // Before the updater: the drop-ins only.
+    let home = dir.path().join("home-before");
     let out = sync(&home, &root);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("CentOS Stream 9 (rhel layout)"), "{err}");
-    assert!(!err.contains("warning"), "{err}");
+    let before = os_kept(&home);
 
-    let got = bundle_fingerprints(&home);
-    assert_same(
-        &got,
-        &expected(
-            &[corp.pem.clone(), public.pem.clone()],
-            std::slice::from_ref(&blocked.fp),
-        ),
-        &err,
-    );
-    let records = list_json(&home);
-    let r = record(&records, &blocked.fp);
-    assert_eq!(r["status"], "distrusted", "{r:#}");
-    let reason = r["reason"].as_str().unwrap();
+    let etc_certs = at(&root, "/etc/ssl/certs");
+    let hooks = at(&root, "/etc/ca-certificates/update.d");
+    fs::create_dir_all(&etc_certs).unwrap();
+    fs::create_dir_all(&hooks).unwrap();
+    let out = StdCommand::new(updater)
+        .arg("--certsconf")
+        .arg(at(&root, "/etc/ca-certificates.conf"))
+        .arg("--certsdir")
+        .arg(at(&root, share))
+        .arg("--localcertsdir")
+        .arg(at(&root, local))
+        .arg("--etccertsdir")
+        .arg(&etc_certs)
+        .arg("--hooksdir")
+        .arg(&hooks)
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
     assert!(
-        reason.contains("ca-bundle.trust.crt") && reason.contains("rejects serverAuth"),
-        "{reason}"
+        out.status.success(),
+        "update-ca-certificates: {}",
+        stderr_of(&out)
     );
-    let corp_sources = sources(record(&records, &openssl_sha256(&corp.pem)));
-    assert_eq!(
-        corp_sources,
-        [
-            "os:/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
-            "os:/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"
-        ]
-    );
+    let bundle = etc_certs.join("ca-certificates.crt");
+    // OpenSSL's verdict on each certificate of the bundle, for TLS servers.
+    // OpenSSL's verdict, for TLS servers, on each root the tree holds: does
+    // it accept a server certificate that root issued, with the bundle the
+    // updater wrote as its trust store?
+    let all: Vec<&Ca> = packaged
+        .iter()
+        .chain([
+            &pem, &nested, &hidden, &wrong_ext, &der_ca, &two_a, &two_b, &rejected,
+        ])
+        .collect();
+    let oracle: BTreeSet<String> = all
+        .iter()
+        .filter(|ca| {
+            let leaf = dir.path().join("leaf.pem");
+            fs::write(&leaf, ca.leaf(days(-1), days(30)).0).unwrap();
+            StdCommand::new("openssl")
+                .args(["verify", "-purpose", "sslserver", "-CAfile"])
+                .arg(&bundle)
+                .arg(&leaf)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        })
+        .map(|ca| openssl_sha256(&ca.pem))
+        .collect();
+    let want_before: BTreeSet<String> = oracle.intersection(&drop_ins).cloned().collect();
+    assert_eq!(before, want_before, "before the updater ran:\n{err}");
+
+    let home = dir.path().join("home-after");
+    let out = sync(&home, &root);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(os_kept(&home), oracle, "after the updater ran:\n{err}");
+    // The cases themselves, so a change in the updater cannot hollow this out.
+    for (ca, trusted) in [
+        (&pem, true),
+        (&nested, true),
+        (&hidden, true),
+        (&two_b, true),
+        (&packaged[0], true),
+        (&wrong_ext, false),
+        (&der_ca, false),
+        (&rejected, false),
+        (&packaged[2], false),
+    ] {
+        let fp = openssl_sha256(&ca.pem);
+        assert_eq!(
+            oracle.contains(&fp),
+            trusted,
+            "the updater's verdict changed"
+        );
+    }
 }

@@ -327,3 +327,23 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// Is `program` runnable (`program ARG` exits 0)? A test that needs a tool
+/// it cannot run fails, naming it, unless the person running the tests
+/// asked to skip such tests with `CABUNDLE_TEST_ALLOW_SKIP=1`: then this
+/// says so on stderr and returns false.
+pub fn require(program: &str, arg: &str, install_hint: &str) -> bool {
+    let ok = StdCommand::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    let why = format!("`{program}` is needed and cannot run ({install_hint})");
+    if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
+        eprintln!("skipped: {why}");
+        return false;
+    }
+    panic!("{why}; set CABUNDLE_TEST_ALLOW_SKIP=1 to skip this test instead");
+}
