@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod fetch;
+pub mod hashdir;
 pub mod install;
 pub mod manifest;
 pub mod python;
