@@ -31,6 +31,8 @@ pub struct Parsed {
     /// X.509 version 1 with issuer == subject: an old-style root, which has
     /// no extensions and so cannot say CA:TRUE.
     pub v1_root: bool,
+    /// OpenSSL's subject hash: the `<hash>.N` name in a hashed folder.
+    pub subject_hash: u32,
     /// Its own extendedKeyUsage allows TLS servers: it has none, or it
     /// lists serverAuth or anyExtendedKeyUsage. (p11-kit leaves a root
     /// without it out of what it extracts for TLS.)
@@ -80,10 +82,23 @@ impl Cert {
             .map(printable);
         // A name that cannot be read (bytes that are not the string type
         // they claim) is a damaged or hostile certificate, not one to trust.
-        let name = |n: &x509_parser::x509::X509Name, what: &str| {
+        // OpenSSL is the judge of whether a name can be read: a certificate
+        // whose subject or issuer its name decoder refuses cannot be loaded
+        // by any OpenSSL client, and one such certificate makes OpenSSL
+        // refuse a whole bundle (Python's `load_verify_locations` fails on
+        // the file). The check is the subject hash's canonical encoding,
+        // which follows that decoder.
+        let subject_hash = crate::hashdir::name_hash(x509.subject().as_raw()).map_err(|e| {
+            format!("OpenSSL cannot read its subject name ({e}), so no OpenSSL client can load it")
+        })?;
+        crate::hashdir::name_hash(x509.issuer().as_raw()).map_err(|e| {
+            format!("OpenSSL cannot read its issuer name ({e}), so no OpenSSL client can load it")
+        })?;
+        // For people: x509-parser's rendering, or, where it wants UTF-8 in
+        // a string type OpenSSL reads as Latin-1, each value as Latin-1.
+        let name = |n: &x509_parser::x509::X509Name| {
             n.to_string_with_registry(x509_parser::objects::oid_registry())
-                .map(|s| printable(&s))
-                .map_err(|e| format!("unreadable {what} name ({e})"))
+                .unwrap_or_else(|_| latin1_name(n))
         };
         // Positions of parts of `der`, which x509-parser's fields borrow.
         let at = |part: &[u8]| {
@@ -105,8 +120,9 @@ impl Cert {
                 Some(sha) if rest.is_empty() => sha,
                 _ => Sha256::digest(der).into(),
             },
-            subject: name(x509.subject(), "subject")?,
-            issuer: name(x509.issuer(), "issuer")?,
+            subject: printable(&name(x509.subject())),
+            issuer: printable(&name(x509.issuer())),
+            subject_hash,
             common_name,
             serial: hex(x509.tbs_certificate.raw_serial()),
             not_before: x509.validity().not_before.timestamp(),
@@ -219,6 +235,32 @@ pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// A name whose values x509-parser will not take as text (Latin-1 in a
+/// PrintableString, which OpenSSL reads): `short=value` pairs, each value's
+/// bytes as Latin-1.
+fn latin1_name(n: &x509_parser::x509::X509Name) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let mut parts = Vec::new();
+    for rdn in n.iter() {
+        for attr in rdn.iter() {
+            let key = x509_parser::objects::oid2sn(attr.attr_type(), registry)
+                .map(str::to_string)
+                .unwrap_or_else(|_| attr.attr_type().to_id_string());
+            let value: String = match attr.as_str() {
+                Ok(s) => s.to_string(),
+                Err(_) => attr
+                    .attr_value()
+                    .data
+                    .iter()
+                    .map(|b| char::from(*b))
+                    .collect(),
+            };
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.join(", ")
+}
+
 /// A path as [`printable`] text.
 pub fn shown(path: &std::path::Path) -> String {
     printable(&path.to_string_lossy())
@@ -287,6 +329,7 @@ mod tests {
                 not_after: 0,
                 ca_flag: false,
                 v1_root: false,
+                subject_hash: 0,
                 eku_allows_tls: true,
                 spki: 0..0,
                 issuer_name: 0..0,

@@ -189,7 +189,7 @@ fn mtime(path: &Path) -> Option<i64> {
 
 fn variables(paths: &Paths, out: &mut Vec<Finding>) {
     let bundle = fs::canonicalize(&paths.bundle).ok();
-    for var in VARS {
+    for var in VARS.iter().filter(|v| **v != crate::env::CERT_DIR) {
         let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
             out.push(finding(
                 Level::Warning,
@@ -241,17 +241,44 @@ fn variables(paths: &Paths, out: &mut Vec<Finding>) {
             )),
         }
     }
-    if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
-        let n = fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
-        out.push(finding(
-            Level::Info,
+    // OpenSSL reads SSL_CERT_DIR as a colon-separated list of folders.
+    let ours = fs::canonicalize(paths.cert_dir()).ok();
+    match std::env::var("SSL_CERT_DIR").ok().filter(|v| !v.is_empty()) {
+        None => out.push(finding(
+            Level::Warning,
             "SSL_CERT_DIR",
-            format!(
-                "SSL_CERT_DIR={} ({n} entries): OpenSSL clients also trust what is in it, including roots cabundle pruned or blocked",
-                dir.to_string_lossy()
-            ),
-            None,
-        ));
+            "SSL_CERT_DIR is not set: OpenSSL clients (Python's ssl, curl) also trust the OS \
+             folder /etc/ssl/certs, which can hold roots cabundle pruned or blocked"
+                .into(),
+            Some("eval \"$(cabundle env)\""),
+        )),
+        Some(dirs) => {
+            let others: Vec<&str> = dirs
+                .split(':')
+                .filter(|d| ours.is_none() || fs::canonicalize(d).ok() != ours)
+                .collect();
+            if others.is_empty() {
+                out.push(finding(
+                    Level::Ok,
+                    "SSL_CERT_DIR",
+                    "SSL_CERT_DIR points to cabundle's hashed folder".into(),
+                    None,
+                ));
+            } else {
+                for dir in others {
+                    let n = fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+                    out.push(finding(
+                        Level::Warning,
+                        "SSL_CERT_DIR",
+                        format!(
+                            "SSL_CERT_DIR holds {dir} ({n} entries): OpenSSL clients also trust what \
+                             is in it, including roots cabundle pruned or blocked"
+                        ),
+                        Some("eval \"$(cabundle env)\""),
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -6,10 +6,15 @@ use std::path::Path;
 
 use clap::ValueEnum;
 
-/// Every variable a client reads for its CA file; all are set to the whole
-/// bundle, since nearly every client *replaces* its roots with the file.
+/// Every variable cabundle sets. Each one a client reads for its CA file is
+/// set to the whole bundle, since nearly every client *replaces* its roots
+/// with the file; `SSL_CERT_DIR` to the hashed folder beside it, which
+/// holds the same certificates: OpenSSL clients (Python's ssl, curl) read a
+/// folder too, by default the OS's /etc/ssl/certs, which would be a side
+/// door around what cabundle pruned or blocked.
 pub const VARS: &[&str] = &[
     "SSL_CERT_FILE",
+    CERT_DIR,
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
     "PIP_CERT",
@@ -19,6 +24,14 @@ pub const VARS: &[&str] = &[
     "CARGO_HTTP_CAINFO",
     "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
 ];
+
+/// The one variable that names a folder, not the bundle.
+pub const CERT_DIR: &str = "SSL_CERT_DIR";
+
+/// What `var` is set to: the bundle, or for [`CERT_DIR`] the hashed folder.
+pub fn value<'a, T: ?Sized>(var: &str, bundle: &'a T, cert_dir: &'a T) -> &'a T {
+    if var == CERT_DIR { cert_dir } else { bundle }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -48,15 +61,17 @@ impl Shell {
     }
 }
 
-/// The snippet that sets each of `vars` to `value`.
-pub fn render(shell: Shell, vars: &[&str], value: &str) -> String {
+/// The snippet that sets each variable to its value.
+pub fn render(shell: Shell, settings: &[(&str, &str)]) -> String {
     if shell == Shell::Json {
-        let map: serde_json::Map<String, serde_json::Value> =
-            vars.iter().map(|v| (v.to_string(), value.into())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = settings
+            .iter()
+            .map(|(var, value)| (var.to_string(), (*value).into()))
+            .collect();
         return format!("{}\n", serde_json::Value::Object(map));
     }
     let mut out = String::new();
-    for var in vars {
+    for &(var, value) in settings {
         let line = match shell {
             Shell::Sh => format!("export {var}={}", sh_quote(value)),
             Shell::Fish => format!("set -gx {var} {}", fish_quote(value)),
@@ -129,7 +144,7 @@ mod tests {
             powershell_quote("/o\u{2019}brien's"),
             "'/o\u{2019}\u{2019}brien''s'"
         );
-        let json = render(Shell::Json, &["A", "B"], "/x y");
+        let json = render(Shell::Json, &[("A", "/x y"), ("B", "/x y")]);
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["A"], "/x y");
         assert_eq!(parsed["B"], "/x y");

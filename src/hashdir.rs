@@ -51,7 +51,7 @@ fn subject_of(der: &[u8]) -> Result<&[u8], String> {
     Ok(Tlv::read_tagged(rest, SEQUENCE, "subject")?.0.raw)
 }
 
-fn name_hash(name: &[u8]) -> Result<u32, String> {
+pub(crate) fn name_hash(name: &[u8]) -> Result<u32, String> {
     let digest = Sha1::digest(canonical_name(name)?);
     Ok(u32::from_le_bytes([
         digest[0], digest[1], digest[2], digest[3],
@@ -333,8 +333,8 @@ fn put_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 /// counts certificates with the same subject hash, from 0, in the order
 /// given; a certificate given twice is there once) and each one's PEM.
 ///
-/// A certificate whose subject OpenSSL cannot read is left out, as
-/// `openssl rehash` leaves it out: OpenSSL could not load it anyway.
+/// A certificate whose names OpenSSL cannot read (which `openssl rehash`
+/// would leave out) never reaches here: the decoder refuses it.
 pub fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
     let mut seen = HashSet::with_capacity(certs.len());
     let mut next: HashMap<u32, u32> = HashMap::with_capacity(certs.len());
@@ -343,9 +343,9 @@ pub fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
         if !seen.insert(cert.sha256) {
             continue;
         }
-        let Ok(hash) = subject_hash(cert) else {
-            continue;
-        };
+        // Computed when the certificate was parsed: a certificate whose
+        // names OpenSSL cannot read never gets this far.
+        let hash = cert.subject_hash;
         let n = next.entry(hash).or_default();
         files.push((format!("{hash:08x}.{n}"), cert.to_pem().into_bytes()));
         *n += 1;

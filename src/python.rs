@@ -119,12 +119,9 @@ pub struct Probe {
     pub env: BTreeMap<String, Option<String>>,
 }
 
-/// The variables the probe reports: ours, and SSL_CERT_DIR, which Python's
-/// ssl also reads.
+/// The variables the probe reports: ours (SSL_CERT_DIR among them).
 fn probed_vars() -> Vec<&'static str> {
-    let mut vars = VARS.to_vec();
-    vars.push("SSL_CERT_DIR");
-    vars
+    VARS.to_vec()
 }
 
 /// Run the probe in `python`, with a time limit so a hung interpreter
@@ -324,14 +321,20 @@ fn version_at_least(version: &str, want: &[u32]) -> bool {
 }
 
 /// The `.pth` line: at interpreter start, each variable the user did not
-/// set is pointed at the bundle, if the bundle exists. Nothing in it can
-/// stop Python from starting.
-pub fn pth_contents(bundle: &str) -> String {
-    let vars: Vec<String> = VARS.iter().map(|v| py_str(v)).collect();
+/// set is pointed at the bundle (SSL_CERT_DIR at the hashed folder beside
+/// it), if the bundle exists. Nothing in it can stop Python from starting.
+pub fn pth_contents(bundle: &str, cert_dir: &str) -> String {
+    let vars: Vec<String> = VARS
+        .iter()
+        .filter(|v| **v != crate::env::CERT_DIR)
+        .map(|v| py_str(v))
+        .collect();
     let code = format!(
-        "try:\n p = {}\n if os.path.isfile(p):\n  for k in ({},): os.environ.setdefault(k, p)\nexcept Exception:\n pass",
+        "try:\n p = {}\n d = {}\n if os.path.isfile(p):\n  for k in ({},): os.environ.setdefault(k, p)\n  if os.path.isdir(d): os.environ.setdefault({}, d)\nexcept Exception:\n pass",
         py_str(bundle),
-        vars.join(", ")
+        py_str(cert_dir),
+        vars.join(", "),
+        py_str(crate::env::CERT_DIR),
     );
     format!(
         "{PTH_MARKER} points TLS clients at the cabundle bundle unless already set; `cabundle python uninstall` removes this file\n\
@@ -384,7 +387,7 @@ mod tests {
 
     #[test]
     fn pth_is_one_import_line_that_names_every_variable() {
-        let pth = pth_contents("/x/it's \"here\".pem");
+        let pth = pth_contents("/x/it's \"here\".pem", "/x/certs");
         let lines: Vec<&str> = pth.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with(PTH_MARKER));

@@ -85,6 +85,12 @@ impl Paths {
         }
     }
 
+    /// The OpenSSL hashed folder beside the bundle (`SSL_CERT_DIR`): a
+    /// link to a complete folder of the bundle's certificates.
+    pub fn cert_dir(&self) -> PathBuf {
+        self.bundle.with_file_name("certs")
+    }
+
     pub fn config(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }

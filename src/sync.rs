@@ -79,6 +79,10 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         )
     })?;
     store::commit_all(vec![bundle, manifest?])?;
+    // The hashed folder OpenSSL clients read through SSL_CERT_DIR: the same
+    // certificates, swapped in whole.
+    let kept: Vec<&crate::cert::Cert> = report.with_status(Status::Kept).map(|e| &e.cert).collect();
+    crate::hashdir::write(&paths.cert_dir(), &kept)?;
     Ok(report)
 }
 

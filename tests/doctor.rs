@@ -1148,8 +1148,15 @@ fn findings<'a>(json: &'a Value, check: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// Every variable as `cabundle env` sets it: the bundle, and SSL_CERT_DIR
+/// the hashed folder beside it.
 fn all_at_bundle(fx: &Fixture) -> Vec<(&'static str, PathBuf)> {
-    VARS.iter().map(|v| (*v, fx.bundle())).collect()
+    VARS.iter()
+        .map(|v| match *v {
+            "SSL_CERT_DIR" => (*v, fx.home.join("certs")),
+            _ => (*v, fx.bundle()),
+        })
+        .collect()
 }
 
 fn as_refs<'a>(set: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {
@@ -1204,7 +1211,11 @@ fn setup_requests_ca_bundle_with_one_certificate_replaces_public_roots() {
     let corp = valid_ca("cabundle doctor Corp Root");
     let corp_file = write(&fx.dir().join("corp.pem"), &corp.pem);
     let mut set = all_at_bundle(&fx);
-    set[1] = ("REQUESTS_CA_BUNDLE", corp_file.clone());
+    let at = set
+        .iter()
+        .position(|(v, _)| *v == "REQUESTS_CA_BUNDLE")
+        .unwrap();
+    set[at] = ("REQUESTS_CA_BUNDLE", corp_file.clone());
     let (ran, json) = setup(&fx, &as_refs(&set));
     assert_eq!(ran.code, Some(1), "{ran}");
     let f = findings(&json, "REQUESTS_CA_BUNDLE");

@@ -15,8 +15,9 @@ use std::process::Command as StdCommand;
 use common::{cabundle, debian_root, write};
 
 /// Every variable the snippet sets, as DESIGN.md lists them.
-const VARS: [&str; 9] = [
+const VARS: [&str; 10] = [
     "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
     "PIP_CERT",
@@ -70,6 +71,15 @@ fn bundle_of(home: &Path) -> String {
         .to_str()
         .expect("test paths are UTF-8")
         .to_string()
+}
+
+/// What `var` must be: the bundle, or for SSL_CERT_DIR the hashed folder
+/// beside it.
+fn value_of(home: &Path, var: &str) -> String {
+    match var {
+        "SSL_CERT_DIR" => home.join("certs").to_str().unwrap().to_string(),
+        _ => bundle_of(home),
+    }
 }
 
 /// `cabundle env ARGS` in `home`: (stdout, stderr), which must succeed.
@@ -202,13 +212,13 @@ fn parse_env0(bytes: &[u8]) -> HashMap<String, String> {
 }
 
 /// Each of `vars` is `bundle` in `env`, and every other TLS variable unset.
-fn assert_points_at(env: &HashMap<String, String>, vars: &[&str], bundle: &str, who: &str) {
+fn assert_points_at(env: &HashMap<String, String>, vars: &[&str], home: &Path, who: &str) {
     for var in VARS {
         if vars.contains(&var) {
             assert_eq!(
-                env.get(var).map(String::as_str),
-                Some(bundle),
-                "{who}: {var} is not the bundle"
+                env.get(var),
+                Some(&value_of(home, var)),
+                "{who}: {var} is not the bundle (or its hashed folder)"
             );
         } else {
             assert_eq!(env.get(var), None, "{who}: {var} set though not asked for");
@@ -226,7 +236,7 @@ fn check_shell(sourcer: Sourcer, tmp: &Path, home: &Path, args: &[&str]) {
         sourcer.program(),
         args.join(" ")
     );
-    assert_points_at(&env, &VARS, &bundle_of(home), &who);
+    assert_points_at(&env, &VARS, home, &who);
 }
 
 /// Both awkward homes, each synced, under one temp dir.
@@ -294,12 +304,7 @@ fn eval_in_bash_as_a_shell_rc_does_it() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && stderr.is_empty(), "{stderr}");
-        assert_points_at(
-            &parse_env0(&out.stdout),
-            &VARS,
-            &bundle_of(&home),
-            "eval in bash",
-        );
+        assert_points_at(&parse_env0(&out.stdout), &VARS, &home, "eval in bash");
     }
 }
 
@@ -356,7 +361,7 @@ fn json_is_one_object_mapping_every_variable_to_the_bundle() {
         for var in VARS {
             assert_eq!(
                 object.get(var).and_then(|v| v.as_str()),
-                Some(bundle_of(&home).as_str()),
+                Some(value_of(&home, var).as_str()),
                 "{var} in {out}"
             );
         }
@@ -379,7 +384,11 @@ fn dockerfile_gives_one_env_line_per_variable() {
                 .unwrap_or_else(|| panic!("not ENV VAR=\"...\": {line}"));
             assert!(word.starts_with('"') && word.ends_with('"'), "{line}");
             // Docker's lexer: inside "...", `\` escapes `"`, `$` and `\`.
-            assert_eq!(unquote_double(word, "\"$\\"), bundle_of(&home), "{line}");
+            assert_eq!(
+                unquote_double(word, "\"$\\"),
+                value_of(&home, var),
+                "{line}"
+            );
             seen.push(var.to_string());
         }
         assert_eq!(seen, VARS, "{out}");
@@ -409,7 +418,7 @@ fn dotenv_lines_parse_as_var_equals_value() {
             unquoted.push(if c == '\\' { chars.next().unwrap() } else { c });
         }
         let value = unquoted;
-        assert_eq!(value, bundle_of(&home), "{line}");
+        assert_eq!(value, value_of(&home, var), "{line}");
         seen.push(var.to_string());
     }
     assert_eq!(seen, VARS, "{out}");
@@ -436,7 +445,7 @@ fn only_prints_exactly_the_named_variables() {
         .collect();
     assert_eq!(names, two, "{snippet}");
     let env = Sourcer::Bash.source(tmp.path(), &snippet);
-    assert_points_at(&env, &two, &bundle_of(&home), "bash with --only");
+    assert_points_at(&env, &two, &home, "bash with --only");
 
     let json = env_quiet(
         &home,
@@ -472,7 +481,7 @@ fn an_unknown_variable_in_only_is_a_usage_error() {
     for only in [
         "NOT_A_TLS_VAR",
         "SSL_CERT_FILE,NOT_A_TLS_VAR",
-        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
     ] {
         let out = cabundle(&home)
             .args(["env", "--only", only])
@@ -506,7 +515,7 @@ fn before_any_sync_the_warning_goes_to_stderr_and_stdout_still_sources() {
         assert!(line.starts_with("export "), "not a snippet line: {line}");
     }
     let env = Sourcer::Bash.source(tmp.path(), &snippet);
-    assert_points_at(&env, &VARS, &bundle_of(&home), "bash before sync");
+    assert_points_at(&env, &VARS, &home, "bash before sync");
 
     let (json, stderr) = env_cmd(&home, &["--shell", "json"]);
     assert!(stderr.contains("does not exist"), "{stderr}");
@@ -582,7 +591,7 @@ fn shell_from_the_environment_picks_the_syntax() {
             .output()
             .unwrap();
         let env = Sourcer::Fish.source(tmp.path(), &String::from_utf8(out.stdout).unwrap());
-        assert_points_at(&env, &VARS, &bundle, "fish via $SHELL");
+        assert_points_at(&env, &VARS, &home, "fish via $SHELL");
     } else {
         skip("fish");
     }

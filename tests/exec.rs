@@ -549,9 +549,16 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
     assert_eq!(text(&out.stderr), "", "a warning with the bundle in place");
     let seen = tls_vars(&out.stdout);
     let bundle = s.bundle.to_str().unwrap();
+    // OpenSSL's certificate folder is cabundle's hashed one beside the
+    // bundle, so /etc/ssl/certs cannot add roots that cabundle pruned or
+    // blocked.
+    let cert_dir = s.bundle.with_file_name("certs");
     let expected: Vec<(String, String)> = cabundle::env::VARS
         .iter()
-        .map(|v| (v.to_string(), bundle.to_string()))
+        .map(|v| match *v {
+            "SSL_CERT_DIR" => (v.to_string(), cert_dir.to_str().unwrap().to_string()),
+            _ => (v.to_string(), bundle.to_string()),
+        })
         .collect();
     let mut sorted = seen.clone();
     sorted.sort();
@@ -559,12 +566,13 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
     expected_sorted.sort();
     assert_eq!(sorted, expected_sorted, "{}", text(&out.stdout));
 
-    // OpenSSL's certificate folder is the bundle's own (no hashed links), so
-    // /etc/ssl/certs cannot add roots that cabundle pruned or blocked.
-    let dir = text(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("SSL_CERT_DIR=").map(str::to_string));
-    assert_eq!(dir.as_deref(), s.bundle.parent().and_then(Path::to_str));
+    // The folder holds exactly the bundle's certificates.
+    let in_dir: std::collections::BTreeSet<String> = std::fs::read_dir(&cert_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| common::openssl_sha256(&std::fs::read_to_string(e.path()).unwrap()))
+        .collect();
+    assert_eq!(in_dir, common::file_fingerprints(&s.bundle));
 
     // Set in the outer environment to something else: exec overrides it.
     let out = exec(&s.home, &os(&["env"]))
@@ -583,7 +591,11 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
         both(&out)
     );
     let fresh_bundle = fresh.join("ca-bundle.pem");
-    for (_, v) in tls_vars(&out.stdout) {
-        assert_eq!(v, fresh_bundle.to_str().unwrap());
+    for (k, v) in tls_vars(&out.stdout) {
+        let want = match k.as_str() {
+            "SSL_CERT_DIR" => fresh.join("certs"),
+            _ => fresh_bundle.clone(),
+        };
+        assert_eq!(v, want.to_str().unwrap());
     }
 }

@@ -72,8 +72,9 @@ fn bundle_is_whole(path: &Path) -> usize {
 fn a_full_disk_fails_clearly_and_keeps_the_old_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let root = debian_root(dir.path(), &[]);
-    // Room for one bundle and its manifest, not for a second bundle beside it.
-    let Some(fs_) = Tmpfs::mount(&dir.path().join("home"), "400k") else {
+    // Room for one bundle, its manifest and its hashed folder (a page per
+    // certificate), not for a second bundle beside them.
+    let Some(fs_) = Tmpfs::mount(&dir.path().join("home"), "900k") else {
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
     };

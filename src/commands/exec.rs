@@ -19,14 +19,15 @@ pub fn run(paths: &Paths, args: &ExecArgs) -> Result<()> {
         );
     }
     let (program, rest) = args.command.split_first().expect("clap requires a command");
-    // OpenSSL clients also read a folder of hashed links (SSL_CERT_DIR, by
-    // default /etc/ssl/certs), which can hold roots cabundle pruned or
-    // blocked. The bundle's own folder holds no such links.
-    let cert_dir = paths.bundle.parent().unwrap_or(&paths.bundle);
+    let cert_dir = paths.cert_dir();
     let err = Command::new(program)
         .args(rest)
-        .envs(VARS.iter().map(|v| (v, &paths.bundle)))
-        .env("SSL_CERT_DIR", cert_dir)
+        .envs(VARS.iter().map(|v| {
+            (
+                v,
+                crate::env::value(v, paths.bundle.as_path(), cert_dir.as_path()),
+            )
+        }))
         .exec();
     Err(Error::Exec {
         program: program.to_string_lossy().into_owned(),

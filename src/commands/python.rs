@@ -175,7 +175,15 @@ fn install(paths: &Paths, args: &PythonTarget) -> Result<()> {
             reason: "exists and was not written by cabundle".into(),
         });
     }
-    store::write_atomic(&pth, python::pth_contents(bundle).as_bytes()).map_err(|e| match e {
+    let cert_dir = paths.cert_dir();
+    let cert_dir = cert_dir
+        .to_str()
+        .filter(|d| !d.chars().any(char::is_control))
+        .ok_or_else(|| Error::Config {
+            path: cert_dir.clone(),
+            reason: "the hashed folder's path is not plain UTF-8 text".into(),
+        })?;
+    store::write_atomic(&pth, python::pth_contents(bundle, cert_dir).as_bytes()).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => Error::Python {
             python: python.clone(),
             reason: format!(
