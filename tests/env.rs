@@ -596,3 +596,119 @@ fn shell_from_the_environment_picks_the_syntax() {
         skip("fish");
     }
 }
+
+// ------------------------------------------------------------ side doors
+
+/// OpenSSL clients also trust every certificate in their default hashed
+/// folder, /etc/ssl/certs. Here that folder (a scratch copy with one more
+/// CA, bind-mounted over it in a private mount namespace, so the machine is
+/// untouched) holds a CA the user blocked with `cabundle block`.
+///
+/// - Without the snippet, Python and curl both accept a server that CA
+///   issued: the side door is real, and the test would notice if it
+///   stopped being one.
+/// - After `eval "$(cabundle env)"`, Python refuses it: SSL_CERT_DIR names
+///   cabundle's own hashed folder.
+/// - curl does not: it reads its build's CA folder (Debian's: /etc/ssl/certs)
+///   whatever the environment says, once CURL_CA_BUNDLE is set (which old
+///   curl needs to use the bundle at all). That is a limit README states,
+///   and the fix it gives, `capath` in curl's config file, makes curl
+///   refuse it too.
+#[test]
+fn a_blocked_ca_in_the_os_hashed_folder_is_refused_after_env() {
+    use common::server::{hello_server, start_https};
+    if !common::require("unshare", "--help", "util-linux")
+        || !common::require("curl", "--version", "Debian: apt-get install curl")
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let home = synced_home(tmp.path(), "home");
+    let ca = common::valid_ca("Side Door CA");
+    let fp = common::openssl_sha256(&ca.pem);
+    cabundle(&home).args(["block", &fp]).assert().success();
+    let leaf = ca.leaf(common::days(-1), common::days(30));
+    let (_server, port, _log) = start_https(
+        common::scrub_loopback(&mut StdCommand::new("python3")),
+        tmp.path(),
+        &hello_server(),
+        (&leaf.0, &leaf.1),
+        &[],
+        "python3 starts the test server",
+    );
+    // The OS folder as it is, plus the CA, rehashed as the updater would.
+    let os_certs = tmp.path().join("os-certs");
+    let copied = StdCommand::new("cp")
+        .args(["-rL", "/etc/ssl/certs"])
+        .arg(&os_certs)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    write(&os_certs.join("side-door-ca.pem"), &ca.pem);
+    let rehash = StdCommand::new("openssl")
+        .arg("rehash")
+        .arg(&os_certs)
+        .status()
+        .unwrap();
+    assert!(rehash.success());
+    let curl_home = tmp.path().join("curl-home");
+    write(
+        &curl_home.join(".curlrc"),
+        format!("capath = \"{}\"\n", home.join("certs").display()),
+    );
+
+    let url = format!("https://localhost:{port}/");
+    let script = format!(
+        r#"set -u
+mount --bind "$OS_CERTS" /etc/ssl/certs || exit 99
+probe() {{
+  python3 -c 'import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=10).read(); print("python: accepted")
+except Exception as e:
+    print("python: refused", type(e).__name__)' "{url}"
+  if curl -q -sS --max-time 10 -o /dev/null "{url}" 2>/dev/null; then echo "curl: accepted"; else echo "curl: refused"; fi
+  if CURL_HOME="$CURL_CONF" curl -sS --max-time 10 -o /dev/null "{url}" 2>/dev/null; then echo "curl+capath: accepted"; else echo "curl+capath: refused"; fi
+}}
+echo "== without env"; probe
+eval "$("$CABUNDLE_BIN" env --shell bash)"
+echo "== with env"; probe
+"#
+    );
+    let mut cmd = StdCommand::new("unshare");
+    common::scrub_loopback(&mut cmd);
+    let out = cmd
+        .args(["--mount", "--propagation", "private", "bash", "-c", &script])
+        .env("OS_CERTS", &os_certs)
+        .env("CURL_CONF", &curl_home)
+        .env("CABUNDLE_HOME", &home)
+        .env("CABUNDLE_BIN", assert_cmd::cargo::cargo_bin("cabundle"))
+        .env_remove("CURL_HOME")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "cannot bind-mount here: {out:?}"
+    );
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (without, with) = said.split_once("== with env").expect("both runs");
+    assert!(
+        without.contains("python: accepted") && without.contains("curl: accepted"),
+        "the OS folder should be a side door without the snippet:\n{said}"
+    );
+    assert!(
+        with.contains("python: refused") && with.contains("curl+capath: refused"),
+        "a blocked CA was trusted through the OS folder:\n{said}"
+    );
+    // The limit README states, pinned: if curl ever starts honouring
+    // SSL_CERT_DIR with CURL_CA_BUNDLE set, this says so.
+    assert!(with.contains("curl: accepted"), "curl changed:\n{said}");
+    // The real folder was never touched.
+    assert!(!std::path::Path::new("/etc/ssl/certs/side-door-ca.pem").exists());
+}
