@@ -113,6 +113,18 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
         } else if e.cert.is_expired_at(policy.at) {
             e.status = Status::Expired;
             e.reason = format!("expired {}", date::instant(e.cert.not_after));
+        } else if let Some(after) = e.distrust_after
+            && policy.at > crate::lifetime::last_valid(after)
+        {
+            // Mozilla's distrust-after: the root anchors only certificates
+            // issued by then, and the last of those has now expired.
+            e.status = Status::Distrusted;
+            e.reason = format!(
+                "Mozilla distrusts TLS certificates it issued after {}, and every one issued \
+                 by then has expired (the last possible by {})",
+                date::instant(after),
+                date::instant(crate::lifetime::last_valid(after))
+            );
         }
     }
     // Sort their positions, then move the entries into that order in place,
@@ -173,8 +185,9 @@ pub fn render_to(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
         if let Some(at) = e.distrust_after {
             writeln!(
                 out,
-                "# Mozilla distrusts leaves issued after: {}",
-                date::instant(at)
+                "# Mozilla distrusts leaves issued after: {}; kept until {}",
+                date::instant(at),
+                date::instant(crate::lifetime::last_valid(at))
             )?;
         }
         out.write_all(e.cert.to_pem().as_bytes())?;
@@ -209,6 +222,10 @@ pub struct Record {
     /// trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distrust_after: Option<String>,
+    /// With a distrust-after date: when the last TLS certificate issued by
+    /// then expires, and the root leaves the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<String>,
 }
 
 impl From<&Entry> for Record {
@@ -224,6 +241,9 @@ impl From<&Entry> for Record {
             status: e.status.clone(),
             reason: e.reason.clone(),
             distrust_after: e.distrust_after.map(date::instant),
+            kept_until: e
+                .distrust_after
+                .map(|d| date::instant(crate::lifetime::last_valid(d))),
         }
     }
 }

@@ -67,7 +67,8 @@ pub enum Command {
     /// them, and cache them for `sync`
     #[command(after_help = "Examples:\n  cabundle fetch && cabundle sync\n  \
                             cabundle fetch --from https://curl.se/ca/cacert.pem\n  \
-                            cabundle fetch --from ./certdata.txt")]
+                            cabundle fetch --from ./certdata.txt\n  \
+                            cabundle fetch --embedded   # back to the snapshot built in")]
     Fetch(FetchArgs),
 
     /// Keep a certificate out of the bundle, whichever source carries it
@@ -134,6 +135,16 @@ pub struct FetchArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
+
+    /// Let this root back in although Mozilla removed it from its set (its
+    /// SHA-256; repeat for each). A set that holds a removed root is refused
+    /// otherwise: it is an older set than the one in use
+    #[arg(long, value_name = "SHA256", value_parser = parse_sha256)]
+    pub allow_removed: Vec<[u8; 32]>,
+
+    /// Forget the fetched set: `sync` uses the snapshot built in again
+    #[arg(long, conflicts_with_all = ["from", "allow_removed"])]
+    pub embedded: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -27,14 +27,24 @@ pub struct Options {
     /// An https URL or a file.
     pub from: String,
     pub timeout: Duration,
-    /// What the HTTPS download trusts: the current merged bundle.
+    /// What the HTTPS download trusts: the CA certificates of the current
+    /// merged bundle.
     pub trust: Vec<Cert>,
-    /// How many roots the current set has; a much smaller one is refused.
-    pub current_count: usize,
+    /// The set in use now (the cache's or the embedded snapshot's): a much
+    /// smaller one is refused, an older one is pointed out.
+    pub current: Provenance,
+    /// Roots Mozilla removed that the user lets back in, by name.
+    pub allow_removed: Vec<[u8; 32]>,
+}
+
+/// A set fetched and checked, and what the user should know about it.
+pub struct Fetched {
+    pub roots: Roots,
+    pub notes: Vec<String>,
 }
 
 /// Fetch, verify and describe a set of roots. Nothing is written.
-pub fn fetch(opts: &Options) -> Result<Roots> {
+pub fn fetch(opts: &Options) -> Result<Fetched> {
     let err = |reason: String| Error::Fetch {
         from: opts.from.clone(),
         reason,
@@ -79,27 +89,82 @@ pub fn fetch(opts: &Options) -> Result<Roots> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| opts.from.clone()),
     };
-    let roots = parse(&bytes, &upstream, &digest).map_err(err)?;
-    let floor = opts.current_count / 2;
+    let mut roots = parse(&bytes, &upstream, &digest).map_err(err)?;
+    let current = &opts.current;
+    let floor = current.count / 2;
     if roots.provenance.count < floor.max(1) {
         return Err(err(format!(
             "only {} roots, against {} in the current set: refusing a set that small",
-            roots.provenance.count, opts.current_count
+            roots.provenance.count, current.count
         )));
     }
-    Ok(roots)
+    // No rollback: a root Mozilla removed comes back only by name.
+    let removed = crate::sources::mozilla::removed_roots();
+    let mut back = Vec::new();
+    for item in decode::decode(&roots.pem).items {
+        let sha = item.cert.sha256;
+        if !removed.contains(&sha) {
+            continue;
+        }
+        if opts.allow_removed.contains(&sha) {
+            roots.provenance.allowed_removed.push(hex(&sha));
+        } else {
+            let name = crate::sources::mozilla::removed_name(&sha)
+                .unwrap_or_else(|| item.cert.name().to_string());
+            back.push(format!(
+                "{} ({})",
+                crate::cert::printable(&name),
+                &hex(&sha)[..16]
+            ));
+        }
+    }
+    if !back.is_empty() {
+        let shown: Vec<&str> = back.iter().take(5).map(String::as_str).collect();
+        let more = back.len().saturating_sub(shown.len());
+        return Err(err(format!(
+            "it holds {} root(s) that Mozilla has removed from its set: {}{}. It is an older \
+             set than the one in use ({}); fetch a current one, or let a removed root back in \
+             by its SHA-256 with --allow-removed",
+            back.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            current.version
+        )));
+    }
+    roots.provenance.allowed_removed.sort();
+    let mut notes = Vec::new();
+    let own = &roots.provenance.date;
+    if roots.provenance.version.starts_with("fetched") && own < &current.date {
+        notes.push(format!(
+            "this set is dated {own}, older than the one in use ({}, {}); \
+             `cabundle fetch --embedded` returns to the snapshot built in",
+            current.version, current.date
+        ));
+    }
+    Ok(Fetched { roots, notes })
 }
 
-/// certdata.txt or a PEM bundle (as curl's cacert.pem), told apart by
-/// content, as a PEM set with its provenance.
+/// certdata.txt or a PEM bundle (curl's or certifi's cacert.pem), told
+/// apart by content, as a PEM set with its provenance. A PEM file must be
+/// one of those, of CA certificates only: an OS bundle or the user's own
+/// CAs are not a Mozilla set. (Not only self-signed roots: Mozilla's set
+/// has held intermediates as anchors, certifi 2017's PSCProcert among them.)
 pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Roots, String> {
     let today = date::day(date::now());
     let mut pem = String::new();
     let mut distrust_after = BTreeMap::new();
+    let mut distrusted = BTreeMap::new();
+    let mut own_date = None;
     let (format, count) = if certdata::is_certdata(bytes) {
-        let anchors = certdata::parse(bytes)?;
-        for a in &anchors {
-            pem.push_str(&format!("\n# {}\n", a.label));
+        let set = certdata::parse(bytes)?;
+        for a in &set.anchors {
+            // Labels come from the file: one must not start a line of its
+            // own (a PEM block) in the cache.
+            pem.push_str(&format!("\n# {}\n", crate::cert::printable(&a.label)));
             if let Some(at) = a.distrust_after {
                 distrust_after.insert(a.cert.fingerprint(), date::instant(at));
                 pem.push_str(&format!(
@@ -109,42 +174,108 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
             }
             pem.push_str(&a.cert.to_pem());
         }
-        ("certdata.txt", anchors.len())
+        for d in &set.distrusted {
+            let label = crate::cert::printable(&d.label);
+            distrusted.insert(
+                format!("issuer-serial:{}", hex(&d.issuer_serial)),
+                label.clone(),
+            );
+            if let Some(sha1) = d.sha1 {
+                distrusted.insert(format!("sha1:{}", hex(&sha1)), label.clone());
+            }
+            if let Some(sha256) = d.sha256 {
+                distrusted.insert(format!("sha256:{}", hex(&sha256)), label);
+            }
+        }
+        ("certdata.txt", set.anchors.len())
     } else {
         let decoded = decode::decode(bytes);
         if let Some(first) = decoded.errors.first() {
-            return Err(format!(
-                "{first} (and {} more problems)",
-                decoded.errors.len() - 1
-            ));
+            let more = match decoded.errors.len() - 1 {
+                0 => String::new(),
+                1 => " (and 1 more problem)".into(),
+                n => format!(" (and {n} more problems)"),
+            };
+            return Err(format!("{first}{more}"));
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let curl = text.contains("## Bundle of CA Root Certificates");
+        let certifi = text.lines().any(|l| l.starts_with("# Label: "));
+        let ours = text.starts_with("# Mozilla roots fetched by cabundle from ");
+        if !(curl || certifi || ours) {
+            return Err(
+                "a PEM file that is neither curl's nor certifi's cacert.pem (no Mozilla header, \
+                 no labels): an OS bundle or your own CAs are not a Mozilla set; add your own \
+                 CAs with `cabundle add`"
+                    .into(),
+            );
         }
         for item in &decoded.items {
-            if item.distrust.is_some() || !item.cert.is_ca() {
-                return Err(format!(
-                    "{} is not a trusted CA certificate",
-                    item.cert.name()
-                ));
+            let c = &item.cert;
+            if item.distrust.is_some() || !c.is_ca() {
+                return Err(format!("{} is not a trusted CA certificate", c.name()));
             }
-            pem.push_str(&format!("\n# {}\n{}", item.cert.name(), item.cert.to_pem()));
+            pem.push_str(&format!("\n# {}\n{}", c.name(), c.to_pem()));
         }
+        own_date = curl_date(&text);
         ("cacert.pem", decoded.items.len())
     };
-    let pem = format!("# Mozilla roots fetched by cabundle from {upstream}\n{pem}").into_bytes();
+    // The set's own date where the format carries one (curl's header),
+    // else the day it was fetched, and the version says which.
+    let (date, version) = match own_date {
+        Some(d) => (
+            d.clone(),
+            format!("Mozilla data as of {d}, fetched {today}"),
+        ),
+        None => (
+            today.clone(),
+            format!("fetched {today} (the file carries no date)"),
+        ),
+    };
+    let pem = format!(
+        "# Mozilla roots fetched by cabundle from {}\n{pem}",
+        crate::cert::printable(upstream)
+    )
+    .into_bytes();
     Ok(Roots {
         provenance: Provenance {
             upstream: upstream.to_string(),
             format: format.into(),
-            version: format!("fetched {today}"),
-            date: today,
+            version,
+            date,
             upstream_sha256: upstream_sha256.to_string(),
             sha256: hex(&Sha256::digest(&pem)),
             count,
             license: "MPL-2.0".into(),
             file: None,
             distrust_after,
+            distrusted,
+            allowed_removed: Vec::new(),
         },
         pem: Cow::Owned(pem),
     })
+}
+
+/// curl's header: `## Certificate data from Mozilla as of: Tue Jul  2
+/// 03:12:04 2024 GMT`, as YYYY-MM-DD.
+fn curl_date(text: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("## Certificate data from Mozilla as of: "))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // [weekday] month day time year [GMT]
+    let (month, day, year) = match words.as_slice() {
+        [_, m, d, _, y, ..] => (*m, *d, *y),
+        _ => return None,
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| *x == month)? + 1;
+    let d: u8 = day.parse().ok()?;
+    let y: i32 = year.parse().ok()?;
+    let s = format!("{y:04}-{m:02}-{d:02}");
+    date::parse_day(&s).ok().map(|_| s)
 }
 
 fn client(opts: &Options) -> Result<reqwest::blocking::Client, String> {
@@ -301,6 +432,19 @@ mod tests {
         );
         assert_eq!(parse_sha256_line(h.as_bytes()), Some(h.to_lowercase()));
         assert_eq!(parse_sha256_line(b"<html>404</html>"), None);
+    }
+
+    #[test]
+    fn curl_dates_are_read_from_the_header() {
+        assert_eq!(
+            curl_date("##\n## Certificate data from Mozilla as of: Tue Jul  2 03:12:04 2024 GMT\n"),
+            Some("2024-07-02".into())
+        );
+        assert_eq!(
+            curl_date("## Certificate data from Mozilla as of: soon\n"),
+            None
+        );
+        assert_eq!(curl_date("no header\n"), None);
     }
 
     #[test]

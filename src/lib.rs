@@ -14,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod hashdir;
 pub mod install;
+pub mod lifetime;
 pub mod manifest;
 pub mod python;
 pub mod sources;

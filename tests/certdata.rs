@@ -79,10 +79,34 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
 
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
+    // A 2023 file: it holds roots Mozilla has removed since, which fetch
+    // refuses unless each is named. Here every one is, to compare the whole
+    // file with the oracle.
+    let ledger: toml::Table = toml::from_str(
+        &fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-removed.toml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let removed: Vec<&String> = ledger["removed"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .filter(|k| oracle.contains_key(*k))
+        .collect();
+    assert!(!removed.is_empty(), "the 2023 file has roots removed since");
     cabundle(&home)
         .args(["fetch", "--from", CERTDATA])
         .assert()
-        .success();
+        .failure()
+        .stderr(predicates::str::contains("Mozilla has removed"));
+    let mut fetch = cabundle(&home);
+    fetch.args(["fetch", "--from", CERTDATA]);
+    for fp in &removed {
+        fetch.args(["--allow-removed", fp]);
+    }
+    fetch.assert().success();
 
     // The cached set, read by openssl.
     let cache = home.join("cache");
@@ -127,6 +151,14 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
         assert!(oracle.contains_key(&fp), "{fp} is not a trusted delegator");
         if r["status"] == "kept" {
             expected.insert(fp.clone());
+        } else if r["status"] == "distrusted" {
+            // Past its distrust-after date by as long as any certificate
+            // it issued before then can live.
+            let reason = r["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("distrusts TLS certificates it issued after"),
+                "{r}"
+            );
         } else {
             assert_eq!(r["status"], "expired", "{r}");
         }

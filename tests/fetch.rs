@@ -282,9 +282,11 @@ fn roots_pem() -> PathBuf {
     manifest_dir().join("bundles/mozilla-roots.pem")
 }
 
-/// The real certdata.txt of Debian's ca-certificates 20230311.
-fn certdata() -> PathBuf {
-    manifest_dir().join("tests/data/certdata-debian-20230311.txt")
+/// A current certdata.txt: the embedded snapshot's roots as NSS ships
+/// them, and an expired root and one with a distrust-after date (the real
+/// 2023 file in tests/data holds roots removed since: tests/certdata.rs).
+fn certdata(dir: &Path) -> PathBuf {
+    common::certdata::current_certdata(dir)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -359,7 +361,7 @@ impl Fx {
         cmd(&self.home)
             .arg("fetch")
             .arg("--from")
-            .arg(certdata())
+            .arg(certdata(self.tmp.path()))
             .assert()
             .success();
         assert_eq!(snapshot(&self.cache()).len(), 2, "toml + pem cached");
@@ -749,10 +751,11 @@ fn pem_bundle_with_correct_published_sha256_is_fetched_and_then_used_by_sync() {
 #[test]
 fn certdata_txt_without_published_sha256_gives_exactly_the_server_auth_anchors() {
     let fx = setup();
-    let text = fs::read_to_string(certdata()).unwrap();
+    let file = certdata(fx.tmp.path());
+    let text = fs::read_to_string(&file).unwrap();
     let anchors = certdata_server_anchors(&text);
     assert!(anchors.len() > 100, "the oracle found {}", anchors.len());
-    let server = fx.serve(json!({"/certdata.txt": {"file": certdata()}}));
+    let server = fx.serve(json!({"/certdata.txt": {"file": file}}));
     let url = server.url("/certdata.txt");
 
     let stderr = fetch_ok(&fx.home, &url);
@@ -775,7 +778,7 @@ fn certdata_txt_without_published_sha256_gives_exactly_the_server_auth_anchors()
     );
     assert!(
         fetched.values().any(|ok| !ok),
-        "a 2023 certdata.txt should hold roots that have expired since"
+        "the certdata.txt should hold an expired root"
     );
     let distrusted: BTreeSet<String> = anchors
         .iter()
@@ -1029,7 +1032,11 @@ fn much_smaller_set_is_refused() {
     let fx = setup();
     fx.prime_cache();
     let current = cached_provenance(&fx)["count"].as_integer().unwrap();
-    let three = pem_blocks(&fs::read_to_string(roots_pem()).unwrap())[..3].concat();
+    // curl's header, so only its size is wrong.
+    let three = format!(
+        "##\n## Bundle of CA Root Certificates\n##\n{}",
+        pem_blocks(&fs::read_to_string(roots_pem()).unwrap())[..3].concat()
+    );
     let small = write(&fx.tmp.path().join("three.pem"), &three);
     let server = fx.serve(json!({
         "/cacert.pem": {"file": small},
@@ -1082,5 +1089,389 @@ fn fetch_goes_through_an_https_proxy_when_one_is_set() {
     assert_eq!(
         cached_provenance(&fx)["upstream_sha256"].as_str(),
         Some(sha256_hex(&bytes).as_str())
+    );
+}
+
+// ------------------------------------------------ no rollback, no imposter
+
+fn data(name: &str) -> PathBuf {
+    manifest_dir().join("tests/data").join(name)
+}
+
+/// Old root sets (certifi 2017 and 2021, as PyPI shipped them) hold roots
+/// Mozilla has removed since (WoSign, StartCom, CNNIC, DST Root CA X3...):
+/// fetch refuses them, names some, says how to let one back in by name, and
+/// changes nothing. Named one by one, they are let in, and recorded so.
+#[test]
+fn an_older_set_that_brings_back_removed_roots_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let ledger: toml::Table = toml::from_str(
+        &fs::read_to_string(manifest_dir().join("bundles/mozilla-removed.toml")).unwrap(),
+    )
+    .unwrap();
+    let removed = ledger["removed"].as_table().unwrap();
+    for file in [
+        "certifi-2017.7.27.1-cacert.pem",
+        "certifi-2021.5.30-cacert.pem",
+    ] {
+        let from = data(file);
+        let n = file_fingerprints(&from)
+            .iter()
+            .filter(|fp| removed.contains_key(*fp))
+            .count();
+        assert!(n > 10, "{file}: {n}");
+        let stderr = assert_refused(&fx, from.to_str().unwrap(), 10, &["Mozilla has removed"]);
+        assert!(
+            stderr.contains(&format!("holds {n} root(s)")) && stderr.contains("--allow-removed"),
+            "{stderr}"
+        );
+    }
+    // Every removed root of the 2021 set named: accepted, and the names kept.
+    let old = file_fingerprints(&data("certifi-2021.5.30-cacert.pem"));
+    let back: Vec<&String> = ledger["removed"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .filter(|k| old.contains(*k))
+        .collect();
+    let mut fetch = cmd(&fx.home);
+    fetch
+        .args(["fetch", "--from"])
+        .arg(data("certifi-2021.5.30-cacert.pem"));
+    for fp in &back {
+        fetch.args(["--allow-removed", fp]);
+    }
+    let out = fetch.output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("although Mozilla removed it"), "{stderr}");
+    let p = cached_provenance(&fx);
+    let allowed: BTreeSet<String> = p["allowed_removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(allowed, back.iter().map(|s| s.to_string()).collect());
+    // certifi's file carries no date: the version says the date is the
+    // day it was fetched.
+    assert!(
+        p["version"].as_str().unwrap().contains("carries no date"),
+        "{p}"
+    );
+
+    // Back to the snapshot built in.
+    cmd(&fx.home)
+        .args(["fetch", "--embedded"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("snapshot built in"));
+    assert!(snapshot(&fx.cache()).is_empty(), "the cache is emptied");
+    let root = debian_root(fx.tmp.path(), &[]);
+    let out = cmd(&fx.home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(stderr_of(&out).contains("certifi"), "{}", stderr_of(&out));
+}
+
+/// What is plainly not a Mozilla set is refused: an OS bundle (PEM with no
+/// curl header and no certifi labels), and a certifi-style file that holds
+/// a server certificate.
+#[test]
+fn what_is_not_a_mozilla_set_is_refused() {
+    let fx = setup();
+    fx.prime_cache();
+    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
+    let os_bundle = write(
+        &fx.tmp.path().join("ca-certificates.crt"),
+        snapshot_roots.concat(),
+    );
+    assert_refused(
+        &fx,
+        os_bundle.to_str().unwrap(),
+        10,
+        &["neither curl's nor certifi's"],
+    );
+
+    let server = fx.corp.leaf(days(-1), days(30)).0;
+    let mut labelled = String::new();
+    for pem in snapshot_roots.iter().chain([&server]) {
+        labelled += &format!("\n# Label: \"x\"\n{pem}");
+    }
+    let file = write(&fx.tmp.path().join("labelled.pem"), labelled);
+    assert_refused(
+        &fx,
+        file.to_str().unwrap(),
+        10,
+        &["not a trusted CA certificate"],
+    );
+}
+
+/// A server certificate pinned with `add --allow-leaf` is trusted by the
+/// bundle, but it is no CA: it must not vouch for a download server.
+#[test]
+fn a_pinned_leaf_does_not_vouch_for_a_download_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let root = debian_root(tmp.path(), &[]);
+    let ca = valid_ca("Pinned Server's Private CA");
+    let leaf = ca.leaf(days(-1), days(30));
+    let pinned = write(&tmp.path().join("server.pem"), &leaf.0);
+    cmd(&home)
+        .args(["add", "--allow-leaf"])
+        .arg(&pinned)
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    let server = start_server(
+        tmp.path(),
+        &leaf,
+        &json!({"/cacert.pem": {"file": roots_pem()}}),
+    );
+    let (out, _) = fetch(&home, &server.url("/cacert.pem"), 10);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("certificate") && !server.saw("GET /cacert.pem"),
+        "{stderr}"
+    );
+}
+
+/// The cache is checked each time it is used: a provenance naming another
+/// file, a set with a certificate that is no CA, one whose count is not the
+/// recorded one, or one holding a removed root, is passed over (with a
+/// warning) for the snapshot built in.
+#[test]
+fn a_doctored_cache_is_passed_over_for_the_embedded_snapshot() {
+    let fx = setup();
+    fx.prime_cache();
+    let root = debian_root(fx.tmp.path(), &[]);
+    let p = cached_provenance(&fx);
+    let file = fx.cache().join(p["file"].as_str().unwrap());
+    let good = fs::read_to_string(&file).unwrap();
+    let pem_blocks_of = |t: &str| pem_blocks(t);
+    let removed_root = {
+        // A removed root from the 2017 certifi set.
+        let ledger: toml::Table = toml::from_str(
+            &fs::read_to_string(manifest_dir().join("bundles/mozilla-removed.toml")).unwrap(),
+        )
+        .unwrap();
+        let removed = ledger["removed"].as_table().unwrap();
+        pem_blocks_of(&fs::read_to_string(data("certifi-2017.7.27.1-cacert.pem")).unwrap())
+            .into_iter()
+            .find(|b| removed.contains_key(&openssl_sha256(b)))
+            .unwrap()
+    };
+    let leaf = fx.corp.leaf(days(-1), days(30)).0;
+    let cases: Vec<(&str, String, Option<i64>)> = vec![
+        ("not a file fetch writes", good.clone(), None),
+        ("is not a CA certificate", format!("{good}{leaf}"), Some(1)),
+        (
+            "its provenance says",
+            format!("{good}{}", pem_blocks(&good)[0]),
+            None,
+        ),
+        ("Mozilla removed", format!("{good}{removed_root}"), Some(1)),
+    ];
+    for (why, pem, extra) in cases {
+        let mut table = p.clone();
+        if why == "not a file fetch writes" {
+            table.insert("file".into(), "../../etc/passwd".into());
+        } else {
+            fs::write(&file, &pem).unwrap();
+            table.insert("sha256".into(), sha256_hex(pem.as_bytes()).into());
+            let count = p["count"].as_integer().unwrap() + extra.unwrap_or(0);
+            table.insert("count".into(), count.into());
+        }
+        fs::write(
+            fx.cache().join("mozilla-roots.toml"),
+            toml::to_string(&table).unwrap(),
+        )
+        .unwrap();
+        let out = cmd(&fx.home)
+            .args(["sync", "--root"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&out);
+        assert!(out.status.success(), "{why}: {stderr}");
+        assert!(
+            stderr.contains("warning:")
+                && stderr.contains(why)
+                && stderr.contains("embedded snapshot"),
+            "{why}: {stderr}"
+        );
+        assert!(
+            stderr.contains("certifi"),
+            "{why}: not the embedded set:\n{stderr}"
+        );
+        fs::write(&file, &good).unwrap();
+    }
+}
+
+/// Mozilla's explicit distrust (CKT_NSS_NOT_TRUSTED) wins over every
+/// source, like a block: an OS drop-in of the same CA stays out. Old files
+/// distrust by trust object alone; that works too (by issuer and serial).
+#[test]
+fn mozilla_not_trusted_wins_over_the_os_store() {
+    use common::certdata::{Root, certdata};
+    let fx = setup();
+    let with_cert = valid_ca("Explicitly Distrusted With Certificate");
+    let trust_only = valid_ca("Explicitly Distrusted Trust Object Only");
+    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
+    let mut roots: Vec<Root> = snapshot_roots
+        .iter()
+        .map(|pem| Root {
+            pem,
+            label: "Snapshot Root",
+            trust: "CKT_NSS_TRUSTED_DELEGATOR",
+            distrust_after: None,
+            with_certificate: true,
+        })
+        .collect();
+    for (ca, with_certificate) in [(&with_cert, true), (&trust_only, false)] {
+        roots.push(Root {
+            pem: &ca.pem,
+            label: "Explicitly Distrusted",
+            trust: "CKT_NSS_NOT_TRUSTED",
+            distrust_after: None,
+            with_certificate,
+        });
+    }
+    let file = write(
+        &fx.tmp.path().join("certdata-distrust.txt"),
+        certdata(&roots),
+    );
+    let stderr = fetch_ok(&fx.home, file.to_str().unwrap());
+    assert!(
+        stderr.contains("2 explicitly distrusted") || stderr.contains("explicitly distrusted"),
+        "{stderr}"
+    );
+
+    let root = debian_root(fx.tmp.path(), &[]);
+    for ca in [&with_cert, &trust_only] {
+        let name = ca.pem.len();
+        write(
+            &root.join(format!("usr/local/share/ca-certificates/os-{name}.crt")),
+            &ca.pem,
+        );
+    }
+    let out = cmd(&fx.home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let got = file_fingerprints(&fx.home.join("ca-bundle.pem"));
+    let records: Vec<Value> = serde_json::from_slice(
+        &cmd(&fx.home)
+            .args(["list", "--json", "--all"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for ca in [&with_cert, &trust_only] {
+        let fp = openssl_sha256(&ca.pem);
+        assert!(
+            !got.contains(&fp),
+            "an explicitly distrusted CA is in the bundle"
+        );
+        let r = records.iter().find(|r| r["sha256"] == fp).unwrap();
+        assert_eq!(r["status"], "distrusted", "{r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("CKT_NSS_NOT_TRUSTED"),
+            "{r}"
+        );
+    }
+}
+
+/// A root with a distrust-after date D stays while a TLS certificate it
+/// issued by D can still be valid (the CA/Browser Forum's maximum lifetime
+/// at the time: 47 days for a D in 2035), and leaves the bundle the second
+/// after, with that reason; meanwhile sync, list and the manifest show when.
+#[test]
+fn a_distrust_after_root_is_kept_until_its_last_leaf_can_expire() {
+    use common::certdata::{Root, certdata};
+    let fx = setup();
+    // Valid until 2040, issued in 2020.
+    let retiring = ca(
+        "Retiring Root",
+        time::OffsetDateTime::from_unix_timestamp(1_577_836_800).unwrap(),
+        time::OffsetDateTime::from_unix_timestamp(2_208_988_800).unwrap(),
+    );
+    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
+    let mut roots: Vec<Root> = snapshot_roots
+        .iter()
+        .map(|pem| Root {
+            pem,
+            label: "Snapshot Root",
+            trust: "CKT_NSS_TRUSTED_DELEGATOR",
+            distrust_after: None,
+            with_certificate: true,
+        })
+        .collect();
+    roots.push(Root {
+        pem: &retiring.pem,
+        label: "Retiring Root",
+        trust: "CKT_NSS_TRUSTED_DELEGATOR",
+        // 2035-01-01T00:00:00Z: +47 days is 2035-02-17T00:00:00Z.
+        distrust_after: Some("350101000000Z"),
+        with_certificate: true,
+    });
+    let file = write(&fx.tmp.path().join("certdata-after.txt"), certdata(&roots));
+    fetch_ok(&fx.home, file.to_str().unwrap());
+    let fp = openssl_sha256(&retiring.pem);
+    let empty = fx.tmp.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let sync_at = |day: &str| {
+        let out = cmd(&fx.home)
+            .args(["sync", "--offline", "--at", day, "--root"])
+            .arg(&empty)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let records: Vec<Value> = serde_json::from_slice(
+            &cmd(&fx.home)
+                .args(["list", "--json", "--all"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let r = records.iter().find(|r| r["sha256"] == fp).unwrap().clone();
+        (
+            stderr_of(&out),
+            r,
+            file_fingerprints(&fx.home.join("ca-bundle.pem")),
+        )
+    };
+    // Midnight of 2035-02-17 is the last second a leaf can be valid.
+    let (stderr, r, got) = sync_at("2035-02-17");
+    assert_eq!(r["status"], "kept", "{r}");
+    assert!(got.contains(&fp));
+    assert_eq!(r["kept_until"], "2035-02-17T00:00:00Z", "{r}");
+    assert!(
+        stderr.contains("Retiring Root: Mozilla distrusts TLS certificates it issues after 2035-01-01; kept until 2035-02-17"),
+        "{stderr}"
+    );
+    let text = cmd(&fx.home).arg("list").output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("kept until 2035-02-17"));
+    let (_, r, got) = sync_at("2035-02-18");
+    assert_eq!(r["status"], "distrusted", "{r}");
+    assert!(!got.contains(&fp));
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("issued after 2035-01-01T00:00:00Z")
+            && reason.contains("2035-02-17T00:00:00Z"),
+        "{reason}"
     );
 }

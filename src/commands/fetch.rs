@@ -14,32 +14,65 @@ use super::say;
 
 pub fn run(paths: &Paths, args: &FetchArgs) -> Result<()> {
     let _lock = paths.lock()?;
-    refresh(paths, &args.from, Duration::from_secs(args.timeout))
+    if args.embedded {
+        return match Roots::forget_cache(&paths.cache_dir)? {
+            true => {
+                say!(
+                    "removed the fetched set from {}; `cabundle sync` uses the snapshot built in ({}) again",
+                    paths.cache_dir.display(),
+                    Roots::embedded().provenance.version
+                );
+                Ok(())
+            }
+            false => {
+                say!("no fetched set: `cabundle sync` already uses the snapshot built in");
+                Ok(())
+            }
+        };
+    }
+    refresh(
+        paths,
+        &args.from,
+        Duration::from_secs(args.timeout),
+        &args.allow_removed,
+    )
 }
 
 /// Fetch, verify and cache; the caller holds the lock.
-pub fn refresh(paths: &Paths, from: &str, timeout: Duration) -> Result<()> {
+pub fn refresh(
+    paths: &Paths,
+    from: &str,
+    timeout: Duration,
+    allow_removed: &[[u8; 32]],
+) -> Result<()> {
     let opts = Options {
         from: from.to_string(),
         timeout,
         trust: trust(paths)?,
-        current_count: Roots::current(&paths.cache_dir, &mut Gathered::default())
-            .provenance
-            .count,
+        current: Roots::current(&paths.cache_dir, &mut Gathered::default()).provenance,
+        allow_removed: allow_removed.to_vec(),
     };
-    let roots = fetch::fetch(&opts)?;
-    roots.store(&paths.cache_dir)?;
-    let p = &roots.provenance;
+    let fetched = fetch::fetch(&opts)?;
+    fetched.roots.store(&paths.cache_dir)?;
+    let p = &fetched.roots.provenance;
     say!(
-        "fetched {} Mozilla roots from {} ({}, sha256 {}); {} with a distrust-after date",
+        "fetched {} Mozilla roots from {} ({}, {}, sha256 {}); {} with a distrust-after date, {} explicitly distrusted",
         p.count,
         p.upstream,
         p.format,
+        p.version,
         p.upstream_sha256,
-        p.distrust_after.len()
+        p.distrust_after.len(),
+        p.distrusted.len()
     );
+    for fp in &p.allowed_removed {
+        say!("warning: let back in by name, although Mozilla removed it: {fp}");
+    }
+    for note in &fetched.notes {
+        say!("note: {note}");
+    }
     say!(
-        "cached in {}; `cabundle sync` uses them from now on",
+        "cached in {}; `cabundle sync` uses them from now on (`cabundle fetch --embedded` returns to the snapshot built in)",
         paths.cache_dir.display()
     );
     Ok(())
@@ -48,10 +81,17 @@ pub fn refresh(paths: &Paths, from: &str, timeout: Duration) -> Result<()> {
 /// What the download trusts: the merged bundle as last written, or, before
 /// the first sync, the merge it would write.
 fn trust(paths: &Paths) -> Result<Vec<crate::cert::Cert>> {
+    // CA certificates only: a server certificate pinned with
+    // `add --allow-leaf` must not vouch for a download server.
     if let Ok(decoded) = decode::decode_file(&paths.bundle)
         && !decoded.items.is_empty()
     {
-        return Ok(decoded.items.into_iter().map(|i| i.cert).collect());
+        return Ok(decoded
+            .items
+            .into_iter()
+            .map(|i| i.cert)
+            .filter(|c| c.is_ca())
+            .collect());
     }
     let opts = sync::Options {
         root: "/".into(),
@@ -63,7 +103,7 @@ fn trust(paths: &Paths) -> Result<Vec<crate::cert::Cert>> {
     Ok(report
         .entries
         .into_iter()
-        .filter(|e| e.status == Status::Kept)
+        .filter(|e| e.status == Status::Kept && e.cert.is_ca())
         .map(|e| e.cert)
         .collect())
 }

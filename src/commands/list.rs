@@ -47,10 +47,12 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
             Status::Kept => String::new(),
             _ => format!("  [{}]", r.reason),
         };
-        if let Some(at) = &r.distrust_after {
+        if let (Some(at), Status::Kept) = (&r.distrust_after, &r.status) {
+            let until = r.kept_until.as_deref().unwrap_or("?");
             status.push_str(&format!(
-                "  [Mozilla distrusts leaves issued after {}]",
-                head(at, 10)
+                "  [Mozilla distrusts leaves issued after {}; kept until {}]",
+                head(at, 10),
+                head(until, 10)
             ));
         }
         text.push_str(&format!(

@@ -15,6 +15,7 @@ pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
             paths,
             crate::fetch::DEFAULT_URL,
             std::time::Duration::from_secs(30),
+            &[],
         )?;
     }
     let report = sync::sync(paths, &opts)?;
@@ -60,8 +61,9 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
     let blocked: Vec<_> = r.with_status(Status::Blocked).collect();
     let kept: Vec<_> = r.with_status(Status::Kept).collect();
     say!(
-        "{} unique certificates: {} kept, {} expired and pruned, {} distrusted, {} blocked",
+        "{} unique certificates as of {}: {} kept, {} expired and pruned, {} distrusted, {} blocked",
         r.entries.len(),
+        date::day(opts.at),
         kept.len(),
         expired.len(),
         distrusted.len(),
@@ -79,6 +81,17 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
     }
     for e in distrusted {
         say!("left out: {} ({})", e.cert.name(), e.reason);
+    }
+    for e in &kept {
+        if let Some(after) = e.distrust_after {
+            say!(
+                "note: {}: Mozilla distrusts TLS certificates it issues after {}; kept until {}, \
+                 when the last one issued by then expires",
+                e.cert.name(),
+                date::day(after),
+                date::day(crate::lifetime::last_valid(after))
+            );
+        }
     }
     for e in kept.iter().filter(|e| e.cert.not_before > opts.at) {
         say!(

@@ -17,6 +17,30 @@ use sha2::Sha256;
 
 use crate::cert::Cert;
 
+/// What a certdata.txt says for TLS servers.
+#[derive(Debug, Clone, Default)]
+pub struct Set {
+    /// `CKT_NSS_TRUSTED_DELEGATOR`: trust anchors.
+    pub anchors: Vec<Anchor>,
+    /// `CKT_NSS_NOT_TRUSTED`: an explicit distrust, which wins over every
+    /// other source. Old files (DigiNotar, TURKTRUST, ANSSI...) carry trust
+    /// objects like this, some without the certificate itself.
+    pub distrusted: Vec<NotTrusted>,
+}
+
+/// A certificate Mozilla explicitly distrusts, by every name the file gives
+/// it: NSS matches a trust object by issuer and serial number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotTrusted {
+    pub label: String,
+    /// [`crate::cert::issuer_serial_key`].
+    pub issuer_serial: [u8; 32],
+    /// The trust object's `CKA_CERT_SHA1_HASH`, where it has one.
+    pub sha1: Option<[u8; 20]>,
+    /// The certificate's, where the file holds it.
+    pub sha256: Option<[u8; 32]>,
+}
+
 /// A root Mozilla trusts for TLS servers.
 #[derive(Debug, Clone)]
 pub struct Anchor {
@@ -75,8 +99,9 @@ pub fn is_certdata(bytes: &[u8]) -> bool {
     has(b"BEGINDATA") && has(b"CKA_CLASS")
 }
 
-/// The TLS server anchors of a certdata.txt, in file order.
-pub fn parse(bytes: &[u8]) -> Result<Vec<Anchor>, String> {
+/// The TLS server anchors and explicit distrusts of a certdata.txt, in
+/// file order.
+pub fn parse(bytes: &[u8]) -> Result<Set, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
     let objects = objects(text)?;
     let mut trust: HashMap<(&[u8], &[u8]), &Object> = HashMap::new();
@@ -95,7 +120,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Anchor>, String> {
             }
         }
     }
-    let mut anchors = Vec::new();
+    let mut out = Set::default();
+    let mut certs: HashMap<(&[u8], &[u8]), &[u8]> = HashMap::new();
     for o in objects
         .iter()
         .filter(|o| o.token("CKA_CLASS") == Some("CKO_CERTIFICATE"))
@@ -105,12 +131,14 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Anchor>, String> {
             o.require_bytes("CKA_ISSUER")?,
             o.require_bytes("CKA_SERIAL_NUMBER")?,
         );
+        certs.insert(key, der);
         let Some(t) = trust.get(&key) else {
             continue;
         };
         check_hash(t, der)?;
         match t.token("CKA_TRUST_SERVER_AUTH") {
             Some("CKT_NSS_TRUSTED_DELEGATOR" | "CKT_TRUST_ANCHOR") => {}
+            // Explicit distrust: taken from the trust objects below.
             Some(_) => continue,
             None => {
                 return Err(format!(
@@ -126,13 +154,60 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Anchor>, String> {
             Some(at) => Some(at),
             None => distrust_after(t)?,
         };
-        anchors.push(Anchor {
+        out.anchors.push(Anchor {
             cert,
             label: o.label(),
             distrust_after,
         });
     }
-    Ok(anchors)
+    // Every NOT_TRUSTED trust object, with or without its certificate, in
+    // file order.
+    for t in objects
+        .iter()
+        .filter(|o| matches!(o.token("CKA_CLASS"), Some("CKO_NSS_TRUST" | "CKO_TRUST")))
+        .filter(|t| {
+            matches!(
+                t.token("CKA_TRUST_SERVER_AUTH"),
+                Some("CKT_NSS_NOT_TRUSTED" | "CKT_NOT_TRUSTED")
+            )
+        })
+    {
+        let (issuer, serial) = (
+            t.require_bytes("CKA_ISSUER")?,
+            t.require_bytes("CKA_SERIAL_NUMBER")?,
+        );
+        let content = match crate::decode::tlv(serial) {
+            Ok((0x02, content, [])) => content,
+            _ => {
+                return Err(format!(
+                    "line {}: {}: CKA_SERIAL_NUMBER is not a DER INTEGER",
+                    t.line,
+                    t.label()
+                ));
+            }
+        };
+        let cert = certs.get(&(issuer, serial));
+        if let Some(der) = cert {
+            check_hash(t, der)?;
+        }
+        let sha1 = match t.bytes("CKA_CERT_SHA1_HASH") {
+            Some(h) => Some(<[u8; 20]>::try_from(h).map_err(|_| {
+                format!(
+                    "line {}: {}: CKA_CERT_SHA1_HASH is not 20 bytes",
+                    t.line,
+                    t.label()
+                )
+            })?),
+            None => None,
+        };
+        out.distrusted.push(NotTrusted {
+            label: t.label(),
+            issuer_serial: crate::cert::issuer_serial_key(issuer, content),
+            sha1,
+            sha256: cert.map(|der| Sha256::digest(der).into()),
+        });
+    }
+    Ok(out)
 }
 
 /// The trust object's hash of its certificate must match the certificate
@@ -392,10 +467,38 @@ mod tests {
             object(2, "Out", "CKT_NSS_NOT_TRUSTED", "", ""),
             object(3, "New Name", "CKT_TRUST_ANCHOR", "", ""),
         ]);
-        let anchors = parse(text.as_bytes()).unwrap();
-        let labels: Vec<&str> = anchors.iter().map(|a| a.label.as_str()).collect();
+        let set = parse(text.as_bytes()).unwrap();
+        let labels: Vec<&str> = set.anchors.iter().map(|a| a.label.as_str()).collect();
         assert_eq!(labels, ["In", "New Name"]);
-        assert_eq!(anchors[0].cert, sample(0).0);
+        assert_eq!(set.anchors[0].cert, sample(0).0);
+        // NOT_TRUSTED is an explicit distrust, by every name; MUST_VERIFY
+        // is neither anchor nor distrust.
+        let (out, issuer, serial) = sample(2);
+        assert_eq!(
+            set.distrusted,
+            [NotTrusted {
+                label: "Out".into(),
+                issuer_serial: crate::cert::issuer_serial_key(&issuer, &serial[2..]),
+                sha1: Some(Sha1::digest(&out.der).into()),
+                sha256: Some(out.sha256),
+            }]
+        );
+        assert_eq!(out.issuer_serial(), set.distrusted[0].issuer_serial);
+    }
+
+    /// Old files distrust by trust object alone (DigiNotar's, without its
+    /// certificate): still a distrust, by issuer and serial and SHA-1.
+    #[test]
+    fn a_not_trusted_object_without_its_certificate_still_distrusts() {
+        let full = object(4, "Gone", "CKT_NSS_NOT_TRUSTED", "", "");
+        let trust_only = &full[full.find("# Trust for").unwrap()..];
+        let set = parse(file(&[trust_only.to_string()]).as_bytes()).unwrap();
+        assert!(set.anchors.is_empty());
+        let (cert, ..) = sample(4);
+        assert_eq!(set.distrusted.len(), 1);
+        assert_eq!(set.distrusted[0].sha256, None);
+        assert_eq!(set.distrusted[0].sha1, Some(Sha1::digest(&cert.der).into()));
+        assert_eq!(set.distrusted[0].issuer_serial, cert.issuer_serial());
     }
 
     #[test]
@@ -415,7 +518,7 @@ mod tests {
                 "",
             ),
         ]);
-        let anchors = parse(text.as_bytes()).unwrap();
+        let anchors = parse(text.as_bytes()).unwrap().anchors;
         let nov30 = crate::date::parse_day("2022-11-30").unwrap();
         assert_eq!(anchors[0].distrust_after, Some(nov30));
         assert_eq!(anchors[1].distrust_after, Some(nov30));

@@ -18,6 +18,10 @@ use crate::store;
 pub const LABEL: &str = "mozilla";
 pub const PEM: &[u8] = include_bytes!("../../bundles/mozilla-roots.pem");
 const PROVENANCE: &str = include_str!("../../bundles/mozilla-roots.toml");
+/// Roots Mozilla once trusted for TLS servers and has since removed:
+/// `fetch` refuses a set that brings one back unless the user names it
+/// (scripts/build-removed-ledger.py builds it; it only grows).
+const REMOVED: &str = include_str!("../../bundles/mozilla-removed.toml");
 
 /// Where a set of roots came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -42,6 +46,14 @@ pub struct Provenance {
     /// issued after that time are distrusted; the root stays.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub distrust_after: BTreeMap<String, String>,
+    /// certdata.txt's explicit distrust (`CKT_NSS_NOT_TRUSTED`), which wins
+    /// over every source: `sha256:HEX`, `sha1:HEX` or `issuer-serial:HEX`
+    /// (see [`crate::cert::issuer_serial_key`]), to the label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub distrusted: BTreeMap<String, String>,
+    /// Removed roots the user let back in by name (`fetch --allow-removed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_removed: Vec<String>,
 }
 
 /// A set of roots and where it came from.
@@ -85,15 +97,80 @@ impl Roots {
         let provenance: Provenance = toml::from_str(&String::from_utf8_lossy(&text))
             .map_err(|e| format!("unreadable ({e})"))?;
         let file = provenance.file.as_deref().ok_or("names no PEM file")?;
+        // The name fetch gives it, and nothing else: a provenance file that
+        // names `../../x` or an absolute path is not ours.
+        let named_as_ours = file
+            .strip_prefix("mozilla-roots-")
+            .and_then(|f| f.strip_suffix(".pem"))
+            .is_some_and(|h| {
+                h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
+        if !named_as_ours {
+            return Err(format!("names {file:?}, which is not a file fetch writes"));
+        }
         let pem =
             decode::read_bounded(&cache_dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
         if hex(&Sha256::digest(&pem)) != provenance.sha256 {
             return Err(format!("{file} does not match its recorded SHA-256"));
         }
-        Ok(Some(Roots {
+        let roots = Roots {
             provenance,
             pem: Cow::Owned(pem),
-        }))
+        };
+        roots.check(crate::date::now())?;
+        Ok(Some(roots))
+    }
+
+    /// What a set must be to be used: readable, its count as recorded, only
+    /// CA certificates, enough of them still valid, and no root Mozilla
+    /// removed that the user did not let back in by name.
+    pub fn check(&self, now: i64) -> Result<(), String> {
+        let decoded = decode::decode(&self.pem);
+        if let Some(e) = decoded.errors.first() {
+            return Err(format!("unreadable: {e}"));
+        }
+        let p = &self.provenance;
+        if decoded.items.len() != p.count {
+            return Err(format!(
+                "holds {} roots, but its provenance says {}",
+                decoded.items.len(),
+                p.count
+            ));
+        }
+        if let Some(leaf) = decoded.items.iter().find(|i| !i.cert.is_ca()) {
+            return Err(format!("{} is not a CA certificate", leaf.cert.name()));
+        }
+        let floor = Roots::embedded().provenance.count / 2;
+        let valid = decoded
+            .items
+            .iter()
+            .filter(|i| !i.cert.is_expired_at(now))
+            .count();
+        if valid < floor {
+            return Err(format!(
+                "only {valid} of its roots are still valid, against {floor} at least"
+            ));
+        }
+        let allowed: Vec<[u8; 32]> = p
+            .allowed_removed
+            .iter()
+            .filter_map(|f| parse_fingerprint(f))
+            .collect();
+        let removed = removed_roots();
+        let back: Vec<String> = decoded
+            .items
+            .iter()
+            .filter(|i| removed.contains(&i.cert.sha256) && !allowed.contains(&i.cert.sha256))
+            .map(|i| i.cert.name().to_string())
+            .collect();
+        if !back.is_empty() {
+            return Err(format!(
+                "holds {} root(s) Mozilla removed: {}",
+                back.len(),
+                back.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// Add these roots to `out`; returns how many there were.
@@ -110,6 +187,19 @@ impl Roots {
                 continue;
             };
             out.distrust_after.insert(sha, at);
+        }
+        for (name, label) in &self.provenance.distrusted {
+            let why = format!(
+                "Mozilla distrusts it (CKT_NSS_NOT_TRUSTED in {}: {})",
+                self.provenance.format,
+                crate::cert::printable(label)
+            );
+            match parse_distrust_name(name) {
+                Some(by) => out.distrust(by, why),
+                // A distrust that cannot be read must stop the sync, not be
+                // skipped.
+                None => out.unapplied(&shown, format!("bad distrusted entry {name:?}")),
+            }
         }
         let n = decoded.items.len();
         out.found_in(LABEL, decoded.items);
@@ -144,6 +234,67 @@ impl Roots {
     }
 }
 
+/// A `distrusted` key: `sha256:HEX`, `sha1:HEX` or `issuer-serial:HEX`.
+pub fn parse_distrust_name(name: &str) -> Option<super::Fingerprint> {
+    use super::Fingerprint;
+    let (kind, hex_digits) = name.split_once(':')?;
+    let bytes = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(hex_digits.as_bytes())
+        .ok()?;
+    match kind {
+        "sha256" => Some(Fingerprint::Sha256(bytes.try_into().ok()?)),
+        "sha1" => Some(Fingerprint::Sha1(bytes.try_into().ok()?)),
+        "issuer-serial" => Some(Fingerprint::IssuerSerial(bytes.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// The SHA-256s of the roots Mozilla removed, from the ledger compiled in.
+/// Its keys are read straight off their lines (`HEX = { ... }`): the ledger
+/// is ours, and this runs wherever a cached set is used (a unit test checks
+/// it against a full TOML read).
+pub fn removed_roots() -> std::collections::HashSet<[u8; 32]> {
+    REMOVED
+        .lines()
+        .filter_map(|l| l.split_once(" = {"))
+        .filter_map(|(k, _)| parse_fingerprint(k.trim()))
+        .collect()
+}
+
+/// A removed root's name, from the ledger (for messages).
+pub fn removed_name(sha: &[u8; 32]) -> Option<String> {
+    let key = hex(sha);
+    let line = REMOVED.lines().find(|l| l.starts_with(&key))?;
+    let at = line.find("name = \"")? + 8;
+    let rest = &line[at..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl Roots {
+    /// Remove the fetched set, so the embedded snapshot is used again.
+    /// False when there was none.
+    pub fn forget_cache(cache_dir: &Path) -> Result<bool> {
+        let provenance = cache_file(cache_dir);
+        let had = provenance.exists();
+        // The provenance first: without it, the PEM is never used.
+        match std::fs::remove_file(&provenance) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&provenance, e));
+            }
+            _ => {}
+        }
+        if let Ok(entries) = std::fs::read_dir(cache_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("mozilla-roots-") && name.ends_with(".pem") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(had)
+    }
+}
+
 /// The cached provenance file (which names the cached PEM).
 pub fn cache_file(cache_dir: &Path) -> PathBuf {
     cache_dir.join("mozilla-roots.toml")
@@ -163,6 +314,31 @@ mod tests {
         assert_eq!(decoded.items.len(), p.count);
         assert!(decoded.items.iter().all(|i| i.cert.is_ca()));
         assert_eq!(p.license, "MPL-2.0");
+    }
+
+    #[test]
+    fn the_ledger_is_read_whole_and_shares_no_root_with_the_snapshot() {
+        let table: toml::Table = toml::from_str(REMOVED).unwrap();
+        let full: std::collections::HashSet<[u8; 32]> = table["removed"]
+            .as_table()
+            .unwrap()
+            .keys()
+            .map(|k| parse_fingerprint(k).unwrap())
+            .collect();
+        let fast = removed_roots();
+        assert_eq!(fast, full);
+        assert_eq!(fast.len() as i64, table["count"].as_integer().unwrap());
+        assert!(fast.len() > 100);
+        // Built against this very snapshot.
+        assert_eq!(
+            table["snapshot_sha256"].as_str().unwrap(),
+            hex(&Sha256::digest(PEM))
+        );
+        for item in decode::decode(PEM).items {
+            assert!(!fast.contains(&item.cert.sha256), "{}", item.cert.name());
+        }
+        let some = fast.iter().next().unwrap();
+        assert!(removed_name(some).is_some_and(|n| !n.is_empty()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! certificates with any dates, fixture OS roots, and openssl as an oracle.
 #![allow(dead_code)]
 
+pub mod certdata;
 pub mod server;
 pub mod venv;
 
