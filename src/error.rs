@@ -29,6 +29,14 @@ pub enum Error {
     )]
     Unapplied(Vec<crate::sources::Problem>),
 
+    /// A file or folder named on the command line that cannot be used.
+    #[error("{what} {}: {reason}; nothing was written", path.display())]
+    Input {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
     #[error("{0:?} is not a date as YYYY-MM-DD")]
     BadDate(String),
 

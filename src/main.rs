@@ -15,7 +15,15 @@ fn main() -> ExitCode {
     match cabundle::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "cabundle: error: {e}");
+            // Paths in errors may hold control characters: escaped, but for
+            // the line breaks some errors use to list several files.
+            let text: String = e
+                .to_string()
+                .split('\n')
+                .map(cabundle::cert::printable)
+                .collect::<Vec<_>>()
+                .join("\n");
+            let _ = writeln!(std::io::stderr(), "cabundle: error: {text}");
             match e {
                 // As a shell would say it: not found, or not runnable.
                 cabundle::Error::Exec { source, .. }

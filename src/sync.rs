@@ -46,6 +46,40 @@ impl Report {
     }
 }
 
+/// What the command line names must be there: a missing `--root` or
+/// export would otherwise give a bundle without the OS store (or without
+/// the admin's denials), written as if nothing were wrong.
+fn check_inputs(opts: &Options) -> Result<()> {
+    let input = |what, path: &Path, reason: String| Error::Input {
+        what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    match &opts.macos_export {
+        Some(export) => {
+            let bytes = crate::decode::read_bounded(export)
+                .map_err(|e| input("--macos-export", export, e))?;
+            if crate::decode::decode(&bytes).items.is_empty() {
+                return Err(input(
+                    "--macos-export",
+                    export,
+                    "holds no certificate".into(),
+                ));
+            }
+            if let Some(settings) = &opts.macos_trust_settings {
+                crate::decode::read_bounded(settings)
+                    .map_err(|e| input("--macos-trust-settings", settings, e))?;
+            }
+        }
+        None => match std::fs::metadata(&opts.root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(input("--root", &opts.root, "is not a folder".into())),
+            Err(e) => return Err(input("--root", &opts.root, e.to_string())),
+        },
+    }
+    Ok(())
+}
+
 /// Gather, merge and write the bundle and manifest.
 pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     let (report, blocked) = build(paths, opts)?;
@@ -91,6 +125,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
 pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
+    check_inputs(opts)?;
     // Mozilla's roots decode on one core while the OS store does on the
     // other; they are joined in a fixed order, so output does not depend on
     // which finishes first.

@@ -601,6 +601,7 @@ fn assert_sync_uses(
         .unwrap();
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "sync --offline failed:\n{stderr}");
+    assert_bundle_is_what_list_keeps(&fx.home);
     assert!(
         stderr.contains(&format!("({url}, ")),
         "sync does not say the Mozilla roots came from {url}:\n{stderr}"

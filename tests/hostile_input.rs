@@ -219,6 +219,7 @@ fn sync_reports_each_case_in_a_drop_in_folder_and_keeps_the_good_anchor() {
         );
     }
     assert!(bundle_holds(&home.join("ca-bundle.pem"), &good.pem));
+    assert_bundle_is_what_list_keeps(&home);
 }
 
 /// Every case as an entry of a p11-kit blocklist (a Fedora tree): a

@@ -203,6 +203,7 @@ fn check(shape: &Shape) {
     let out = sync(&t.home, &t.root);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
+    assert_bundle_is_what_list_keeps(&t.home);
 
     // Each hostile file is reported under its own path, with why.
     for (path, why) in &t.files {

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 fn sha1_hex(pem: &str) -> String {
@@ -71,8 +72,11 @@ fn an_export_is_the_os_store_and_denied_roots_stay_out_of_every_source() {
     assert!(!got.contains(&openssl_sha256(&public)));
 }
 
+/// Trust settings that do not parse carry the admin's denials, which then
+/// cannot be applied: the sync stops, naming the file, and writes nothing.
+/// So does an export or a root that is not there.
 #[test]
-fn unreadable_trust_settings_are_reported_and_the_export_still_used() {
+fn unreadable_trust_settings_or_a_missing_input_stop_the_sync() {
     let dir = tempfile::tempdir().unwrap();
     let admin = valid_ca("Admin Keychain CA");
     let export = write(&dir.path().join("roots.pem"), &admin.pem);
@@ -87,13 +91,30 @@ fn unreadable_trust_settings_are_reported_and_the_export_still_used() {
         .arg("--macos-trust-settings")
         .arg(&settings)
         .assert()
-        .success()
-        .stderr(contains("trust.plist"));
-    assert!(
-        fs::read_to_string(home.join("ca-bundle.pem"))
-            .unwrap()
-            .contains("Admin Keychain CA")
-    );
+        .code(1)
+        .stderr(contains("trust.plist").and(contains("cannot be applied")));
+    assert!(!home.join("ca-bundle.pem").exists());
+    // Missing files and folders named on the command line.
+    let missing = dir.path().join("nowhere");
+    for args in [
+        vec!["sync", "--macos-export", missing.to_str().unwrap()],
+        vec![
+            "sync",
+            "--macos-export",
+            export.to_str().unwrap(),
+            "--macos-trust-settings",
+            missing.to_str().unwrap(),
+        ],
+        vec!["sync", "--root", missing.to_str().unwrap()],
+        vec!["sync", "--root", export.to_str().unwrap()],
+    ] {
+        cabundle(&home)
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(contains("nothing was written"));
+        assert!(!home.join("ca-bundle.pem").exists(), "{args:?}");
+    }
 }
 
 #[test]

@@ -612,6 +612,7 @@ fn check(f: &Family) {
     // roots minus the distrusted ones, plus the tree's unexpired certificates.
     let got = bundle_fingerprints(&t.home);
     assert_same(&got, &expected(&t.pems, &t.untrusted), &err);
+    assert_bundle_is_what_list_keeps(&t.home);
     for fp in &t.good {
         assert!(got.contains(fp));
     }
@@ -1068,6 +1069,7 @@ fn p11_kit_source_folders_match_trust_extract() {
             only_ours.is_empty(),
             "{family}: trusted against p11-kit: {only_ours:?}\n{err}"
         );
+        assert_bundle_is_what_list_keeps(&home);
         assert_eq!(
             only_p11_kit, stricter,
             "{family}: left out against p11-kit\n{err}"
@@ -1240,6 +1242,7 @@ fn debian_layout_matches_update_ca_certificates() {
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert_eq!(os_kept(&home), oracle, "after the updater ran:\n{err}");
+    assert_bundle_is_what_list_keeps(&home);
     // The cases themselves, so a change in the updater cannot hollow this out.
     for (ca, trusted) in [
         (&pem, true),

@@ -433,3 +433,228 @@ fn list_json_has_the_documented_fields() {
     let text = cabundle(&home).arg("list").output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("CN=Listed"));
 }
+
+/// A file name is not a line of the bundle: a drop-in whose path spells a
+/// whole PEM block (folders named with newlines and the block's base64,
+/// whose `/` are the folder breaks) gives its label to the comment lines,
+/// escaped, and the certificate it spells reaches no output. Python's ssl
+/// loads exactly what `list` keeps.
+#[test]
+fn a_path_spelling_a_pem_block_injects_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[]);
+    let drop = root.join("usr/local/share/ca-certificates");
+    // A certificate whose base64 has no run longer than a file name may
+    // be; the name changes the fixed part of the encoding.
+    let (injected, block) = (0..500)
+        .find_map(|i| {
+            let ca = valid_ca(&format!("Injected {i}"));
+            let block = pem_blocks(&ca.pem)[0].clone();
+            block
+                .split('/')
+                .all(|part| part.len() < 250)
+                .then_some((ca, block))
+        })
+        .expect("a certificate that spells a path");
+    let good = valid_ca("Good Anchor With A Strange Path");
+    let path = drop.join(format!("x\n{block}z")).join("good.crt");
+    write(&path, &good.pem);
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    assert!(got.contains(&openssl_sha256(&good.pem)));
+    assert!(
+        !got.contains(&openssl_sha256(&injected.pem)),
+        "injected:\n{bundle}"
+    );
+    assert!(
+        bundle.contains("x\\n-----BEGIN CERTIFICATE-----\\n"),
+        "{bundle}"
+    );
+    // Nor on the terminal: the escaped name, never a raw line break.
+    assert!(!stderr_of(&out).contains("\n-----BEGIN"));
+    assert_bundle_is_what_list_keeps(&home);
+}
+
+/// certdata.txt labels are quoted strings with `\xNN` escapes, so one can
+/// hold a newline and a whole PEM block. They are written into the cached
+/// set's comment lines: escaped, the block stays a label.
+#[test]
+fn a_certdata_label_spelling_a_pem_block_injects_nothing() {
+    use common::certdata::{Root, certdata};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let injected = valid_ca("Injected Through A certdata Label");
+    let label: String = format!("Label\n{}", pem_blocks(&injected.pem)[0])
+        .bytes()
+        .map(|b| match b {
+            b'\n' | b'"' | b'\\' => format!("\\x{b:02x}"),
+            _ => (b as char).to_string(),
+        })
+        .collect();
+    let snapshot =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let pems = pem_blocks(&snapshot);
+    let roots: Vec<Root> = pems
+        .iter()
+        .map(|pem| Root {
+            pem,
+            label: &label,
+            trust: "CKT_NSS_TRUSTED_DELEGATOR",
+            distrust_after: None,
+            with_certificate: true,
+        })
+        .collect();
+    let file = write(&dir.path().join("certdata.txt"), certdata(&roots));
+    cabundle(&home)
+        .args(["fetch", "--from"])
+        .arg(&file)
+        .assert()
+        .success();
+    let empty = dir.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    cabundle(&home)
+        .args(["sync", "--offline", "--root"])
+        .arg(&empty)
+        .assert()
+        .success();
+    let fp = openssl_sha256(&injected.pem);
+    for entry in fs::read_dir(home.join("cache")).unwrap().flatten() {
+        let text = fs::read_to_string(entry.path()).unwrap();
+        assert!(!file_fingerprints(&entry.path()).contains(&fp), "{text}");
+    }
+    assert!(!file_fingerprints(&home.join("ca-bundle.pem")).contains(&fp));
+    assert_bundle_is_what_list_keeps(&home);
+}
+
+/// Validity includes notAfter (RFC 5280 4.1.2.5): as of 2030-01-01 (its
+/// midnight), a root whose notAfter is that very second is kept, and one
+/// that ended a second earlier is pruned.
+#[test]
+fn expiry_is_judged_to_the_second_with_not_after_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let midnight = 1_893_456_000; // 2030-01-01T00:00:00Z
+    let last_second = ca(
+        "Ends At Midnight",
+        at(midnight - 86_400 * 400),
+        at(midnight),
+    );
+    let a_second_before = ca(
+        "Ends A Second Before",
+        at(midnight - 86_400 * 400),
+        at(midnight - 1),
+    );
+    let root = debian_root(dir.path(), &[&last_second.pem, &a_second_before.pem]);
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .args(["sync", "--at", "2030-01-01", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    assert!(
+        got.contains(&openssl_sha256(&last_second.pem)),
+        "notAfter == now is valid"
+    );
+    assert!(!got.contains(&openssl_sha256(&a_second_before.pem)));
+    let records = list_json(&home);
+    let status = |pem: &str| {
+        let fp = openssl_sha256(pem);
+        records.iter().find(|r| r["sha256"] == fp).unwrap()["status"].clone()
+    };
+    assert_eq!(status(&last_second.pem), "kept");
+    assert_eq!(status(&a_second_before.pem), "expired");
+}
+
+/// An X.509 v1 self-signed certificate is an old-style root: it has no
+/// extensions, so it cannot say CA:TRUE, and still is one (OpenSSL and
+/// Mozilla's set treat it so). `add` takes it without --allow-leaf, and a
+/// fetched set holding one is accepted, and it reaches the bundle.
+#[test]
+fn a_v1_self_signed_root_is_a_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("v1.key");
+    let csr = dir.path().join("v1.csr");
+    let v1 = dir.path().join("v1.pem");
+    let run = |args: &[&str]| {
+        let ok = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=Old Style V1 Root",
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-signkey",
+        key.to_str().unwrap(),
+        "-days",
+        "3650",
+        "-out",
+        v1.to_str().unwrap(),
+    ]);
+    let pem = fs::read_to_string(&v1).unwrap();
+    let (_, text) = openssl(&["x509", "-noout", "-text"], &pem);
+    assert!(text.contains("Version: 1 (0x0)"), "{text}");
+
+    let root = debian_root(dir.path(), &[]);
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .arg("add")
+        .arg(&v1)
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(bundle_holds(&home.join("ca-bundle.pem"), &pem));
+
+    // A certifi-style set: the snapshot's roots and the v1 root.
+    let snapshot =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let mut set = String::new();
+    for block in pem_blocks(&snapshot).iter().chain([&pem]) {
+        set += &format!("\n# Label: \"root\"\n{block}");
+    }
+    let file = write(&dir.path().join("cacert.pem"), set);
+    let home2 = dir.path().join("home2");
+    cabundle(&home2)
+        .args(["fetch", "--from"])
+        .arg(&file)
+        .assert()
+        .success();
+    cabundle(&home2)
+        .args(["sync", "--offline", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(bundle_holds(&home2.join("ca-bundle.pem"), &pem));
+    assert_bundle_is_what_list_keeps(&home2);
+}

@@ -61,10 +61,14 @@ fn out(text: &str) -> Result<()> {
 
 /// A message for people, on stderr. Unlike `eprintln!`, a closed pipe
 /// (`cabundle sync 2>&1 | head -1`) is ignored rather than a panic.
+/// Messages quote file names and certificate names, which may hold
+/// control characters: they are escaped, so nothing can move the cursor,
+/// recolour the terminal or fake a line of its own.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "cabundle: {}", format_args!($($arg)*));
+        let text = crate::cert::printable(&format!($($arg)*));
+        let _ = writeln!(std::io::stderr(), "cabundle: {text}");
     }};
 }
 use say;

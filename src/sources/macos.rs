@@ -23,7 +23,7 @@ pub fn load_export(export: &Path, trust_settings: Option<&Path>, out: &mut Gathe
     if let Some(settings) = trust_settings {
         match decode::read_bounded(settings) {
             Ok(bytes) => apply_trust_settings(&bytes, settings, out),
-            Err(e) => out.problem(settings, e),
+            Err(e) => out.unapplied(settings, e),
         }
     }
     info(n, format!("macOS keychain export {}", export.display()))
@@ -96,7 +96,8 @@ fn apply_trust_settings(bytes: &[u8], shown: &Path, out: &mut Gathered) {
                     shown.display()
                 ),
             })),
-        Err(e) => out.problem(shown, format!("unreadable trust settings: {e}")),
+        // The admin's denials cannot be applied: the sync stops.
+        Err(e) => out.unapplied(shown, format!("unreadable trust settings: {e}")),
     }
 }
 

@@ -183,9 +183,12 @@ impl Gathered {
         n
     }
 
-    /// Record certificates found under one source label.
+    /// Record certificates found under one source label. Labels hold file
+    /// names and paths, which go into the bundle's `#` comment lines and
+    /// onto terminals: every control character is escaped here, once, so a
+    /// newline in a file name cannot start a line (a PEM block) of its own.
     pub fn found_in(&mut self, label: &str, items: Vec<Item>) {
-        let label: Arc<str> = Arc::from(label);
+        let label: Arc<str> = Arc::from(crate::cert::printable(label));
         self.found
             .extend(items.into_iter().map(|item| (Arc::clone(&label), item)));
     }

@@ -348,3 +348,57 @@ pub fn require(program: &str, arg: &str, install_hint: &str) -> bool {
     }
     panic!("{why}; set CABUNDLE_TEST_ALLOW_SKIP=1 to skip this test instead");
 }
+
+/// The invariant: the bundle, as Python's `ssl` (OpenSSL) loads it, holds
+/// exactly the certificates `cabundle list --json` shows as kept: no
+/// certificate slips in through a comment line, and none is lost. The CA
+/// certificates are compared one by one (`get_ca_certs`), and the count of
+/// everything loaded (`cert_store_stats`, which also counts a pinned leaf)
+/// must be the kept count.
+pub fn assert_bundle_is_what_list_keeps(home: &Path) {
+    let bundle = home.join("ca-bundle.pem");
+    let script = r#"
+import hashlib, json, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(cafile=sys.argv[1])
+cas = sorted(hashlib.sha256(c).hexdigest() for c in ctx.get_ca_certs(binary_form=True))
+print(json.dumps({"cas": cas, "total": ctx.cert_store_stats()["x509"]}))
+"#;
+    let out = StdCommand::new("python3")
+        .args(["-c", script])
+        .arg(&bundle)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "Python's ssl cannot load {}: {}",
+        bundle.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = cabundle(home).args(["list", "--json"]).output().unwrap();
+    assert!(list.status.success());
+    let kept: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let loaded_cas: std::collections::BTreeSet<String> = seen["cas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let kept_fps: std::collections::BTreeSet<String> = kept
+        .iter()
+        .map(|r| r["sha256"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        loaded_cas.is_subset(&kept_fps),
+        "Python loaded certificates list does not keep: {:?}",
+        loaded_cas.difference(&kept_fps).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seen["total"].as_u64(),
+        Some(kept.len() as u64),
+        "Python loaded {} certificates, list keeps {}",
+        seen["total"],
+        kept.len()
+    );
+}
