@@ -430,8 +430,9 @@ fn write_files(link: &Path, files: &[(String, Vec<u8>)], durability: Durability)
     };
     remove_leftovers(parent, name, current.as_deref().unwrap_or(""));
     let dir = parent.join(new);
-    fill(&dir, files)?;
-    make_durable(parent, &dir, files, durability)?;
+    let previous = current.as_ref().map(|c| parent.join(c));
+    let written = fill(&dir, files, previous.as_deref())?;
+    make_durable(parent, &dir, &written, durability)?;
     // The new link is made beside `link` and renamed over it: rename(2)
     // replaces it in one step, so a reader resolves the old folder or the
     // new one.
@@ -579,12 +580,30 @@ fn remove_leftovers(parent: &Path, name: &str, keep: &str) {
 }
 
 /// Make `dir` (0755) and write each file into it (0644, whatever the
-/// umask).
-fn fill(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+/// umask). A file the folder in use (`previous`) already holds, byte for
+/// byte, is hard-linked from it instead: it is on disk already, so a sync
+/// that adds or removes one CA writes and syncs one file, not all of them.
+/// (Files are never changed once written, so sharing them is safe.)
+/// Returns the files written, which are the ones still to make durable.
+fn fill<'a>(
+    dir: &Path,
+    files: &'a [(String, Vec<u8>)],
+    previous: Option<&Path>,
+) -> Result<Vec<&'a (String, Vec<u8>)>> {
     DirBuilder::new().mode(0o755).create(dir).at(dir)?;
     fs::set_permissions(dir, Permissions::from_mode(0o755)).at(dir)?;
-    for (name, bytes) in files {
+    let mut written = Vec::new();
+    for file @ (name, bytes) in files {
         let path = dir.join(name);
+        if let Some(old) = previous.map(|p| p.join(name))
+            && fs::symlink_metadata(&old)
+                .is_ok_and(|m| m.file_type().is_file() && m.len() == bytes.len() as u64)
+            && fs::read(&old).is_ok_and(|b| b == *bytes)
+            && fs::hard_link(&old, &path).is_ok()
+        {
+            continue;
+        }
+        written.push(file);
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -595,7 +614,7 @@ fn fill(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
             .and_then(|()| file.write_all(bytes))
             .at(&path)?;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Make the filled folder durable: its files, itself and its entry in
@@ -603,7 +622,7 @@ fn fill(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 fn make_durable(
     parent: &Path,
     dir: &Path,
-    files: &[(String, Vec<u8>)],
+    files: &[&(String, Vec<u8>)],
     durability: Durability,
 ) -> Result<()> {
     if durability == Durability::SyncFs {
