@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ pub const DEFAULT_URL: &str = "https://raw.githubusercontent.com/mozilla-firefox
 /// certdata.txt is about 1.3 MB; anything far larger is not it.
 pub const MAX_DOWNLOAD: u64 = decode::MAX_FILE_SIZE;
 
-pub struct Options {
+pub struct Options<'a> {
     /// An https URL or a file.
     pub from: String,
     pub timeout: Duration,
@@ -35,6 +35,9 @@ pub struct Options {
     pub current: Provenance,
     /// Roots Mozilla removed that the user lets back in, by name.
     pub allow_removed: Vec<[u8; 32]>,
+    /// Told of the download's progress: (bytes so far, bytes expected);
+    /// `(0, None)` once it is over. The command layer shows it.
+    pub progress: &'a dyn Fn(u64, Option<u64>),
 }
 
 /// A set fetched and checked, and what the user should know about it.
@@ -44,7 +47,7 @@ pub struct Fetched {
 }
 
 /// Fetch, verify and describe a set of roots. Nothing is written.
-pub fn fetch(opts: &Options) -> Result<Fetched> {
+pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
     let err = |reason: String| Error::Fetch {
         from: opts.from.clone(),
         reason,
@@ -52,7 +55,7 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
     let (bytes, published) = if opts.from.starts_with("https://") {
         let client = client(opts).map_err(err)?;
         let deadline = Instant::now() + opts.timeout;
-        let bytes = download(&client, &opts.from, deadline).map_err(err)?;
+        let bytes = download(&client, &opts.from, deadline, opts.progress).map_err(err)?;
         // curl publishes cacert.pem.sha256; where there is none (404), as for
         // Mozilla's certdata.txt, the parse and count checks stand alone.
         let published =
@@ -278,7 +281,7 @@ fn curl_date(text: &str) -> Option<String> {
     date::parse_day(&s).ok().map(|_| s)
 }
 
-fn client(opts: &Options) -> Result<reqwest::blocking::Client, String> {
+fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, String> {
     // reqwest is built without a default crypto provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let roots = opts
@@ -313,6 +316,7 @@ fn download(
     client: &reqwest::blocking::Client,
     url: &str,
     deadline: Instant,
+    progress: &dyn Fn(u64, Option<u64>),
 ) -> Result<Vec<u8>, String> {
     let response = client.get(url).send().map_err(|e| chain(&e))?;
     let status = response.status();
@@ -323,7 +327,6 @@ fn download(
         return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
     }
     let expected = response.content_length();
-    let progress = std::io::stderr().is_terminal();
     let mut body = Vec::new();
     let mut reader = response.take(MAX_DOWNLOAD + 1);
     let mut chunk = [0u8; 64 * 1024];
@@ -344,20 +347,9 @@ fn download(
         if body.len() as u64 > MAX_DOWNLOAD {
             return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
         }
-        if progress {
-            let total = expected
-                .map(|t| format!(" of {} KiB", t / 1024))
-                .unwrap_or_default();
-            let _ = write!(
-                std::io::stderr(),
-                "\rcabundle: downloaded {} KiB{total}",
-                body.len() / 1024
-            );
-        }
+        progress(body.len() as u64, expected);
     }
-    if progress {
-        let _ = writeln!(std::io::stderr());
-    }
+    progress(0, None);
     if expected.is_some_and(|t| t != body.len() as u64) {
         return Err("the body was cut short".into());
     }

@@ -51,6 +51,7 @@ pub fn refresh(
         trust: trust(paths)?,
         current: Roots::current(&paths.cache_dir, &mut Gathered::default()).provenance,
         allow_removed: allow_removed.to_vec(),
+        progress: &show_progress,
     };
     let fetched = fetch::fetch(&opts)?;
     fetched.roots.store(&paths.cache_dir)?;
@@ -76,6 +77,24 @@ pub fn refresh(
         paths.cache_dir.display()
     );
     Ok(())
+}
+
+/// The download's progress on one line, on a terminal only.
+fn show_progress(got: u64, expected: Option<u64>) {
+    use std::io::{IsTerminal, Write};
+    let mut err = std::io::stderr();
+    if !err.is_terminal() {
+        return;
+    }
+    let _ = match (got, expected) {
+        (0, None) => writeln!(err),
+        (got, expected) => {
+            let total = expected
+                .map(|t| format!(" of {} KiB", t / 1024))
+                .unwrap_or_default();
+            write!(err, "\rcabundle: downloaded {} KiB{total}", got / 1024)
+        }
+    };
 }
 
 /// What the download trusts: the merged bundle as last written, or, before
