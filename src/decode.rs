@@ -85,6 +85,11 @@ pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| e.to_string())?;
+    read_open(file, max)
+}
+
+/// [`read_bounded`] of a file already open (with O_NONBLOCK).
+pub fn read_open(file: File, max: u64) -> Result<Vec<u8>, String> {
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".into());

@@ -341,3 +341,43 @@ fn an_absolute_symlink_in_the_tree_does_not_reach_the_host() {
         host_file.display()
     );
 }
+
+/// A link inside the tree names a path that, on the host, is a real
+/// certificate, and inside the tree is the start of a chain of 45 links:
+/// more than the 40 any resolver follows. Resolving inside the tree fails;
+/// that must be an error for that path (reported), never a fall back to
+/// the unresolved path, which the kernel would resolve on the host. The
+/// host's certificate stays out.
+#[test]
+fn a_link_chain_too_long_to_follow_inside_the_tree_never_falls_back_to_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_only = valid_ca("Host Only CA Behind A Long Chain");
+    let host_file = write(&dir.path().join("host/secret.pem"), &host_only.pem);
+    let root = debian_root(dir.path(), &[]);
+    let drop = root.join("usr/local/share/ca-certificates");
+    fs::create_dir_all(&drop).unwrap();
+    // Inside the tree, the host file's path is the start of the chain.
+    let inside = root.join(host_file.strip_prefix("/").unwrap());
+    fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    symlink("/chain/1", &inside).unwrap();
+    fs::create_dir_all(root.join("chain")).unwrap();
+    for i in 1..45 {
+        symlink(format!("/chain/{}", i + 1), root.join(format!("chain/{i}"))).unwrap();
+    }
+    symlink(&host_file, drop.join("corp.crt")).unwrap();
+    let home = dir.path().join("home");
+    let out = sync(&home, &root);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines().any(
+            |l| l.contains("warning: /usr/local/share/ca-certificates/corp.crt: ")
+                && l.contains("symbolic links")
+        ),
+        "the chain is not reported:\n{err}"
+    );
+    assert!(
+        !bundle_fingerprints(&home).contains(&openssl_sha256(&host_only.pem)),
+        "a certificate of the host, reached by falling back to the unresolved path, is in the image's bundle"
+    );
+}

@@ -19,7 +19,11 @@ const KEYCHAINS: &[&str] = &[
 /// An export (`security find-certificate -a -p ... > FILE`) and, optionally,
 /// the admin trust settings (`security trust-settings-export -d FILE`).
 pub fn load_export(export: &Path, trust_settings: Option<&Path>, out: &mut Gathered) -> OsInfo {
-    let n = out.read_file(export, export, &format!("macos:{}", export.display()));
+    let n = out.read_file(
+        Path::new("/"),
+        export,
+        &format!("macos:{}", export.display()),
+    );
     if let Some(settings) = trust_settings {
         match decode::read_bounded(settings) {
             Ok(bytes) => apply_trust_settings(&bytes, settings, out),

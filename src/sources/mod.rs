@@ -23,9 +23,11 @@ const MIN_FILES_PER_THREAD: usize = 4;
 
 /// Decode each file, spreading them over the cores; results in input order.
 pub(super) fn decode_all(
-    files: &[(PathBuf, PathBuf, String)],
+    root: &Path,
+    files: &[(PathBuf, String)],
     memo: &decode::Memo,
 ) -> Vec<Result<decode::Decoded, String>> {
+    let read = |path: &Path| os::read_in(root, path).map(|bytes| decode::decode_with(&bytes, memo));
     // A thread costs about as much as decoding a small file: a drop-in
     // folder with a few CAs is read in place.
     let workers = if files.len() < MIN_FILES_PER_THREAD * 2 {
@@ -37,10 +39,7 @@ pub(super) fn decode_all(
             .min(files.len() / MIN_FILES_PER_THREAD)
     };
     if workers <= 1 {
-        return files
-            .iter()
-            .map(|(path, ..)| decode::decode_file_with(path, memo))
-            .collect();
+        return files.iter().map(|(path, _)| read(path)).collect();
     }
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Result<decode::Decoded, String>>> =
@@ -55,7 +54,7 @@ pub(super) fn decode_all(
                         let Some((path, ..)) = files.get(i) else {
                             return mine;
                         };
-                        mine.push((i, decode::decode_file_with(path, memo)));
+                        mine.push((i, read(path)));
                     }
                 })
             })
@@ -141,22 +140,19 @@ impl Gathered {
         }
     }
 
-    /// Decode `path` and record its certificates under `label`; any problem
-    /// is recorded against the file. Returns how many certificates it gave.
-    pub fn read_file(&mut self, path: &Path, shown_as: &Path, label: &str) -> usize {
-        self.read_files(vec![(
-            path.to_path_buf(),
-            shown_as.to_path_buf(),
-            label.to_string(),
-        )])
+    /// Read `path` (inside the system under `root`, see [`os::read_in`]),
+    /// decode it and record its certificates under `label`; any problem is
+    /// recorded against the file. Returns how many certificates it gave.
+    pub fn read_file(&mut self, root: &Path, path: &Path, label: &str) -> usize {
+        self.read_files(root, vec![(path.to_path_buf(), label.to_string())])
     }
 
     /// [`Gathered::read_file`] for many files: decoded on every core, then
     /// recorded in the order given, so the result does not depend on timing.
-    pub fn read_files(&mut self, files: Vec<(PathBuf, PathBuf, String)>) -> usize {
-        let results = decode_all(&files, &self.memo);
+    pub fn read_files(&mut self, root: &Path, files: Vec<(PathBuf, String)>) -> usize {
+        let results = decode_all(root, &files, &self.memo);
         let mut total = 0;
-        for ((_, shown_as, label), result) in files.into_iter().zip(results) {
+        for ((shown_as, label), result) in files.into_iter().zip(results) {
             match result {
                 Ok(decoded) => total += self.record(&shown_as, &label, decoded),
                 Err(reason) => self.problem(&shown_as, reason),

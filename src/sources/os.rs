@@ -217,7 +217,7 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     for bundle in layout.bundles {
         match under(root, bundle) {
             Ok(path) if path.exists() => {
-                info.certificates += out.read_file(&path, bundle.as_ref(), &format!("os:{bundle}"));
+                info.certificates += out.read_file(root, bundle.as_ref(), &format!("os:{bundle}"));
             }
             Ok(_) => {}
             Err(e) => out.problem(bundle.as_ref(), e.to_string()),
@@ -260,17 +260,12 @@ fn read_drop_ins(root: &Path, d: &DropIns, out: &mut Gathered) -> usize {
             );
             continue;
         }
-        match under(root, &shown) {
-            Ok(real) => {
-                let label = format!("os:{}", shown.display());
-                wanted_files.push((real, shown, label));
-            }
-            Err(e) => out.problem(&shown, e.to_string()),
-        }
+        let label = format!("os:{}", shown.display());
+        wanted_files.push((shown, label));
     }
-    let results = super::decode_all(&wanted_files, &out.memo);
+    let results = super::decode_all(root, &wanted_files, &out.memo);
     let mut total = 0;
-    for ((_, shown, label), result) in wanted_files.into_iter().zip(results) {
+    for ((shown, label), result) in wanted_files.into_iter().zip(results) {
         match result {
             Ok(decoded) if decoded.der => out.problem(
                 &shown,
@@ -321,7 +316,7 @@ impl OsRelease {
     fn read(root: &Path) -> OsRelease {
         let text = ["/etc/os-release", "/usr/lib/os-release"]
             .iter()
-            .find_map(|p| decode::read_bounded(&under(root, p).ok()?).ok())
+            .find_map(|p| read_in(root, Path::new(p)).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let mut out = OsRelease::default();
@@ -427,7 +422,7 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
         Ok(p) => p,
         Err(e) => return out.unapplied(conf.as_ref(), e.to_string()),
     };
-    let text = match decode::read_bounded(&conf_path) {
+    let text = match read_in(root, Path::new(conf)) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) if !conf_path.exists() => return,
         Err(reason) => {
@@ -456,7 +451,7 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
         if fs::symlink_metadata(&real).is_err() {
             continue;
         }
-        match decode::decode_file(&real) {
+        match read_in(root, &shown).map(|bytes| decode::decode(&bytes)) {
             Ok(decoded) if decoded.errors.is_empty() && !decoded.items.is_empty() => {
                 for item in decoded.items {
                     out.distrust(Fingerprint::Sha256(item.cert.sha256), why.clone());
@@ -491,6 +486,75 @@ pub fn under(root: &Path, system_path: impl AsRef<Path>) -> std::io::Result<Path
         return Ok(Path::new("/").join(path));
     }
     resolve(root, path)
+}
+
+/// Read `system_path` (a path inside the system under `root`) as that
+/// system resolves it. Where the kernel has openat2 (Linux 5.6), it is
+/// opened with RESOLVE_IN_ROOT: the kernel itself keeps every link inside
+/// `root`, even one changed while cabundle reads. Elsewhere (or where a
+/// sandbox refuses the call) [`under`] resolves it first.
+pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, String> {
+    if root == Path::new("/") {
+        return decode::read_bounded(system_path);
+    }
+    #[cfg(target_os = "linux")]
+    match open_in_root(root, system_path) {
+        Ok(file) => return decode::read_open(file, decode::MAX_FILE_SIZE),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let path = under(root, system_path).map_err(|e| e.to_string())?;
+    decode::read_bounded(&path)
+}
+
+/// openat2(2) of `system_path` below `root`, RESOLVE_IN_ROOT: `..` and
+/// absolute links stop at `root`, as if it were `/`.
+#[cfg(target_os = "linux")]
+fn open_in_root(root: &Path, system_path: &Path) -> std::io::Result<fs::File> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(root)?;
+    let relative = system_path.strip_prefix("/").unwrap_or(system_path);
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    let name = CString::new(relative.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    /// The kernel's `struct open_how` (libc's is non-exhaustive).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: the descriptor and both pointers are valid for the call;
+    // `how`'s size is passed as the kernel expects.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(unsafe { fs::File::from_raw_fd(fd as i32) })
 }
 
 /// As the kernel would resolve `path` with `root` as `/`: every link is

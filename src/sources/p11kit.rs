@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::os::{Depth, list_files, under};
+use super::os::{Depth, list_files};
 use super::{Fingerprint, Gathered};
 use crate::cert::{Cert, issuer_serial_key};
 use crate::decode::{self, Item, TrustData, p11kit};
@@ -116,10 +116,7 @@ fn read_file(
     token: &mut Token,
     out: &mut Gathered,
 ) {
-    let bytes = match under(root, shown)
-        .map_err(|e| e.to_string())
-        .and_then(|p| decode::read_bounded(&p))
-    {
+    let bytes = match super::os::read_in(root, shown) {
         Ok(bytes) => bytes,
         Err(e) if place == Place::Blocklist => {
             return out.unapplied(shown, format!("a blocklist file that cannot be read ({e})"));
