@@ -1263,3 +1263,47 @@ fn debian_layout_matches_update_ca_certificates() {
         );
     }
 }
+
+/// Alpine's `update-ca` reads its drop-in folder as its C code does: the
+/// top level only, no dot-files, any name; like Debian's, it appends each
+/// file as it is, so only PEM is trusted.
+#[test]
+fn alpine_drop_ins_are_read_as_update_ca_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write(
+        &at(&root, "/etc/os-release"),
+        "NAME=\"Alpine Linux\"\nID=alpine\nPRETTY_NAME=\"Alpine Linux v3.20\"\n",
+    );
+    let drop = "/usr/local/share/ca-certificates";
+    let top = valid_ca("Alpine Top Level");
+    let any_name = valid_ca("Alpine Any Name");
+    let nested = valid_ca("Alpine Nested");
+    let hidden = valid_ca("Alpine Dot-file");
+    let der_ca = valid_ca("Alpine DER");
+    write(&at(&root, &format!("{drop}/top.crt")), &top.pem);
+    write(&at(&root, &format!("{drop}/corp-root.pem")), &any_name.pem);
+    write(&at(&root, &format!("{drop}/team/nested.crt")), &nested.pem);
+    write(&at(&root, &format!("{drop}/.hidden.crt")), &hidden.pem);
+    write(&at(&root, &format!("{drop}/der.crt")), der(&der_ca.pem));
+    let home = dir.path().join("home");
+    let out = sync(&home, &root);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("(alpine layout)"), "{err}");
+    let got = os_kept(&home);
+    assert!(got.contains(&openssl_sha256(&top.pem)));
+    assert!(got.contains(&openssl_sha256(&any_name.pem)));
+    for ca in [&nested, &hidden, &der_ca] {
+        assert!(!got.contains(&openssl_sha256(&ca.pem)), "{err}");
+    }
+    assert!(
+        err.contains(&format!("{drop}/team: a folder: nothing in it is read")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{drop}/der.crt: ignored: a DER certificate")),
+        "{err}"
+    );
+    assert_bundle_is_what_list_keeps(&home);
+}
