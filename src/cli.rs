@@ -211,7 +211,7 @@ pub struct BlockArgs {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Servers to check: https://host[:port][/path] or host[:port]
-    #[arg(value_name = "URL")]
+    #[arg(value_name = "URL", value_parser = parse_doctor_url)]
     pub urls: Vec<String>,
 
     /// Print JSON (shape in README.md)
@@ -337,6 +337,16 @@ pub struct EnvArgs {
 
 fn parse_at(day: &str) -> Result<i64, String> {
     crate::date::parse_day(day).map_err(|e| e.to_string())
+}
+
+/// A URL doctor can check, or a usage error (exit 2) saying why not.
+fn parse_doctor_url(s: &str) -> Result<String, String> {
+    match crate::doctor::parse_url(s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err(
+            "expected https://host[:port][/path] or host[:port] (https only, no user name)".into(),
+        ),
+    }
 }
 
 fn parse_sha256(s: &str) -> Result<[u8; 32], String> {

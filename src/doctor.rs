@@ -4,7 +4,7 @@
 use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -88,19 +88,24 @@ pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
             Vec::new()
         }
     };
-    if !certs.is_empty()
-        && let Some((source, changed)) = newer_source(paths)
-    {
-        out.push(finding(
-            Level::Problem,
-            "bundle age",
-            format!(
-                "the bundle is older than {} (changed {}): it does not hold what the sources now say",
-                source.display(),
-                date::instant(changed)
-            ),
-            Some("cabundle sync"),
-        ));
+    if !certs.is_empty() {
+        let changes = stale(paths);
+        if !changes.is_empty() {
+            let shown: Vec<&str> = changes.iter().take(5).map(String::as_str).collect();
+            let more = match changes.len() - shown.len() {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            out.push(finding(
+                Level::Problem,
+                "bundle age",
+                format!(
+                    "the bundle does not hold what its sources now say: {}{more}",
+                    shown.join("; ")
+                ),
+                Some("cabundle sync"),
+            ));
+        }
     }
     variables(paths, &mut out);
     for var in [
@@ -152,39 +157,109 @@ pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
     out
 }
 
-/// The newest source file changed after the bundle was written.
-fn newer_source(paths: &Paths) -> Option<(PathBuf, i64)> {
-    let written = mtime(&paths.bundle)?;
-    let mut files: Vec<PathBuf> = vec![
-        paths.config(),
-        crate::sources::mozilla::cache_file(&paths.cache_dir),
-    ];
-    let mut g = Gathered::default();
-    // The root the bundle was last built from, as the manifest records it.
-    let root = Manifest::read(&paths.manifest, &paths.bundle)
-        .map(|m| m.os.root)
-        .unwrap_or_else(|_| PathBuf::from("/"));
-    let root = root.as_path();
-    sources::os::load(root, &mut g);
-    files.extend(
-        g.files
-            .into_iter()
-            .filter_map(|(p, _)| sources::os::under(root, p).ok()),
-    );
-    if let Ok(added) = sources::user::list(&paths.cas, None) {
-        files.extend(added.into_iter().map(|a| a.path));
+/// What changed among the bundle's sources since the last sync: the OS
+/// store's files (by size and content, which Docker's COPY and tar keep
+/// old times on), a file that appeared (a new drop-in, ca-certificates
+/// installed into an image) or went, the Mozilla set, the added CAs and the
+/// blocked list. Each as a short phrase.
+fn stale(paths: &Paths) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let Ok(m) = Manifest::read(&paths.manifest, &paths.bundle) else {
+        return Vec::new();
+    };
+    let mut changes = Vec::new();
+    // The OS store, read again as sync reads it (a live macOS keychain or
+    // an export named on a command line is not read again).
+    if m.os.family.as_deref() != Some("macos") {
+        let mut g = Gathered::default();
+        sources::os::load(&m.os.root, &mut g);
+        let now: BTreeMap<&Path, String> = g
+            .files
+            .iter()
+            .map(|f| (f.path.as_path(), crate::cert::hex(&f.digest.sha256)))
+            .collect();
+        let then: BTreeMap<&Path, &str> = m
+            .inputs
+            .iter()
+            .map(|i| (i.path.as_path(), i.sha256.as_str()))
+            .collect();
+        if then.is_empty() && !now.is_empty() {
+            changes.push(format!(
+                "its manifest (cabundle {}) does not record what that sync read",
+                m.cabundle
+            ));
+        } else {
+            for (path, sha) in &now {
+                match then.get(path) {
+                    None => changes.push(format!("{} is new", path.display())),
+                    Some(old) if old != sha => changes.push(format!("{} changed", path.display())),
+                    Some(_) => {}
+                }
+            }
+            for path in then.keys().filter(|p| !now.contains_key(*p)) {
+                changes.push(format!("{} is gone", path.display()));
+            }
+        }
     }
-    files
-        .into_iter()
-        .filter_map(|f| Some((mtime(&f)?, f)))
-        .filter(|(t, _)| *t > written)
-        .max()
-        .map(|(t, f)| (f, t))
+    let mozilla = Roots::current(&paths.cache_dir, &mut Gathered::default()).provenance;
+    if mozilla.sha256 != m.mozilla.sha256 {
+        changes.push(format!(
+            "the Mozilla set in use is now {} ({})",
+            mozilla.version, mozilla.upstream
+        ));
+    }
+    let added_now: BTreeSet<String> = sources::user::list(&paths.cas, None)
+        .map(|a| a.into_iter().map(|a| a.cert.fingerprint()).collect())
+        .unwrap_or_default();
+    let added_then: BTreeSet<String> = m
+        .certificates
+        .iter()
+        .filter(|r| {
+            r.sources
+                .iter()
+                .any(|s| s.starts_with(sources::user::LABEL_PREFIX))
+        })
+        .map(|r| r.sha256.clone())
+        .collect();
+    if added_now != added_then {
+        changes.push("the added CAs changed".into());
+    }
+    let blocked_now: BTreeSet<String> = crate::config::Config::load(&paths.config())
+        .map(|c| c.blocked.into_iter().collect())
+        .unwrap_or_default();
+    if blocked_now != m.blocked.iter().cloned().collect() {
+        changes.push("the blocked list changed".into());
+    }
+    changes
 }
 
-fn mtime(path: &Path) -> Option<i64> {
-    let t = fs::metadata(path).ok()?.modified().ok()?;
-    Some(t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs() as i64)
+/// What the clients that read `var` do when it names a file that is not
+/// there: each its own way (their docs and code; checked for Python's ssl,
+/// requests, curl, git and Node in tests/doctor.rs).
+fn when_missing(var: &str) -> &'static str {
+    match var {
+        "SSL_CERT_FILE" => {
+            "Python's ssl (urllib, httpx, huggingface_hub) ignores it without a word and uses \
+             OpenSSL's default store; requests and curl do not read this variable at all"
+        }
+        "REQUESTS_CA_BUNDLE" => {
+            "requests (and pip before 24.2, conda) fails every HTTPS request: \"Could not find a \
+             suitable TLS CA certificate bundle\""
+        }
+        "CURL_CA_BUNDLE" => {
+            "curl fails with error 77 (\"error setting certificate verify locations\"); requests \
+             fails too when REQUESTS_CA_BUNDLE is not set"
+        }
+        "PIP_CERT" => "pip fails: \"Could not find a suitable TLS CA certificate bundle\"",
+        "NODE_EXTRA_CA_CERTS" => {
+            "Node warns \"Ignoring extra certs from ...\" once and goes on with its own roots only"
+        }
+        "GIT_SSL_CAINFO" => "git fails: \"error setting certificate file\"",
+        "AWS_CA_BUNDLE" => "the AWS CLI and boto fail to load the CA bundle",
+        "CARGO_HTTP_CAINFO" => "cargo fails to set up its TLS roots",
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" => "gRPC cannot load its roots and fails to connect",
+        _ => "clients that read it fail or ignore it",
+    }
 }
 
 fn variables(paths: &Paths, out: &mut Vec<Finding>) {
@@ -205,7 +280,10 @@ fn variables(paths: &Paths, out: &mut Vec<Finding>) {
             out.push(finding(
                 Level::Problem,
                 var,
-                format!("{var} points to a missing file {shown}; Python ignores it silently, requests fails"),
+                format!(
+                    "{var} points to a missing file {shown}: {}",
+                    when_missing(var)
+                ),
                 Some("cabundle sync, or unset it"),
             ));
             continue;
@@ -359,26 +437,20 @@ pub struct UrlReport {
 
 /// `https://host[:port][/path]` or `host[:port]`.
 pub fn parse_url(url: &str) -> Option<(String, u16)> {
-    let rest = match url.split_once("://") {
-        Some(("https", r)) => r,
-        Some(_) => return None,
-        None => url,
+    // `host`, `host:port` and `https://...` are all accepted; a bare one
+    // is read as https.
+    let full = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("https://{url}")
     };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, tail) = v6.split_once(']')?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None => 443,
-        };
-        return Some((host.to_string(), port));
+    let parsed = reqwest::Url::parse(&full).ok()?;
+    if parsed.scheme() != "https" || !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
-        None => (authority, 443),
-    };
-    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
+    // IPv6 literals come bracketed; names already lowercased.
+    let host = parsed.host_str()?.trim_matches(['[', ']']).to_string();
+    Some((host, parsed.port_or_known_default()?))
 }
 
 pub struct UrlOptions {

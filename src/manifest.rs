@@ -30,8 +30,30 @@ pub struct Manifest<C = Vec<Record>> {
     pub blocked: Vec<String>,
     /// Files that could not be used, "path: reason".
     pub problems: Vec<String>,
+    /// Every OS store file this sync read, with its size and SHA-256, so
+    /// `doctor` can tell when a source changed since (whatever its time).
+    #[serde(default)]
+    pub inputs: Vec<Input>,
     /// Every certificate seen, kept or not.
     pub certificates: C,
+}
+
+/// One file a sync read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl From<&crate::sources::FileRead> for Input {
+    fn from(f: &crate::sources::FileRead) -> Input {
+        Input {
+            path: f.path.clone(),
+            size: f.digest.size,
+            sha256: crate::cert::hex(&f.digest.sha256),
+        }
+    }
 }
 
 /// The manifest is ours and grows with the store (about 500 bytes a

@@ -36,8 +36,8 @@ pub struct Report {
     pub added: usize,
     pub entries: Vec<Entry>,
     pub problems: Vec<Problem>,
-    /// OS store files read, with their counts.
-    pub files: Vec<(PathBuf, usize)>,
+    /// OS store files read.
+    pub files: Vec<sources::FileRead>,
 }
 
 impl Report {
@@ -92,6 +92,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         added: report.added,
         blocked,
         problems: report.problems.iter().map(ToString::to_string).collect(),
+        inputs: report.files.iter().map(Into::into).collect(),
         certificates: Records(&report.entries),
     };
     // Both files are written at once, then renamed bundle first: the

@@ -42,8 +42,12 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
         ),
     }
     if verbose {
-        for (file, n) in &r.files {
-            say!("  read {} ({n} certificates)", file.display());
+        for f in &r.files {
+            say!(
+                "  read {} ({} certificates)",
+                f.path.display(),
+                f.certificates
+            );
         }
     }
     say!(

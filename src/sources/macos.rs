@@ -54,8 +54,11 @@ pub fn load_live(out: &mut Gathered) -> OsInfo {
                     out.problem(keychain.as_ref(), e);
                 }
                 n += decoded.items.len();
-                out.files
-                    .push((PathBuf::from(keychain), decoded.items.len()));
+                out.read(
+                    Path::new(keychain),
+                    super::Digest::of(&o.stdout),
+                    decoded.items.len(),
+                );
                 out.found_in(&format!("macos:{keychain}"), decoded.items);
             }
             Ok(o) => out.problem(

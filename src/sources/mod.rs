@@ -26,8 +26,10 @@ pub(super) fn decode_all(
     root: &Path,
     files: &[(PathBuf, String)],
     memo: &decode::Memo,
-) -> Vec<Result<decode::Decoded, String>> {
-    let read = |path: &Path| os::read_in(root, path).map(|bytes| decode::decode_with(&bytes, memo));
+) -> Vec<Result<(decode::Decoded, Digest), String>> {
+    let read = |path: &Path| {
+        os::read_in(root, path).map(|bytes| (decode::decode_with(&bytes, memo), Digest::of(&bytes)))
+    };
     // A thread costs about as much as decoding a small file: a drop-in
     // folder with a few CAs is read in place.
     let workers = if files.len() < MIN_FILES_PER_THREAD * 2 {
@@ -42,9 +44,10 @@ pub(super) fn decode_all(
         return files.iter().map(|(path, _)| read(path)).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<decode::Decoded, String>>> =
+    let mut slots: Vec<Option<Result<(decode::Decoded, Digest), String>>> =
         (0..files.len()).map(|_| None).collect();
-    let done: Vec<Vec<(usize, Result<decode::Decoded, String>)>> = std::thread::scope(|scope| {
+    type Done = Vec<(usize, Result<(decode::Decoded, Digest), String>)>;
+    let done: Vec<Done> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -71,6 +74,34 @@ pub(super) fn decode_all(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("not read (a decoder thread failed)".into())))
         .collect()
+}
+
+/// What a file held when it was read: enough to tell later whether it
+/// changed, whatever its time says (Docker's COPY and tar keep old ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        use sha2::Digest as _;
+        Digest {
+            size: bytes.len() as u64,
+            sha256: sha2::Sha256::digest(bytes).into(),
+        }
+    }
+}
+
+/// One file a source read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRead {
+    /// As shown to people: inside the system for the OS store.
+    pub path: PathBuf,
+    pub digest: Digest,
+    /// How many certificates it gave.
+    pub certificates: usize,
 }
 
 /// A file that could not be used, and why. Reported, then skipped.
@@ -123,9 +154,8 @@ pub struct Gathered {
     pub unapplied: Vec<Problem>,
     /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
     pub distrust_after: HashMap<[u8; 32], i64>,
-    /// Each OS store file read (as shown to people), and how many
-    /// certificates it gave.
-    pub files: Vec<(PathBuf, usize)>,
+    /// Each OS store file read.
+    pub files: Vec<FileRead>,
     /// Shared with the gatherings that run beside this one.
     pub memo: Arc<decode::Memo>,
 }
@@ -154,7 +184,7 @@ impl Gathered {
         let mut total = 0;
         for ((shown_as, label), result) in files.into_iter().zip(results) {
             match result {
-                Ok(decoded) => total += self.record(&shown_as, &label, decoded),
+                Ok((decoded, digest)) => total += self.record(&shown_as, &label, decoded, digest),
                 Err(reason) => self.problem(&shown_as, reason),
             }
         }
@@ -163,7 +193,13 @@ impl Gathered {
 
     /// Record what one file gave under `label`, and its problems; returns
     /// how many certificates it gave.
-    pub fn record(&mut self, shown_as: &Path, label: &str, decoded: decode::Decoded) -> usize {
+    pub fn record(
+        &mut self,
+        shown_as: &Path,
+        label: &str,
+        decoded: decode::Decoded,
+        digest: Digest,
+    ) -> usize {
         // A few lines say what is wrong with a file; thousands would bury
         // every other message.
         let extra = decoded.errors.len().saturating_sub(MAX_ERRORS_PER_FILE);
@@ -174,9 +210,18 @@ impl Gathered {
             self.problem(shown_as, format!("and {extra} more unreadable items"));
         }
         let n = decoded.items.len();
-        self.files.push((shown_as.to_path_buf(), n));
+        self.read(shown_as, digest, n);
         self.found_in(label, decoded.items);
         n
+    }
+
+    /// Note a file read, for the manifest.
+    pub fn read(&mut self, path: &Path, digest: Digest, certificates: usize) {
+        self.files.push(FileRead {
+            path: path.to_path_buf(),
+            digest,
+            certificates,
+        });
     }
 
     /// Record certificates found under one source label. Labels hold file

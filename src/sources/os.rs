@@ -267,16 +267,19 @@ fn read_drop_ins(root: &Path, d: &DropIns, out: &mut Gathered) -> usize {
     let mut total = 0;
     for ((shown, label), result) in wanted_files.into_iter().zip(results) {
         match result {
-            Ok(decoded) if decoded.der => out.problem(
-                &shown,
-                format!(
-                    "ignored: a DER certificate, and {} trusts only PEM; convert it with \
+            Ok((decoded, digest)) if decoded.der => {
+                out.read(&shown, digest, 0);
+                out.problem(
+                    &shown,
+                    format!(
+                        "ignored: a DER certificate, and {} trusts only PEM; convert it with \
                      `openssl x509 -inform der -in {path} -out {path}.pem` and keep only the PEM",
-                    d.updater,
-                    path = crate::cert::shown(&shown),
-                ),
-            ),
-            Ok(decoded) => total += out.record(&shown, &label, decoded),
+                        d.updater,
+                        path = crate::cert::shown(&shown),
+                    ),
+                )
+            }
+            Ok((decoded, digest)) => total += out.record(&shown, &label, decoded, digest),
             Err(reason) => out.problem(&shown, reason),
         }
     }
@@ -423,7 +426,10 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
         Err(e) => return out.unapplied(conf.as_ref(), e.to_string()),
     };
     let text = match read_in(root, Path::new(conf)) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => {
+            out.read(Path::new(conf), super::Digest::of(&bytes), 0);
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
         Err(_) if !conf_path.exists() => return,
         Err(reason) => {
             return out.unapplied(
@@ -451,7 +457,11 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
         if fs::symlink_metadata(&real).is_err() {
             continue;
         }
-        match read_in(root, &shown).map(|bytes| decode::decode(&bytes)) {
+        let read = read_in(root, &shown).map(|bytes| {
+            out.read(&shown, super::Digest::of(&bytes), 0);
+            decode::decode(&bytes)
+        });
+        match read {
             Ok(decoded) if decoded.errors.is_empty() && !decoded.items.is_empty() => {
                 for item in decoded.items {
                     out.distrust(Fingerprint::Sha256(item.cert.sha256), why.clone());

@@ -123,8 +123,10 @@ fn read_file(
         }
         Err(e) => return out.problem(shown, e),
     };
+    let digest = super::Digest::of(&bytes);
     if p11kit::is_persist(&bytes) {
-        return read_persist(&bytes, shown, (source, place), token, out);
+        let n = read_persist(&bytes, shown, (source, place), token, out);
+        return out.read(shown, digest, n);
     }
     let decoded = if place == Place::Blocklist {
         decode::decode_keys(&bytes)
@@ -139,7 +141,7 @@ fn read_file(
             out.problem(shown, e.clone());
         }
     }
-    out.files.push((shown.to_path_buf(), decoded.items.len()));
+    out.read(shown, digest, decoded.items.len());
     for key in decoded.public_keys {
         token.keys.push((key, shown.to_path_buf()));
     }
@@ -213,13 +215,14 @@ fn push_cert(
     });
 }
 
+/// Returns how many certificates the file held.
 fn read_persist(
     bytes: &[u8],
     shown: &Path,
     (source, place): (usize, Place),
     token: &mut Token,
     out: &mut Gathered,
-) {
+) -> usize {
     let objects = match p11kit::parse(bytes) {
         Ok(objects) => objects,
         Err(e) => {
@@ -228,11 +231,12 @@ fn read_persist(
             let meant_distrust =
                 place == Place::Blocklist || memchr::memmem::find(bytes, b"x-distrusted").is_some();
             let reason = format!("p11-kit cannot read this file ({e})");
-            return if meant_distrust {
+            if meant_distrust {
                 out.unapplied(shown, format!("{reason}, and it carries a distrust"))
             } else {
                 out.problem(shown, format!("{reason}; skipped, as p11-kit skips it"))
-            };
+            }
+            return 0;
         }
     };
     // p11-kit refuses a whole file that holds a public-key object: cabundle
@@ -341,7 +345,7 @@ fn read_persist(
             _ => {}
         }
     }
-    out.files.push((shown.to_path_buf(), certificates));
+    certificates
 }
 
 /// Apply p11-kit's rules to everything read; returns the anchors given.
