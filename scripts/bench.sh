@@ -221,8 +221,20 @@ if [ "${SCALE:-1}" = 1 ]; then
         done
         wall=${best% *}
         rss_kb=${best#* }
-        SCALE_ROWS+=("$(awk -v n="$n" -v w="$wall" -v r="$rss_kb" -v b="$bytes" \
-            'BEGIN { printf "%-8d %8.2f s %9.1f MiB %9.1f MiB %6.2fx", n, w, r / 1024, b / 1048576, r * 1024 / b }')")
+        # The same with the state on tmpfs: the hashed folder is one file per
+        # certificate, and on a slow disk creating them is most of the time.
+        shm_best=
+        if [ -n "${SHM:-}" ]; then
+            for _ in 1 2 3; do
+                rm -rf "$SHM/scale-home"
+                /usr/bin/time -o "$SCRATCH/time.txt" -f '%e' env CABUNDLE_HOME="$SHM/scale-home" "$BIN" sync --root "$store" 2>/dev/null
+                t=$(tail -1 "$SCRATCH/time.txt")
+                if [ -z "$shm_best" ] || awk -v a="$t" -v b="$shm_best" 'BEGIN { exit !(a < b) }'; then shm_best=$t; fi
+            done
+            rm -rf "$SHM/scale-home"
+        fi
+        SCALE_ROWS+=("$(awk -v n="$n" -v w="$wall" -v r="$rss_kb" -v b="$bytes" -v t="${shm_best:-0}" \
+            'BEGIN { printf "%-8d %8.2f s %9.1f MiB %9.1f MiB %6.2fx %10.2f s", n, w, r / 1024, b / 1048576, r * 1024 / b, t }')")
         rm -rf "$store" "$SCRATCH/scale-home"
     done
 fi
@@ -242,7 +254,7 @@ echo
 echo "== summary, ms ($(nproc) cores; load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') after)"
 printf '%-32s %10s %10s %10s\n' "" median fastest cpu
 row "$SCRATCH/sync.csv" "cabundle sync (unchanged)" "target < 10 ms median: $(verdict "$SCRATCH/sync.csv" 10)"
-row "$SCRATCH/sync-fresh.csv" "cabundle sync (fresh)" "writes and fsyncs both files: $(verdict "$SCRATCH/sync-fresh.csv" 10) for < 10 ms"
+row "$SCRATCH/sync-fresh.csv" "cabundle sync (fresh)" "writes and syncs the bundle, manifest and hashed folder (a file per certificate): $(verdict "$SCRATCH/sync-fresh.csv" 10) for < 10 ms"
 row "$SCRATCH/env.csv" "cabundle env" "target < 3 ms median: $(verdict "$SCRATCH/env.csv" 3)"
 if [ -n "$SHM_SYNC" ]; then
     row "$SCRATCH/sync-shm.csv" "cabundle sync (fresh on tmpfs)" "diagnostic: state on tmpfs, fsync free"
@@ -261,7 +273,7 @@ if [ -n "$TRUST_MEDIAN" ]; then
 fi
 if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
     echo
-    echo "scale    wall (best of 3)  peak RSS     input     RSS/input  (targets: 100k <= 1.5 s, RSS <= 3x, 100k/10k <= 12x)"
+    echo "scale    wall (best of 3)  peak RSS     input     RSS/input  on tmpfs  (targets: 100k <= 1.5 s, RSS <= 3x, 100k/10k <= 12x)"
     printf '%s\n' "${SCALE_ROWS[@]}"
 fi
 echo "binary: $(stat -c %s "$BIN") bytes stripped; $(cargo tree -e normal --prefix none 2>/dev/null | sort -u | wc -l) crates in the dependency tree"

@@ -218,6 +218,16 @@ pub fn issuer_serial_key(issuer_name: &[u8], serial_content: &[u8]) -> [u8; 32] 
     h.finalize().into()
 }
 
+/// How long [`Cert::to_pem`] of a DER of `der_len` bytes is: its header,
+/// the base64 in lines of 64 each ending in `\n`, and its footer.
+pub fn pem_len(der_len: usize) -> usize {
+    let b64 = der_len.div_ceil(3) * 4;
+    "-----BEGIN CERTIFICATE-----\n".len()
+        + b64
+        + b64.div_ceil(64)
+        + "-----END CERTIFICATE-----\n".len()
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
@@ -336,6 +346,7 @@ mod tests {
                 serial_number: 0..0,
             }));
             let pem = cert.to_pem();
+            assert_eq!(pem.len(), pem_len(cert.der.len()), "{cut}");
             let lines: Vec<&str> = pem.lines().collect();
             assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
             assert_eq!(lines[lines.len() - 1], "-----END CERTIFICATE-----");

@@ -336,6 +336,32 @@ fn put_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 /// A certificate whose names OpenSSL cannot read (which `openssl rehash`
 /// would leave out) never reaches here: the decoder refuses it.
 pub fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
+    entries(certs)
+        .into_iter()
+        .map(|e| (e.name, e.cert.to_pem().into_bytes()))
+        .collect()
+}
+
+/// One file of the folder: its name and the certificate it holds, whose
+/// PEM is made only as it is written, so a large set is never all in
+/// memory as text at once.
+pub struct Entry<'a> {
+    pub name: String,
+    cert: &'a Cert,
+}
+
+impl Entry<'_> {
+    fn pem(&self) -> Vec<u8> {
+        self.cert.to_pem().into_bytes()
+    }
+
+    fn len(&self) -> u64 {
+        crate::cert::pem_len(self.cert.der.len()) as u64
+    }
+}
+
+/// [`plan`], the contents left to make.
+pub fn entries<'a>(certs: &[&'a Cert]) -> Vec<Entry<'a>> {
     let mut seen = HashSet::with_capacity(certs.len());
     let mut next: HashMap<u32, u32> = HashMap::with_capacity(certs.len());
     let mut files = Vec::with_capacity(certs.len());
@@ -347,7 +373,10 @@ pub fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
         // names OpenSSL cannot read never gets this far.
         let hash = cert.subject_hash;
         let n = next.entry(hash).or_default();
-        files.push((format!("{hash:08x}.{n}"), cert.to_pem().into_bytes()));
+        files.push(Entry {
+            name: format!("{hash:08x}.{n}"),
+            cert,
+        });
         *n += 1;
     }
     files
@@ -400,11 +429,11 @@ fn durability_for(files: usize) -> Durability {
 /// cabundle did not make (a real folder, a file, a link elsewhere) is
 /// refused, never deleted.
 pub fn write(link: &Path, certs: &[&Cert]) -> Result<bool> {
-    let files = plan(certs);
+    let files = entries(certs);
     write_files(link, &files, durability_for(files.len()))
 }
 
-fn write_files(link: &Path, files: &[(String, Vec<u8>)], durability: Durability) -> Result<bool> {
+fn write_files(link: &Path, files: &[Entry], durability: Durability) -> Result<bool> {
     let (parent, name) = split(link)?;
     store::create_dir(parent)?;
     // Two names for the same content, so that a damaged folder for this
@@ -466,13 +495,14 @@ fn split(link: &Path) -> Result<(&Path, &str)> {
 
 /// A stable name for the planned content: the first 8 bytes of a SHA-256
 /// over every file's name and bytes.
-fn content_id(files: &[(String, Vec<u8>)]) -> u64 {
+fn content_id(files: &[Entry]) -> u64 {
+    // A file's PEM is a function of the DER: hashing the DER names it.
     let mut sha = Sha256::new();
-    for (name, bytes) in files {
-        sha.update(name.as_bytes());
+    for e in files {
+        sha.update(e.name.as_bytes());
         sha.update([0]);
-        sha.update((bytes.len() as u64).to_le_bytes());
-        sha.update(bytes);
+        sha.update((e.cert.der.len() as u64).to_le_bytes());
+        sha.update(&e.cert.der);
     }
     let digest = sha.finalize();
     u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
@@ -524,14 +554,11 @@ fn current_target(link: &Path, name: &str) -> Result<Option<String>> {
 /// Does `dir` hold exactly `files`: those names, as regular files of those
 /// sizes, and nothing else? The content is not read: a folder only ever
 /// becomes a link's target once complete, and its name is its content's.
-fn holds(dir: &Path, files: &[(String, Vec<u8>)]) -> bool {
+fn holds(dir: &Path, files: &[Entry]) -> bool {
     let Ok(entries) = fs::read_dir(dir) else {
         return false;
     };
-    let want: HashMap<&str, u64> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.len() as u64))
-        .collect();
+    let want: HashMap<&str, u64> = files.iter().map(|e| (e.name.as_str(), e.len())).collect();
     let mut found = 0;
     for entry in entries {
         let Ok(entry) = entry else { return false };
@@ -585,20 +612,21 @@ fn remove_leftovers(parent: &Path, name: &str, keep: &str) {
 /// that adds or removes one CA writes and syncs one file, not all of them.
 /// (Files are never changed once written, so sharing them is safe.)
 /// Returns the files written, which are the ones still to make durable.
-fn fill<'a>(
+fn fill<'a, 'c>(
     dir: &Path,
-    files: &'a [(String, Vec<u8>)],
+    files: &'a [Entry<'c>],
     previous: Option<&Path>,
-) -> Result<Vec<&'a (String, Vec<u8>)>> {
+) -> Result<Vec<&'a Entry<'c>>> {
     DirBuilder::new().mode(0o755).create(dir).at(dir)?;
     fs::set_permissions(dir, Permissions::from_mode(0o755)).at(dir)?;
     let mut written = Vec::new();
-    for file @ (name, bytes) in files {
+    for file in files {
+        let (name, bytes) = (&file.name, file.pem());
         let path = dir.join(name);
         if let Some(old) = previous.map(|p| p.join(name))
             && fs::symlink_metadata(&old)
                 .is_ok_and(|m| m.file_type().is_file() && m.len() == bytes.len() as u64)
-            && fs::read(&old).is_ok_and(|b| b == *bytes)
+            && fs::read(&old).is_ok_and(|b| b == bytes)
             && fs::hard_link(&old, &path).is_ok()
         {
             continue;
@@ -611,7 +639,7 @@ fn fill<'a>(
             .open(&path)
             .at(&path)?;
         file.set_permissions(Permissions::from_mode(0o644))
-            .and_then(|()| file.write_all(bytes))
+            .and_then(|()| file.write_all(&bytes))
             .at(&path)?;
     }
     Ok(written)
@@ -619,12 +647,7 @@ fn fill<'a>(
 
 /// Make the filled folder durable: its files, itself and its entry in
 /// `parent`. See [`Durability`].
-fn make_durable(
-    parent: &Path,
-    dir: &Path,
-    files: &[&(String, Vec<u8>)],
-    durability: Durability,
-) -> Result<()> {
+fn make_durable(parent: &Path, dir: &Path, files: &[&Entry], durability: Durability) -> Result<()> {
     if durability == Durability::SyncFs {
         match sync_fs(dir) {
             Ok(()) => return Ok(()),
@@ -633,8 +656,8 @@ fn make_durable(
             Err(e) => return Err(Error::io(dir, e)),
         }
     }
-    for (name, _) in files {
-        let path = dir.join(name);
+    for e in files {
+        let path = dir.join(&e.name);
         File::open(&path).and_then(|f| f.sync_all()).at(&path)?;
     }
     sync_dir(dir).at(dir)?;
@@ -1339,7 +1362,7 @@ mod tests {
         let link = home.path().join("certs");
         // Killed while filling the folder for this very set, with the
         // temp link made: the half folder is not trusted.
-        let id = content_id(&plan(&all));
+        let id = content_id(&entries(&all));
         let half = home.path().join(format!(".certs-{id:016x}"));
         fs::create_dir(&half).unwrap();
         fs::write(half.join("00000000.0"), b"half a cert").unwrap();
@@ -1422,7 +1445,8 @@ mod tests {
         let roots = roots();
         let home = tempfile::tempdir().unwrap();
         let (a, b) = (home.path().join("a/certs"), home.path().join("b/certs"));
-        let files = plan(&refs(&roots));
+        let refs = refs(&roots);
+        let files = entries(&refs);
         assert!(write_files(&a, &files, Durability::EachFile).unwrap());
         assert!(write_files(&b, &files, Durability::SyncFs).unwrap());
         assert_eq!(folder(&a), folder(&b));
@@ -1647,10 +1671,10 @@ mod tests {
                 for round in 0..3 {
                     let link = home.path().join(format!("{durability:?}-{round}/certs"));
                     let t = Instant::now();
-                    assert!(write_files(&link, &plan(&certs), durability).unwrap());
+                    assert!(write_files(&link, &entries(&certs), durability).unwrap());
                     let fresh = t.elapsed();
                     let t = Instant::now();
-                    assert!(!write_files(&link, &plan(&certs), durability).unwrap());
+                    assert!(!write_files(&link, &entries(&certs), durability).unwrap());
                     let unchanged = t.elapsed();
                     let t = Instant::now();
                     let files = plan(&certs);
