@@ -1086,6 +1086,43 @@ fn p11_kit_source_folders_match_trust_extract() {
                 "{reason}"
             );
         }
+        // p11-kit's own persist format, as it writes it: every object of
+        // the token (certificates, stapled extensions, trust assertions,
+        // NSS trust objects), dumped, then read back from one `.p11-kit`
+        // file at the top of a source folder. Once more the oracle's
+        // anchors and cabundle's are the same (the dump holds nothing
+        // p11-kit ignored, so nothing stricter is left).
+        if family == "rhel" {
+            let dump = trust_dump(&tree, &paths);
+            let again = tree.join("dumped");
+            let source = at(&again, etc);
+            write(&source.join("dumped.p11-kit"), &dump);
+            write(&at(&again, "/etc/os-release"), os_release);
+            let paths = source.display().to_string();
+            let extracted = tree.join("extracted/dumped.pem");
+            let out = p11_kit_trust(&tree, &paths)
+                .unwrap()
+                .args([
+                    "extract",
+                    "--overwrite",
+                    "--format=pem-bundle",
+                    "--filter=ca-anchors",
+                    "--purpose=server-auth",
+                ])
+                .arg(&extracted)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr_of(&out));
+            let home = tree.join("home-dumped");
+            let out = sync(&home, &again);
+            assert!(out.status.success(), "{}", stderr_of(&out));
+            assert_eq!(
+                os_kept(&home),
+                file_fingerprints(&extracted),
+                "{}",
+                stderr_of(&out)
+            );
+        }
         // What p11-kit ignores without a word is still pointed out.
         for (path, why) in [
             (format!("{etc}/anchors/sub"), "nothing in it is read"),
@@ -1106,6 +1143,20 @@ fn p11_kit_source_folders_match_trust_extract() {
             );
         }
     }
+}
+
+/// `trust dump --filter=all` of the folders in `paths`: every object of
+/// p11-kit's token, in its persist format.
+fn trust_dump(dir: &Path, paths: &str) -> String {
+    let out = p11_kit_trust(dir, paths)
+        .unwrap()
+        .args(["dump", "--filter=all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "trust dump: {}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[p11-kit-object-v1]") && text.contains("class: x-trust-assertion"));
+    text
 }
 
 /// Debian's own `update-ca-certificates`, run with its scratch-folder flags

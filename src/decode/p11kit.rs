@@ -192,7 +192,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
                 _ => return Err(fail("object-id: expected an OID".into())),
             },
             "label" => object.label = Some(bytes(value)?),
-            "value" => object.value = Some(bytes(value)?),
+            // p11-kit writes `value: ""` for a certificate known only by
+            // issuer and serial: no value.
+            "value" => object.value = Some(bytes(value)?).filter(|v| !v.is_empty()),
             "public-key-info" | "x-public-key-info" => object.public_key_info = Some(bytes(value)?),
             "issuer" => object.issuer = Some(bytes(value)?),
             "serial-number" => object.serial_number = Some(bytes(value)?),
@@ -377,6 +379,17 @@ mod tests {
             parse(text.as_bytes()).unwrap()[0].class.as_deref(),
             Some("certificate")
         );
+    }
+
+    /// p11-kit writes `value: ""` for a certificate it knows only by issuer
+    /// and serial: that is no value.
+    #[test]
+    fn an_empty_value_is_no_value() {
+        let objects =
+            parse(b"[p11-kit-object-v1]\nclass: certificate\nvalue: \"\"\nissuer: \"%30%00\"\n")
+                .unwrap();
+        assert_eq!(objects[0].value, None);
+        assert_eq!(objects[0].issuer.as_deref(), Some(&[0x30, 0x00][..]));
     }
 
     #[test]
