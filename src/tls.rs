@@ -590,7 +590,7 @@ fn preview(bytes: &[u8]) -> String {
     let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let mut out = String::from("\"");
-    for &b in line.iter().take(40) {
+    for &b in line.iter().take(80) {
         match b {
             b'"' | b'\\' => {
                 out.push('\\');
@@ -601,7 +601,7 @@ fn preview(bytes: &[u8]) -> String {
         }
     }
     out.push('"');
-    if line.len() > 40 {
+    if line.len() > 80 {
         out.push_str("...");
     }
     out
@@ -1152,7 +1152,7 @@ const MAX_MESSAGE: usize = 1 << 20;
 const MAX_RECORD: usize = (1 << 14) + 2048;
 
 /// What the server's first flight says, up to its Certificate.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Flight {
     protocol: Protocol,
     suite: Suite,
@@ -1517,5 +1517,615 @@ mod tests {
             std::env::remove_var("NO_PROXY");
         }
         assert_eq!(proxy_for("example.com"), None);
+    }
+
+    // ------------------------------------------------------- the ClientHello
+
+    /// Extensions by type, in the order sent.
+    type Extensions = Vec<(u16, Vec<u8>)>;
+
+    /// The version, suites and extensions of a ClientHello record, after
+    /// checking every length in it adds up.
+    fn hello_parts(record: &[u8]) -> (u16, Vec<u16>, Extensions) {
+        assert_eq!(&record[..3], &[22, 3, 1]);
+        let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+        assert_eq!(record.len(), 5 + len, "record length");
+        let msg = &record[5..];
+        assert_eq!(msg[0], 1, "client_hello");
+        let body_len = u32::from_be_bytes([0, msg[1], msg[2], msg[3]]) as usize;
+        assert_eq!(msg.len(), 4 + body_len, "handshake length");
+        let mut f = Fields {
+            rest: &msg[4..],
+            what: "test",
+        };
+        let version = f.u16().unwrap();
+        f.take(32).unwrap();
+        let sid = usize::from(f.u8().unwrap());
+        f.take(sid).unwrap();
+        let n = usize::from(f.u16().unwrap());
+        let suites = f
+            .take(n)
+            .unwrap()
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        let n = usize::from(f.u8().unwrap());
+        assert_eq!(f.take(n).unwrap(), &[0]);
+        let n = usize::from(f.u16().unwrap());
+        let mut e = Fields {
+            rest: f.take(n).unwrap(),
+            what: "test",
+        };
+        assert!(f.rest.is_empty(), "bytes after the extensions");
+        let mut exts = Vec::new();
+        while !e.rest.is_empty() {
+            let kind = e.u16().unwrap();
+            let n = usize::from(e.u16().unwrap());
+            exts.push((kind, e.take(n).unwrap().to_vec()));
+        }
+        (version, suites, exts)
+    }
+
+    fn ext(exts: &[(u16, Vec<u8>)], kind: u16) -> Option<&[u8]> {
+        exts.iter().find(|(k, _)| *k == kind).map(|(_, d)| &d[..])
+    }
+
+    #[test]
+    fn client_hello_offers_what_openssl_clients_may_negotiate() {
+        let record = client_hello("example.com", Protocol::Tls12, &[7; 32]);
+        let (version, suites, exts) = hello_parts(&record);
+        assert_eq!(version, 0x0303);
+        // Each key exchange and cipher family, by its IANA number.
+        for id in [
+            0xC02F, 0xCCA8, 0x009E, 0xC013, 0xC028, 0x0033, 0x009C, 0x002F, 0x000A, 0x0005,
+        ] {
+            assert!(suites.contains(&id), "0x{id:04X} offered");
+        }
+        let mut unique = suites.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), suites.len(), "no suite twice");
+        assert!(suites.iter().all(|id| Suite { id: *id }.name().is_some()));
+        let mut sni = vec![0, 14, 0, 0, 11];
+        sni.extend_from_slice(b"example.com");
+        assert_eq!(ext(&exts, 0), Some(&sni[..]));
+        let schemes = ext(&exts, 13).expect("signature_algorithms");
+        for scheme in [0x0201u16, 0x0401, 0x0804, 0x0403] {
+            assert!(schemes.chunks(2).skip(1).any(|c| c == scheme.to_be_bytes()));
+        }
+        assert!(ext(&exts, 10).is_some() && ext(&exts, 11) == Some(&[1, 0][..]));
+        assert_eq!(ext(&exts, 0xFF01), Some(&[0][..]));
+        assert_eq!(ext(&exts, 23), Some(&[][..]));
+        // Padded out of the 256..511 range that hangs some load balancers.
+        let msg_len = record.len() - 5;
+        assert!(!(0x100..0x200).contains(&msg_len), "{msg_len}");
+    }
+
+    #[test]
+    fn client_hello_sends_no_sni_for_an_ip_and_no_schemes_below_tls_1_2() {
+        for host in ["127.0.0.1", "::1", ""] {
+            let (_, _, exts) = hello_parts(&client_hello(host, Protocol::Tls12, &[0; 32]));
+            assert_eq!(ext(&exts, 0), None, "{host}");
+        }
+        let (version, _, exts) =
+            hello_parts(&client_hello("a.example.", Protocol::Tls10, &[0; 32]));
+        assert_eq!(version, 0x0301);
+        assert_eq!(ext(&exts, 13), None);
+        assert!(ext(&exts, 0).unwrap().ends_with(b"\x00\x09a.example"));
+    }
+
+    #[test]
+    fn suites_are_named_and_sorted_into_kinds() {
+        let s = |id| Suite { id };
+        assert_eq!(s(0x002F).to_string(), "TLS_RSA_WITH_AES_128_CBC_SHA");
+        assert!(s(0x002F).is_cbc() && s(0x002F).is_static_rsa() && !s(0x002F).is_dhe());
+        assert!(s(0x009E).is_dhe() && !s(0x009E).is_cbc() && !s(0x009E).is_aead_ecdhe());
+        assert!(s(0xC02F).is_aead_ecdhe() && s(0xCCA8).is_aead_ecdhe());
+        assert!(s(0xC013).is_cbc() && !s(0xC013).is_aead_ecdhe());
+        assert!(s(0x000A).is_3des() && s(0x000A).is_cbc() && s(0x0005).is_rc4());
+        assert!(s(0x1302).is_tls13() && !s(0x1302).is_aead_ecdhe());
+        assert_eq!(s(0x1301).to_string(), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(s(0xABCD).to_string(), "0xABCD");
+        assert!(!s(0xABCD).is_cbc() && !s(0xABCD).is_static_rsa());
+        assert_eq!(Alert(70).to_string(), "protocol_version");
+        assert_eq!(Alert(200).to_string(), "alert 200");
+        assert_eq!(Protocol::from_wire(0x0301), Some(Protocol::Tls10));
+        assert_eq!(Protocol::Tls11.to_string(), "TLS 1.1");
+    }
+
+    // ---------------------------------------------------- the server's flight
+
+    fn record(kind: u8, data: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind, 3, 3];
+        put_vec16(&mut r, data);
+        r
+    }
+
+    fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn hello_body(version: u16, suite: u16, extensions: Option<&[u8]>) -> Vec<u8> {
+        let mut b = version.to_be_bytes().to_vec();
+        b.extend_from_slice(&[9; 32]);
+        b.push(32);
+        b.extend_from_slice(&[5; 32]);
+        b.extend_from_slice(&suite.to_be_bytes());
+        b.push(0);
+        if let Some(e) = extensions {
+            put_vec16(&mut b, e);
+        }
+        b
+    }
+
+    fn certificate_body(chain: &[Vec<u8>]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for c in chain {
+            list.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(c);
+        }
+        let mut b = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        b.extend_from_slice(&list);
+        b
+    }
+
+    fn fake_chain() -> Vec<Vec<u8>> {
+        vec![vec![0x30; 1500], (0..=255u8).cycle().take(40_000).collect()]
+    }
+
+    /// ServerHello, Certificate, ServerKeyExchange, ServerHelloDone: the
+    /// handshake bytes of a TLS 1.2 flight.
+    fn flight_messages(version: u16, suite: u16, chain: &[Vec<u8>]) -> Vec<u8> {
+        let mut m = handshake(2, &hello_body(version, suite, Some(&[0xFF, 0x01, 0, 1, 0])));
+        m.extend(handshake(11, &certificate_body(chain)));
+        m.extend(handshake(12, &[1; 300]));
+        m.extend(handshake(14, &[]));
+        m
+    }
+
+    /// `messages` cut into records of at most `size` bytes.
+    fn in_records(messages: &[u8], size: usize) -> Vec<u8> {
+        messages.chunks(size).flat_map(|c| record(22, c)).collect()
+    }
+
+    fn feed_all(bytes: &[u8], chunk: usize) -> Result<Option<Flight>, FlightError> {
+        let mut f = ServerFlight::default();
+        for c in bytes.chunks(chunk.max(1)) {
+            if let Some(done) = f.feed(c)? {
+                return Ok(Some(done));
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn flight_is_read_in_any_pieces() {
+        let chain = fake_chain();
+        let messages = flight_messages(0x0303, 0xC013, &chain);
+        let want = Flight {
+            protocol: Protocol::Tls12,
+            suite: Suite { id: 0xC013 },
+            chain: chain.clone(),
+        };
+        // Several messages in one record, one message over many records,
+        // records one byte long, and the bytes arriving one at a time.
+        for size in [16_384, 1000, 7, 1] {
+            let bytes = in_records(&messages, size);
+            for chunk in [bytes.len(), 4096, 5, 1] {
+                if size == 1 && chunk == 1 {
+                    continue; // slow and says nothing more
+                }
+                assert_eq!(
+                    feed_all(&bytes, chunk),
+                    Ok(Some(want.clone())),
+                    "records of {size}, fed {chunk} at a time"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flight_alerts_and_oddities() {
+        let hello = handshake(2, &hello_body(0x0301, 0x002F, None));
+        let cert = handshake(11, &certificate_body(&[vec![1, 2, 3]]));
+        // A warning is passed over; a fatal alert is the answer.
+        let mut bytes = record(21, &[1, 112]);
+        bytes.extend(record(22, &hello));
+        bytes.extend(record(22, &cert));
+        let got = feed_all(&bytes, 3).unwrap().unwrap();
+        assert_eq!(
+            (got.protocol, got.chain),
+            (Protocol::Tls10, vec![vec![1, 2, 3]])
+        );
+        assert_eq!(
+            feed_all(&record(21, &[2, 40]), 1),
+            Err(FlightError::Alert(Alert::HANDSHAKE_FAILURE))
+        );
+        assert_eq!(
+            feed_all(&record(21, &[1, 0]), 9),
+            Err(FlightError::CloseNotify)
+        );
+        // Not TLS, known from the first byte.
+        assert_eq!(feed_all(b"H", 1), Err(FlightError::NotTls));
+        assert_eq!(
+            feed_all(b"SSH-2.0-OpenSSH_9.6\r\n", 64),
+            Err(FlightError::NotTls)
+        );
+        // No certificate: an anonymous suite's ServerKeyExchange, or an
+        // empty list.
+        let mut anon = record(22, &hello);
+        anon.extend(record(22, &handshake(12, &[0; 10])));
+        assert!(matches!(
+            feed_all(&anon, 100),
+            Err(FlightError::NoCertificate(_))
+        ));
+        let mut empty = record(22, &hello);
+        empty.extend(record(22, &handshake(11, &[0, 0, 0])));
+        assert!(matches!(
+            feed_all(&empty, 100),
+            Err(FlightError::NoCertificate(_))
+        ));
+        // TLS 1.3 chosen by supported_versions, which was not offered.
+        let tls13 = handshake(2, &hello_body(0x0303, 0x1301, Some(&[0, 43, 0, 2, 3, 4])));
+        assert!(matches!(
+            feed_all(&record(22, &tls13), 100),
+            Err(FlightError::Malformed(_))
+        ));
+        // A Certificate before the ServerHello; lengths that disagree.
+        assert!(matches!(
+            feed_all(&record(22, &cert), 100),
+            Err(FlightError::Malformed(_))
+        ));
+        let mut bad = record(22, &hello);
+        bad.extend(record(22, &handshake(11, &[0, 0, 9, 0, 0, 1, 7])));
+        assert!(matches!(
+            feed_all(&bad, 100),
+            Err(FlightError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn flight_refuses_an_oversized_certificate_before_reading_it() {
+        let mut bytes = record(22, &handshake(2, &hello_body(0x0303, 0x009C, None)));
+        // Announces 2 MiB; only the header is sent.
+        bytes.extend(record(22, &[11, 0x20, 0, 0]));
+        let got = feed_all(&bytes, 4096);
+        assert!(
+            matches!(&got, Err(FlightError::Malformed(m)) if m.contains("Certificate of 2097152 bytes")),
+            "{got:?}"
+        );
+        assert!(matches!(
+            feed_all(&[22, 3, 3, 0xFF, 0xFF], 5),
+            Err(FlightError::Malformed(_))
+        ));
+    }
+
+    /// xorshift64*: deterministic noise without a dependency.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Feed `bytes` in random pieces; whatever happens, no panic, and the
+    /// parser never holds more than one message and one record.
+    fn survive(bytes: &[u8], noise: &mut Noise) {
+        let mut f = ServerFlight::default();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (piece, tail) = rest.split_at(1 + noise.below(rest.len().min(3000)));
+            rest = tail;
+            match f.feed(piece) {
+                Ok(None) => {
+                    assert!(f.pending.len() <= 5 + MAX_RECORD + 3000);
+                    assert!(f.handshake.len() <= 4 + MAX_MESSAGE + MAX_RECORD);
+                }
+                Ok(Some(_)) | Err(_) => return,
+            }
+        }
+    }
+
+    #[test]
+    fn flight_parser_survives_garbage() {
+        let mut noise = Noise(0x5EED_CAB0_0D1E_5EED);
+        let valid = in_records(&flight_messages(0x0303, 0xC030, &fake_chain()[..1]), 700);
+        // Every truncation of a valid flight: more is needed, never an error.
+        for cut in 0..valid.len() {
+            let mut f = ServerFlight::default();
+            match f.feed(&valid[..cut]) {
+                Ok(None) => {}
+                Ok(Some(_)) => assert!(cut > 1500, "complete after {cut} bytes"),
+                Err(e) => panic!("a prefix of {cut} bytes failed: {e:?}"),
+            }
+        }
+        // Random bytes; random records with random bodies; a valid flight
+        // with bytes changed.
+        for _ in 0..3000 {
+            let n = noise.below(4000);
+            let junk = noise.bytes(n);
+            survive(&junk, &mut noise);
+            let mut records = Vec::new();
+            for _ in 0..noise.below(20) {
+                let kind = [20, 21, 22, 22, 22, 23][noise.below(6)];
+                let n = noise.below(600);
+                let mut body = noise.bytes(n);
+                if kind == 22 && noise.below(2) == 0 && body.len() > 4 {
+                    body[0] = [2, 11, 12, 14][noise.below(4)];
+                    body[1] = 0;
+                }
+                records.extend(record(kind, &body));
+            }
+            survive(&records, &mut noise);
+            let mut mutated = valid.clone();
+            for _ in 0..1 + noise.below(4) {
+                let at = noise.below(mutated.len());
+                mutated[at] = noise.next() as u8;
+            }
+            survive(&mutated, &mut noise);
+        }
+    }
+
+    // ------------------------------------------------- against fake servers
+
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// Every byte each finished connection to a fake server received.
+    type Log = Arc<Mutex<Vec<Vec<u8>>>>;
+
+    /// A server on 127.0.0.1. On its n-th connection it reads one record
+    /// (the ClientHello), writes the chunks `answer(n, hello)` returns,
+    /// `pace` apart, then logs all the client sent until it closed.
+    fn fake(
+        pace: Duration,
+        answer: impl Fn(usize, &[u8]) -> Vec<Vec<u8>> + Send + Sync + 'static,
+    ) -> (u16, Log) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log: Log = Arc::default();
+        let answer = Arc::new(answer);
+        let logs = log.clone();
+        thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let Ok(mut conn) = conn else { return };
+                let (answer, log) = (answer.clone(), logs.clone());
+                thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    let whole = |g: &[u8]| {
+                        g.len() >= 5 && g.len() >= 5 + usize::from(u16::from_be_bytes([g[3], g[4]]))
+                    };
+                    while !whole(&got) {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => got.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    for chunk in answer(n, &got) {
+                        if conn.write_all(&chunk).is_err() {
+                            break;
+                        }
+                        thread::sleep(pace);
+                    }
+                    while let Ok(k @ 1..) = conn.read(&mut buf) {
+                        got.extend_from_slice(&buf[..k]);
+                    }
+                    log.lock().unwrap().push(got);
+                });
+            }
+        });
+        (port, log)
+    }
+
+    /// The logs of `n` finished connections (waiting up to 10 s for them).
+    fn connections(log: &Log, n: usize) -> Vec<Vec<u8>> {
+        let start = Instant::now();
+        while log.lock().unwrap().len() < n && start.elapsed() < Duration::from_secs(10) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        log.lock().unwrap().clone()
+    }
+
+    /// Are `bytes` one ClientHello, in one handshake record, and nothing
+    /// else at all?
+    fn only_a_client_hello(bytes: &[u8]) -> bool {
+        bytes.len() > 9
+            && bytes[0] == 22
+            && bytes.len() == 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]))
+            && bytes[5] == 1
+            && bytes.len() == 9 + u32::from_be_bytes([0, bytes[6], bytes[7], bytes[8]]) as usize
+    }
+
+    fn local(port: u16, secs: u64) -> Target {
+        Target {
+            host: "127.0.0.1".into(),
+            port,
+            proxy: None,
+            timeout: Duration::from_secs(secs),
+        }
+    }
+
+    /// A server refusing any ClientHello above TLS 1.0 with protocol_version
+    /// (rustls's too), the way version-intolerant servers do: asked again
+    /// offering TLS 1.1, then 1.0, it answers; every connection received a
+    /// ClientHello and nothing else.
+    #[test]
+    fn version_intolerant_server_is_asked_again_down_to_tls_1_0() {
+        let chain = fake_chain();
+        let flight = in_records(&flight_messages(0x0301, 0xC013, &chain), 5000);
+        let (port, log) = fake(Duration::from_millis(1), move |_, hello| {
+            if u16::from_be_bytes([hello[9], hello[10]]) > 0x0301 {
+                vec![record(21, &[2, 70])]
+            } else {
+                flight.chunks(333).map(<[u8]>::to_vec).collect()
+            }
+        });
+        let c = capture(&local(port, 10)).unwrap();
+        assert_eq!(c.via, Via::RawHello);
+        assert_eq!(c.protocol, Protocol::Tls10);
+        assert_eq!(c.cipher, Some(Suite { id: 0xC013 }));
+        assert_eq!(c.chain, chain);
+        assert_eq!(
+            c.rustls_error.as_deref(),
+            Some("the server sent the alert protocol_version")
+        );
+        // rustls, then TLS 1.2, 1.1 and 1.0 hellos.
+        let conns = connections(&log, 4);
+        assert_eq!(conns.len(), 4);
+        let versions: Vec<u16> = conns
+            .iter()
+            .map(|c| u16::from_be_bytes([c[9], c[10]]))
+            .collect();
+        assert_eq!(versions.iter().filter(|v| **v == 0x0301).count(), 1);
+        assert_eq!(versions.iter().filter(|v| **v == 0x0302).count(), 1);
+        for got in &conns {
+            assert!(
+                only_a_client_hello(got),
+                "sent more than a ClientHello: {got:02x?}"
+            );
+        }
+    }
+
+    /// No shared suite at all: one raw attempt (no fallback on anything but
+    /// protocol_version), and the alert named once.
+    #[test]
+    fn handshake_failure_everywhere_is_the_alert() {
+        let (port, log) = fake(Duration::ZERO, |_, _| vec![record(21, &[2, 40])]);
+        let e = capture(&local(port, 10)).unwrap_err();
+        let CaptureError::Alert { alert, message } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*alert, Alert::HANDSHAKE_FAILURE);
+        assert!(message.contains("127.0.0.1:"), "{message}");
+        assert!(message.contains("handshake_failure to a ClientHello offering TLS 1.0 to 1.2"));
+        assert!(!message.contains("rustls"), "{message}");
+        assert_eq!(e.kind(), "alert");
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(connections(&log, 2).len(), 2);
+    }
+
+    /// rustls is refused quickly, then the raw attempt meets a server
+    /// trickling a record a byte at a time: the one deadline ends both.
+    #[test]
+    fn one_deadline_bounds_both_attempts() {
+        let (port, _log) = fake(Duration::from_millis(100), |n, _| {
+            if n == 0 {
+                vec![record(21, &[2, 40])]
+            } else {
+                let mut chunks = vec![vec![22, 3, 3, 0x40, 0]];
+                chunks.extend(std::iter::repeat_n(vec![0], 100));
+                chunks
+            }
+        });
+        let start = Instant::now();
+        let e = capture(&local(port, 1)).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_millis(1800),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(e.kind(), "timeout", "{e}");
+        assert!(e.to_string().contains("timed out after 1 s"), "{e}");
+        assert!(e.to_string().contains("handshake_failure"), "{e}");
+    }
+
+    #[test]
+    fn answers_that_are_not_tls_are_named() {
+        let (port, log) = fake(Duration::ZERO, |_, _| {
+            vec![b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()]
+        });
+        let e = capture(&local(port, 5)).unwrap_err();
+        assert_eq!(e.kind(), "not-tls");
+        assert!(
+            e.to_string()
+                .ends_with("does not speak TLS: it answered \"SSH-2.0-OpenSSH_9.6\""),
+            "{e}"
+        );
+        // rustls's attempt says it all: no second connection.
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(log.lock().unwrap().len(), 1);
+    }
+
+    /// A proxy on 127.0.0.1 that reads the CONNECT request and answers
+    /// with `answer`, one byte every `pace`.
+    fn fake_proxy(answer: &'static [u8], pace: Duration) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match conn.read(&mut b) {
+                            Ok(1) => head.push(b[0]),
+                            _ => return,
+                        }
+                    }
+                    for byte in answer {
+                        if conn.write_all(&[*byte]).is_err() {
+                            return;
+                        }
+                        thread::sleep(pace);
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn proxy_trickling_its_answer_cannot_outlast_the_deadline() {
+        let port = fake_proxy(
+            b"HTTP/1.1 200 Connection established\r\nVia: a very slow proxy\r\n\r\n",
+            Duration::from_millis(200),
+        );
+        let mut t = local(443, 1);
+        t.proxy = Some(("127.0.0.1".into(), port));
+        let start = Instant::now();
+        let e = capture(&t).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_millis(1800),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(e.kind(), "proxy", "{e}");
+        assert!(e.to_string().contains("timed out after 1 s"), "{e}");
+    }
+
+    #[test]
+    fn proxy_refusing_connect_is_named() {
+        let port = fake_proxy(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+            Duration::ZERO,
+        );
+        let mut t = local(443, 5);
+        t.proxy = Some(("127.0.0.1".into(), port));
+        let e = capture(&t).unwrap_err();
+        assert_eq!(e.kind(), "proxy", "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "proxy 127.0.0.1:{port}: CONNECT 127.0.0.1:443 refused: \"HTTP/1.1 407 Proxy Authentication Required\""
+            )
+        );
     }
 }
