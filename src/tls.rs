@@ -1597,8 +1597,21 @@ mod tests {
         assert_eq!(ext(&exts, 0xFF01), Some(&[0][..]));
         assert_eq!(ext(&exts, 23), Some(&[][..]));
         // Padded out of the 256..511 range that hangs some load balancers.
-        let msg_len = record.len() - 5;
-        assert!(!(0x100..0x200).contains(&msg_len), "{msg_len}");
+        for host in [
+            "example.com",
+            "a-rather-long-host-name.in.a.subdomain.example.com",
+        ] {
+            let msg_len = client_hello(host, Protocol::Tls12, &[7; 32]).len() - 5;
+            assert!(!(0x100..0x200).contains(&msg_len), "{host}: {msg_len}");
+        }
+        let long = client_hello(
+            "a-rather-long-host-name.example.com",
+            Protocol::Tls12,
+            &[0; 32],
+        );
+        let (_, _, exts) = hello_parts(&long);
+        assert!(ext(&exts, 21).is_some_and(|pad| pad.iter().all(|b| *b == 0)));
+        assert_eq!(long.len() - 5, 0x200);
     }
 
     #[test]

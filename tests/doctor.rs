@@ -1903,7 +1903,8 @@ fn only_a_client_hello_check_refuses_anything_more() {
 }
 
 /// Through a relay that logs every byte doctor sends: to a CBC-only server
-/// (rustls refused, then the raw ClientHello) and a TLS 1.3 one (rustls),
+/// (rustls refused, then the raw ClientHello), a TLS 1.3 one and a TLS 1.2
+/// ECDHE-AEAD one (rustls: the chain is refused before any key exchange),
 /// each connection carries a ClientHello and nothing after it.
 #[test]
 fn doctor_sends_nothing_but_client_hellos() {
@@ -1916,6 +1917,11 @@ fn doctor_sends_nothing_but_client_hellos() {
             2,
         ),
         ("tls13", &["-tls1_3"][..], 1),
+        (
+            "tls12-aead",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"][..],
+            1,
+        ),
     ] {
         let srv = SServer::start(&tmp.path().join(name), &served, flags);
         let relay = Relay::start(srv.port);
