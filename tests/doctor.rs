@@ -1474,3 +1474,528 @@ fn exit_codes() {
     assert_eq!(json["urls"][1]["failure"], "connect", "{ran}");
     assert!(ran.stderr.contains("doctor found 1 problem"), "{ran}");
 }
+
+// =====================================================================
+// capture: the chain from servers rustls cannot talk to (tls::capture)
+// =====================================================================
+//
+// Real `openssl s_server`s on 127.0.0.1, each limited to what some old or
+// odd server speaks: CBC only, DHE only, static RSA only, TLS 1.0 or 1.1
+// only, TLS 1.3 only. The captured chain must be the served one (by
+// SHA-256, from openssl), with the protocol and suite the server chose.
+// Then: doctor sends nothing but ClientHellos (a relay logs every byte it
+// sends), and a proxy trickling its answer to CONNECT cannot hold it.
+
+use std::io::Write as _;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cabundle::tls::{Captured, Protocol, Target, Via};
+
+/// One 2048-bit RSA key (PEM) for every test server: RSA key exchange and
+/// RSA-signed suites need one, rcgen (over ring) cannot make one, openssl
+/// can, in a fraction of a second.
+fn rsa_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut cmd = scrubbed("openssl");
+        cmd.args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ]);
+        let ran = run_bounded(cmd);
+        assert_eq!(ran.code, Some(0), "openssl genpkey:\n{ran}");
+        ran.stdout
+    })
+}
+
+/// root → intermediate → leaf (RSA key, for 127.0.0.1 and localhost); the
+/// server presents leaf and intermediate.
+struct Served {
+    root: Ca,
+    intermediate: String,
+    leaf: String,
+}
+
+impl Served {
+    fn new() -> Served {
+        let root = valid_ca("cabundle capture Root");
+        let inter = intermediate(&root, "cabundle capture Intermediate", days(-30), days(365));
+        let key = KeyPair::from_pem(rsa_key()).unwrap();
+        let leaf = leaf_params(LOOPBACK_SANS, days(-1), days(30))
+            .signed_by(&key, &inter.issuer())
+            .unwrap()
+            .pem();
+        Served {
+            root,
+            intermediate: inter.pem,
+            leaf,
+        }
+    }
+
+    /// The served chain's SHA-256s, as openssl computes them.
+    fn fingerprints(&self) -> Vec<String> {
+        vec![
+            openssl_sha256(&self.leaf),
+            openssl_sha256(&self.intermediate),
+        ]
+    }
+}
+
+/// `openssl s_server -www` on 127.0.0.1 (a port the OS picks), serving
+/// `served` with `flags`; killed however the test ends.
+struct SServer {
+    _child: ServerChild,
+    port: u16,
+}
+
+impl SServer {
+    fn start(dir: &Path, served: &Served, flags: &[&str]) -> SServer {
+        let leaf = write(&dir.join("leaf.pem"), &served.leaf);
+        let inter = write(&dir.join("intermediate.pem"), &served.intermediate);
+        let key = write(&dir.join("key.pem"), rsa_key());
+        let out = dir.join("s_server.out");
+        let err = dir.join("s_server.err");
+        let mut cmd = scrubbed("openssl");
+        cmd.args(["s_server", "-accept", "127.0.0.1:0", "-www", "-cert"])
+            .arg(&leaf)
+            .arg("-cert_chain")
+            .arg(&inter)
+            .arg("-key")
+            .arg(&key)
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap());
+        let mut child = ServerChild(cmd.spawn().expect("openssl is required for these tests"));
+        let start = Instant::now();
+        loop {
+            let text = fs::read_to_string(&out).unwrap_or_default();
+            if let Some(port) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))
+                .and_then(|p| p.trim().parse().ok())
+            {
+                return SServer {
+                    _child: child,
+                    port,
+                };
+            }
+            let exited = child.0.try_wait().unwrap().is_some();
+            assert!(
+                !exited && start.elapsed() < Duration::from_secs(10),
+                "openssl s_server {flags:?} did not start:\n{text}{}",
+                fs::read_to_string(&err).unwrap_or_default()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `tls::capture` of 127.0.0.1:`port`, checked: the served chain, the
+/// protocol and suite (IANA number) expected, read by the path expected.
+fn captured(served: &Served, port: u16, protocol: Protocol, suite: u16, via: Via) -> Captured {
+    let target = Target {
+        host: "127.0.0.1".into(),
+        port,
+        proxy: None,
+        timeout: Duration::from_secs(10),
+    };
+    let start = Instant::now();
+    let c = cabundle::tls::capture(&target)
+        .unwrap_or_else(|e| panic!("capture of {protocol} suite 0x{suite:04X}: {e}"));
+    eprintln!(
+        "captured {} suite {} via {:?} in {:.2?}",
+        c.protocol,
+        c.cipher.map(|s| s.to_string()).unwrap_or_default(),
+        c.via,
+        start.elapsed()
+    );
+    let got: Vec<String> = c.chain.iter().map(|d| sha256_hex(d)).collect();
+    assert_eq!(
+        got,
+        served.fingerprints(),
+        "the chain captured is the one served"
+    );
+    assert_eq!(c.protocol, protocol);
+    assert_eq!(c.cipher.map(|s| s.id), Some(suite), "{:?}", c.cipher);
+    assert_eq!(c.via, via);
+    // rustls's reason is kept exactly when rustls could not read it.
+    assert_eq!(c.rustls_error.is_some(), via == Via::RawHello, "{c:?}");
+    c
+}
+
+#[test]
+fn capture_cbc_only_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    let srv = SServer::start(
+        tmp.path(),
+        &served,
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"],
+    );
+    let c = captured(&served, srv.port, Protocol::Tls12, 0xC013, Via::RawHello);
+    let suite = c.cipher.unwrap();
+    assert_eq!(suite.to_string(), "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+    assert!(suite.is_cbc() && !suite.is_aead_ecdhe() && !suite.is_dhe());
+    let why = c.rustls_error.unwrap();
+    assert!(why.contains("handshake_failure"), "{why}");
+}
+
+#[test]
+fn capture_dhe_only_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    // DSA-style parameters: generated in a fraction of the time of safe
+    // primes.
+    let dh = tmp.path().join("dh.pem");
+    let mut cmd = scrubbed("openssl");
+    cmd.args(["dhparam", "-dsaparam", "-out"])
+        .arg(&dh)
+        .arg("2048");
+    let ran = run_bounded(cmd);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let srv = SServer::start(
+        tmp.path(),
+        &served,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "DHE-RSA-AES128-GCM-SHA256",
+            "-dhparam",
+            dh.to_str().unwrap(),
+        ],
+    );
+    let c = captured(&served, srv.port, Protocol::Tls12, 0x009E, Via::RawHello);
+    let suite = c.cipher.unwrap();
+    assert_eq!(suite.to_string(), "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256");
+    assert!(suite.is_dhe() && !suite.is_cbc() && !suite.is_aead_ecdhe());
+}
+
+#[test]
+fn capture_static_rsa_only_servers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    for (cipher, id, name, cbc) in [
+        (
+            "AES128-GCM-SHA256",
+            0x009C,
+            "TLS_RSA_WITH_AES_128_GCM_SHA256",
+            false,
+        ),
+        ("AES128-SHA", 0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", true),
+    ] {
+        let dir = tmp.path().join(cipher);
+        let srv = SServer::start(&dir, &served, &["-tls1_2", "-cipher", cipher]);
+        let c = captured(&served, srv.port, Protocol::Tls12, id, Via::RawHello);
+        let suite = c.cipher.unwrap();
+        assert_eq!(suite.to_string(), name);
+        assert!(suite.is_static_rsa() && suite.is_cbc() == cbc);
+    }
+}
+
+/// TLS 1.0 and 1.1 need `@SECLEVEL=0` in OpenSSL 3. rustls is refused with
+/// protocol_version; the raw TLS 1.2 hello is answered in the older
+/// version, as version negotiation has it.
+#[test]
+fn capture_tls_1_0_and_1_1_only_servers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    for (flag, cipher, protocol, id) in [
+        (
+            "-tls1",
+            "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+            Protocol::Tls10,
+            0xC013,
+        ),
+        ("-tls1_1", "AES256-SHA:@SECLEVEL=0", Protocol::Tls11, 0x0035),
+    ] {
+        let dir = tmp.path().join(flag);
+        let srv = SServer::start(&dir, &served, &[flag, "-cipher", cipher]);
+        let c = captured(&served, srv.port, protocol, id, Via::RawHello);
+        let why = c.rustls_error.unwrap();
+        assert!(why.contains("protocol_version"), "{why}");
+    }
+}
+
+/// TLS 1.3 sends the certificate encrypted: only rustls's real handshake
+/// reads it. TLS 1.2 with ECDHE and AEAD is rustls's too.
+#[test]
+fn capture_tls_1_3_only_and_tls_1_2_aead_servers_through_rustls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    let srv = SServer::start(
+        &tmp.path().join("13"),
+        &served,
+        &["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"],
+    );
+    let c = captured(&served, srv.port, Protocol::Tls13, 0x1303, Via::Rustls);
+    assert!(c.cipher.unwrap().is_tls13());
+    let srv = SServer::start(
+        &tmp.path().join("12"),
+        &served,
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"],
+    );
+    let c = captured(&served, srv.port, Protocol::Tls12, 0xC030, Via::Rustls);
+    assert!(c.cipher.unwrap().is_aead_ecdhe());
+}
+
+/// doctor on a CBC-only server judges the chain it presents (before the
+/// raw ClientHello, it said "connect").
+#[test]
+fn doctor_reads_the_chain_of_a_cbc_only_server() {
+    let fx = Fixture::new();
+    let served = Served::new();
+    fx.add("root", &served.root);
+    let srv = SServer::start(
+        fx.dir(),
+        &served,
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"],
+    );
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.port).as_str(), "--json", "--timeout", "5"]);
+    let (ran, json) = run_json(cmd);
+    let u = &json["urls"][0];
+    assert_ne!(u["failure"], "connect", "{ran}");
+    let got: Vec<&str> = u["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, served.fingerprints(), "{ran}");
+}
+
+/// Every byte one client connection sent through a [`Relay`], and whether
+/// that connection has ended.
+type Sent = Arc<Mutex<(Vec<u8>, bool)>>;
+
+/// A TCP relay on 127.0.0.1 to an upstream port, logging what each client
+/// sends.
+struct Relay {
+    port: u16,
+    conns: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl Relay {
+    fn start(upstream: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Arc<Mutex<Vec<Sent>>> = Arc::default();
+        let all = conns.clone();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let sent: Sent = Arc::default();
+                all.lock().unwrap().push(sent.clone());
+                let (mut from_client, mut to_server) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                        sent.lock().unwrap().0.extend_from_slice(&buf[..n]);
+                        if to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to_server.shutdown(Shutdown::Write);
+                    sent.lock().unwrap().1 = true;
+                });
+                let (mut from_server, mut to_client) = (server, client);
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        Relay { port, conns }
+    }
+
+    /// What each connection sent, once all have ended (waiting up to 10 s).
+    fn sent(&self) -> Vec<Vec<u8>> {
+        let start = Instant::now();
+        loop {
+            let conns = self.conns.lock().unwrap();
+            if conns.iter().all(|c| c.lock().unwrap().1)
+                || start.elapsed() > Duration::from_secs(10)
+            {
+                return conns.iter().map(|c| c.lock().unwrap().0.clone()).collect();
+            }
+            drop(conns);
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The TLS records in `bytes`: (content type, body), if they parse whole.
+fn records(bytes: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            return Err(format!("a truncated record header: {rest:02x?}"));
+        }
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + len {
+            return Err("a truncated record".into());
+        }
+        out.push((rest[0], rest[5..5 + len].to_vec()));
+        rest = &rest[5 + len..];
+    }
+    Ok(out)
+}
+
+/// Are a connection's bytes exactly one ClientHello, in one handshake
+/// record, then nothing but TLS 1.3's empty ChangeCipherSpec (middlebox
+/// compatibility: unencrypted, no data)? No application data, no
+/// ClientKeyExchange, no Finished, not even an alert.
+fn only_a_client_hello(bytes: &[u8]) -> Result<(), String> {
+    let recs = records(bytes)?;
+    let kinds: Vec<u8> = recs.iter().map(|(k, _)| *k).collect();
+    let Some((22, hello)) = recs.first() else {
+        return Err(format!(
+            "no handshake record first (record types {kinds:?})"
+        ));
+    };
+    let len = hello
+        .get(1..4)
+        .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
+    if hello.first() != Some(&1) || len.map(|l| l + 4) != Some(hello.len()) {
+        return Err("the first record is not one ClientHello alone".into());
+    }
+    if recs[1..]
+        .iter()
+        .any(|(kind, body)| *kind != 20 || body != &[1])
+    {
+        return Err(format!("more than a ClientHello (record types {kinds:?})"));
+    }
+    Ok(())
+}
+
+/// The check above is not vacuous: a ClientHello followed by application
+/// data, an alert, or a second handshake message fails it.
+#[test]
+fn only_a_client_hello_check_refuses_anything_more() {
+    let hello = [22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0];
+    assert_eq!(only_a_client_hello(&hello), Ok(()));
+    let ccs = [&hello[..], &[20, 3, 3, 0, 1, 1]].concat();
+    assert_eq!(only_a_client_hello(&ccs), Ok(()));
+    for more in [
+        &[23, 3, 3, 0, 2, 0, 0][..],
+        &[21, 3, 3, 0, 2, 2, 42][..],
+        &[22, 3, 3, 0, 4, 16, 0, 0, 0][..],
+        &[20, 3, 3, 0, 1, 1, 23][..],
+    ] {
+        let bytes = [&hello[..], more].concat();
+        assert!(
+            only_a_client_hello(&bytes).is_err(),
+            "accepted {bytes:02x?}"
+        );
+    }
+    let two_in_one = [22, 3, 1, 0, 12, 1, 0, 0, 4, 3, 3, 0, 0, 14, 0, 0, 0];
+    assert!(only_a_client_hello(&two_in_one).is_err());
+    assert!(only_a_client_hello(&[]).is_err());
+}
+
+/// Through a relay that logs every byte doctor sends: to a CBC-only server
+/// (rustls refused, then the raw ClientHello), a TLS 1.3 one and a TLS 1.2
+/// ECDHE-AEAD one (rustls: the chain is refused before any key exchange),
+/// each connection carries a ClientHello and nothing after it.
+#[test]
+fn doctor_sends_nothing_but_client_hellos() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = Served::new();
+    for (name, flags, connections) in [
+        (
+            "cbc",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"][..],
+            2,
+        ),
+        ("tls13", &["-tls1_3"][..], 1),
+        (
+            "tls12-aead",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"][..],
+            1,
+        ),
+    ] {
+        let srv = SServer::start(&tmp.path().join(name), &served, flags);
+        let relay = Relay::start(srv.port);
+        let mut cmd = doctor(&tmp.path().join("home"));
+        cmd.args([url(relay.port).as_str(), "--json", "--timeout", "5"]);
+        let (ran, json) = run_json(cmd);
+        assert_eq!(
+            json["urls"][0]["chain"].as_array().unwrap().len(),
+            2,
+            "{ran}"
+        );
+        let sent = relay.sent();
+        assert_eq!(sent.len(), connections, "{name}: connections made\n{ran}");
+        for (i, bytes) in sent.iter().enumerate() {
+            eprintln!("{name}, connection {i}: sent {} bytes", bytes.len());
+            if let Err(e) = only_a_client_hello(bytes) {
+                panic!("{name}, connection {i}: {e}\n{ran}");
+            }
+        }
+    }
+}
+
+/// A proxy that accepts CONNECT and answers one byte a second: `--timeout
+/// 3` still ends doctor in about 3 s, naming the proxy.
+#[test]
+fn trickling_proxy_cannot_outlast_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match conn.read(&mut b) {
+                        Ok(1) => head.push(b[0]),
+                        _ => return,
+                    }
+                }
+                for byte in b"HTTP/1.1 200 Connection established\r\nVia: 1.1 slow\r\n\r\n" {
+                    if conn.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = doctor(&tmp.path().join("home"));
+    cmd.env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"))
+        .args(["https://127.0.0.1:9/", "--json", "--timeout", "3"]);
+    let (ran, json) = run_json(cmd);
+    let u = &json["urls"][0];
+    assert_eq!(u["failure"], "connect", "{ran}");
+    assert_eq!(u["proxy"], format!("127.0.0.1:{proxy}"), "{ran}");
+    assert!(
+        ran.elapsed < Duration::from_secs(6),
+        "took {:.1?}:\n{ran}",
+        ran.elapsed
+    );
+    let msg = message(u);
+    assert!(
+        msg.contains(&format!("proxy 127.0.0.1:{proxy}")) && msg.contains("timed out after 3 s"),
+        "{ran}"
+    );
+}
