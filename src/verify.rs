@@ -7,25 +7,64 @@
 //! as a verify callback that stops at the first error (every TLS client)
 //! sees it:
 //!
-//! 1. the leaf's key against the security level (`EE_KEY_TOO_SMALL`);
-//! 2. `build_chain`: trusted-first issuer lookup, `X509_check_issued`'s
-//!    issuer match (name, then AKID against SKID, issuer and serial, then
-//!    the signature algorithm against the issuer's key type), the presented
-//!    certificates in any order, a time-valid issuer preferred among
-//!    candidates, self-signed detection, partial chains;
-//! 3. `check_extensions`: critical extensions, `X509_check_ca`, the strict
-//!    RFC 5280 checks, `X509_PURPOSE_SSL_SERVER`, path length;
-//! 4. `check_auth_level`: key sizes and signature digests;
-//! 5. `check_id`: `X509_check_host` / `X509_check_ip`;
-//! 6. `internal_verify`: signatures top down, then validity periods;
-//! 7. `check_name_constraints`.
+//! 1. the leaf's key against the security level (`EE_KEY_TOO_SMALL`,
+//!    before anything else, as OpenSSL does);
+//! 2. `build_chain`: trusted-first issuer lookup (the default, under which
+//!    OpenSSL never needs its alternative-chain retries), issuer match as
+//!    `X509_check_issued` (canonical names, then AKID key id, issuer and
+//!    serial against the candidate, then its key type against the signature
+//!    algorithm), the presented certificates in any order, a time-valid
+//!    issuer preferred among candidates (else the one expiring last),
+//!    self-signed detection, a self-signed look-alike of a trusted root
+//!    refused, partial chains, the depth limit of 100;
+//! 3. `check_extensions`: unhandled critical extensions (OpenSSL 3.0's list
+//!    of handled ones), proxy certificates, `X509_check_ca` (v1 self-signed
+//!    roots, keyUsage-only and Netscape-type CAs accepted only as trust
+//!    anchors, never in strict mode), explicit EC parameters, the strict
+//!    checks below, `X509_PURPOSE_SSL_SERVER` (leaf: EKU serverAuth or
+//!    SGC, Netscape type SSL server, keyUsage digitalSignature,
+//!    keyEncipherment or keyAgreement; CAs, the trust anchor included: EKU
+//!    and Netscape SSL CA type), path length (self-issued certificates not
+//!    counted);
+//! 4. `check_auth_level`: key security bits of every certificate above the
+//!    leaf (`CA_KEY_TOO_SMALL`) and signature digest bits of every
+//!    certificate but the trust anchor (`CA_MD_TOO_WEAK`; MD5 is 39 bits,
+//!    SHA-1 63, so both fail from level 1);
+//! 5. `check_id`: `X509_check_host` (wildcard only as a whole first label
+//!    unless the profile allows partial ones, no wildcard in IDNA labels,
+//!    at least two labels after it, the CN only when no DNS SAN) or
+//!    `X509_check_ip` (IP SANs only);
+//! 6. `internal_verify`, top down: keyUsage of each issuer, the signature
+//!    of each certificate by its issuer (not the anchor's own), then the
+//!    validity of each certificate, the anchor's included: valid from
+//!    notBefore to the second before notAfter (OpenSSL 3.0 counts a
+//!    certificate as expired at its notAfter second);
+//! 7. `check_name_constraints`: directoryName, DNS, email, URI and IP
+//!    subtrees, the subject's emailAddress attributes, OpenSSL 3.0's check
+//!    of a DNS-like CN when the leaf has no DNS SAN, minimum/maximum and
+//!    unsupported types refused as OpenSSL refuses them.
 //!
-//! Not modelled (no TLS client of doctor's sets them, or no certificate
-//! type carries them): CRL and OCSP checks, policy checks, DANE, Suite B,
-//! proxy certificates beyond their refusal, OpenSSL's auxiliary trust
-//! settings (`TRUSTED CERTIFICATE` blocks: every trusted certificate here is
-//! a plain one), RFC 3779 resources, and the strict format check of the
-//! validity times (x509-parser has already read them).
+//! The strict checks (`X509_V_FLAG_X509_STRICT`, Python 3.13's default),
+//! made on every certificate of a chain longer than one, in OpenSSL 3.0's
+//! order: `INVALID_CA` for a leaf or anchor that is a CA only by the old
+//! rules, `PATHLEN_INVALID_FOR_NON_CA`, `PATHLEN_WITHOUT_KU_KEY_CERT_SIGN`,
+//! `CA_BCONS_NOT_CRITICAL`, `CA_CERT_MISSING_KEY_USAGE`,
+//! `KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA`, `ISSUER_NAME_EMPTY`,
+//! `SUBJECT_NAME_EMPTY`, `EMPTY_SUBJECT_SAN_NOT_CRITICAL`,
+//! `EMPTY_SUBJECT_ALT_NAME`, `SIGNATURE_ALGORITHM_INCONSISTENCY`,
+//! `MISSING_AUTHORITY_KEY_IDENTIFIER` (every certificate but the last),
+//! `MISSING_SUBJECT_KEY_IDENTIFIER` (CAs), `EXTENSIONS_REQUIRE_VERSION_3`,
+//! and `INVALID_PURPOSE` for extensions OpenSSL cannot decode. The AKID and
+//! SKID "critical" checks are left out: OpenSSL 3.0 does not handle either
+//! extension, so a critical one has already failed as unhandled.
+//!
+//! Not modelled (no TLS client doctor speaks for sets them, or no server
+//! certificate carries them): CRL and OCSP checks, policy checks, DANE,
+//! Suite B, proxy certificates beyond their refusal, OpenSSL's auxiliary
+//! trust settings (`TRUSTED CERTIFICATE` blocks: every trusted certificate
+//! here is a plain one), RFC 3779 resources, SmtpUTF8Mailbox names, and the
+//! format check of the validity times (`ERROR_IN_CERT_NOT_*_FIELD`:
+//! x509-parser has already read them).
 //!
 //! Signatures are checked with ring. It covers RSA PKCS#1 v1.5 with SHA-1,
 //! SHA-256 and SHA-512 for 1024- to 8192-bit keys and SHA-384 for 2048 to
@@ -33,8 +72,9 @@
 //! long as the hash) for 2048 to 8192 bits; ECDSA on P-256 and P-384 with
 //! SHA-256 or SHA-384 (uncompressed points); Ed25519. Anything else (MD5,
 //! SHA-224, SHA-3, ECDSA on P-521 or with SHA-512, DSA, Ed448) OpenSSL may
-//! accept; where its verdict would hang on such a signature, [`verify`]
-//! says [`Code::UnsupportedAlgorithm`] rather than guess.
+//! accept; where its verdict hangs on such a signature (from level 1 MD5
+//! and SHA-1 fail earlier, on their digest), [`verify`] says
+//! [`Code::UnsupportedAlgorithm`] rather than guess.
 
 use std::net::IpAddr;
 
@@ -190,6 +230,13 @@ pub struct Failure {
     /// The chain as far as it was built, leaf first; the certificate at
     /// fault is `chain[depth]`.
     pub chain: Vec<Cert>,
+}
+
+impl Failure {
+    /// The certificate at fault.
+    pub fn cert(&self) -> Option<&Cert> {
+        self.chain.get(self.depth)
+    }
 }
 
 impl std::fmt::Display for Failure {
