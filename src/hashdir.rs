@@ -68,7 +68,7 @@ const UTF8_STRING: u8 = 0x0c;
 /// AttributeTypeAndValues, concatenated with no outer SEQUENCE. Empty RDNs
 /// vanish, as they do in OpenSSL's flattened entry list, and a name with
 /// no entries encodes as nothing.
-fn canonical_name(name: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn canonical_name(name: &[u8]) -> Result<Vec<u8>, String> {
     let (seq, rest) = Tlv::read_tagged(name, SEQUENCE, "Name")?;
     if !rest.is_empty() {
         return Err("trailing bytes after the Name".into());

@@ -22,5 +22,6 @@ pub mod store;
 pub mod sync;
 pub mod system;
 pub mod tls;
+pub mod verify;
 
 pub use error::{Error, Result};
