@@ -283,6 +283,9 @@ enum Spec {
     Close,
     /// Read the ClientHello, then reset (RST, via SO_LINGER 0).
     Reset,
+    /// Plain HTTP answering every request with these bytes (an AIA
+    /// caIssuers URL's certificate).
+    Http(Vec<u8>),
     /// Read the ClientHello, then send a TLS record header announcing a
     /// long record and one byte of it a second: never silent for long.
     Trickle,
@@ -341,6 +344,11 @@ def handle(mode, arg, conn):
             hello(conn)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
+        elif mode == "http":
+            conn.settimeout(10)
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/pkix-cert\r\nContent-Length: %d\r\n\r\n" % len(arg) + arg)
+            conn.close()
         elif mode == "trickle":
             hello(conn)
             conn.sendall(b"\x16\x03\x03\x30\x00")
@@ -364,7 +372,12 @@ while args:
     if mode == "tls":
         chain, key = args.pop(0), args.pop(0)
         arg = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # The server must present weak chains (MD5, small keys) for the
+        # clients to judge; its own level would refuse to load them.
+        arg.set_ciphers("DEFAULT:@SECLEVEL=0")
         arg.load_cert_chain(chain, key)
+    elif mode == "http":
+        arg = open(args.pop(0), "rb").read()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(32)
@@ -393,6 +406,12 @@ impl Servers {
                     args.push("tls".into());
                     args.push(c.display().to_string());
                     args.push(k.display().to_string());
+                    continue;
+                }
+                Spec::Http(body) => {
+                    let f = write(&dir.join(format!("{i}-body")), body);
+                    args.push("http".into());
+                    args.push(f.display().to_string());
                     continue;
                 }
                 Spec::Plain => "plain",
@@ -501,11 +520,97 @@ fn python_accepts(cafile: &Path, port: u16) -> bool {
 // ------------------------------------------------------------- assertions
 
 /// `doctor URL --json` with SSL_CERT_FILE unset, so the bundle is the trust
-/// set in force: the failure class is `expect`, the exit code follows, and
-/// openssl and Python, trusting the bundle, reach the same verdict.
+/// set in force: see [`judge`].
 fn diagnose(fx: &Fixture, port: u16, expect: Option<&str>) -> Value {
+    judge(fx, port, None, expect)
+}
+
+/// What a client made of a server.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Verified,
+    /// Verification failed: OpenSSL's error number (s_client) or none
+    /// (requests, which gives only the text), and the text.
+    Refused(Option<i64>, String),
+    /// The handshake failed before any verdict on the chain.
+    NoHandshake(String),
+}
+
+/// `openssl s_client -verify_return_error` trusting `cafile` alone, for the
+/// IP 127.0.0.1 (the name doctor was given).
+fn s_client(cafile: &Path, port: u16) -> Outcome {
+    let mut cmd = scrubbed("openssl");
+    cmd.args(["s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", "localhost", "-verify_return_error"])
+        .arg("-CAfile")
+        .arg(cafile)
+        .args(["-no-CApath", "-no-CAstore", "-verify_ip", "127.0.0.1"]);
+    let ran = run_bounded(cmd);
+    assert!(!ran.timed_out, "openssl s_client hung:\n{ran}");
+    let text = format!("{}{}", ran.stdout, ran.stderr);
+    if ran.code == Some(0) && text.contains("Verify return code: 0 (ok)") {
+        return Outcome::Verified;
+    }
+    // "verify error:num=10:certificate has expired"
+    match text
+        .lines()
+        .find_map(|l| l.split("verify error:num=").nth(1))
+    {
+        Some(rest) => {
+            let (num, why) = rest.split_once(':').unwrap_or((rest, ""));
+            Outcome::Refused(num.parse().ok(), why.trim().to_string())
+        }
+        None => Outcome::NoHandshake(text.lines().last().unwrap_or("").to_string()),
+    }
+}
+
+const REQUESTS_CLIENT: &str = r#"
+import sys, requests
+cafile, port = sys.argv[1], sys.argv[2]
+try:
+    requests.get("https://127.0.0.1:%s/" % port, verify=cafile, timeout=10)
+    print("OK")
+except requests.exceptions.SSLError as e:
+    text = str(e)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        print("VERIFY", text.split("certificate verify failed:")[-1].split("(_ssl")[0].strip())
+    else:
+        print("HANDSHAKE", text)
+except Exception as e:
+    print("HANDSHAKE", type(e).__name__, e)
+"#;
+
+/// Python `requests` (the shared venv's) with `verify=cafile`.
+fn requests(cafile: &Path, port: u16) -> Outcome {
+    let mut cmd = scrubbed(common::venv::venv_python(common::venv::venv()));
+    cmd.args(["-c", REQUESTS_CLIENT])
+        .arg(cafile)
+        .arg(port.to_string())
+        .env("NO_PROXY", "*");
+    let ran = run_bounded(cmd);
+    assert!(!ran.timed_out, "requests hung:\n{ran}");
+    let line = ran.stdout.trim();
+    match line.split_once(' ') {
+        _ if line == "OK" => Outcome::Verified,
+        Some(("VERIFY", why)) => Outcome::Refused(None, why.to_string()),
+        Some(("HANDSHAKE", why)) => Outcome::NoHandshake(why.to_string()),
+        _ => panic!("the requests client failed:\n{ran}"),
+    }
+}
+
+/// `doctor URL --json`, trusting `trust` through SSL_CERT_FILE when given
+/// (else the bundle, SSL_CERT_FILE unset). The class is `expect`, the exit
+/// code follows, and the verdict is the clients': `openssl s_client`
+/// fails when doctor's OpenSSL verdict fails, with the same error number;
+/// requests agrees, or, where the two differ, doctor has a line saying so
+/// for Python. One row of the closing note's table is printed per call.
+fn judge(fx: &Fixture, port: u16, trust: Option<&Path>, expect: Option<&str>) -> Value {
     let mut cmd = doctor(&fx.home);
-    cmd.args([url(port).as_str(), "--json", "--timeout", "3"]);
+    if let Some(file) = trust {
+        cmd.env("SSL_CERT_FILE", file);
+    }
+    cmd.args([url(port).as_str(), "--json", "--timeout", "5"]);
     let (ran, json) = run_json(cmd);
     let u = json["urls"][0].clone();
     let ok = expect.is_none();
@@ -518,29 +623,86 @@ fn diagnose(fx: &Fixture, port: u16, expect: Option<&str>) -> Value {
             ran.stderr.contains("doctor found 1 problem"),
             "stderr should say a problem was found:\n{ran}"
         );
+        let fix = u["fix"].as_str().unwrap_or_default();
+        if u["server_fault"] == true {
+            assert!(
+                !fix.contains("cabundle add") && !fix.contains("--save-issuer"),
+                "the server is at fault, yet the fix adds something here:\n{ran}"
+            );
+        }
     }
-    assert!(
-        !u["message"].as_str().unwrap().is_empty(),
-        "an empty message:\n{ran}"
-    );
+    assert!(!message(&u).is_empty(), "an empty message:\n{ran}");
     let in_force = &u["trust"][0];
     assert_eq!(in_force["trust_set"], "in force", "{ran}");
+    let cafile = trust.map(Path::to_path_buf).unwrap_or_else(|| fx.bundle());
     assert!(
         in_force["source"]
             .as_str()
             .unwrap()
-            .contains(&fx.bundle().display().to_string()),
-        "with SSL_CERT_FILE unset the bundle is in force:\n{ran}"
+            .contains(&cafile.display().to_string()),
+        "the trust set in force is {}:\n{ran}",
+        cafile.display()
     );
-    assert_eq!(
-        openssl_accepts(&fx.bundle(), port),
-        ok,
-        "openssl s_client disagrees with doctor:\n{ran}"
-    );
-    assert_eq!(
-        python_accepts(&fx.bundle(), port),
-        ok,
-        "python ssl disagrees with doctor:\n{ran}"
+
+    let curl = s_client(&cafile, port);
+    let py = requests(&cafile, port);
+    let code = u["openssl_error"]["code"].as_i64();
+    match expect {
+        None => {
+            assert_eq!(curl, Outcome::Verified, "openssl disagrees:\n{ran}");
+            assert_eq!(py, Outcome::Verified, "requests disagrees:\n{ran}");
+        }
+        Some("protocol") => {
+            assert_eq!(u["openssl_error"], Value::Null, "{ran}");
+            let refusing: Vec<&str> = u["clients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["ok"] == false)
+                .map(|c| c["client"].as_str().unwrap())
+                .collect();
+            for (outcome, name) in [(&curl, "curl and"), (&py, "Python (requests")] {
+                assert!(
+                    !matches!(outcome, Outcome::Refused(..)),
+                    "{name} refused the chain, not the connection: {outcome:?}\n{ran}"
+                );
+                let said = refusing.iter().any(|c| c.starts_with(name));
+                assert_eq!(
+                    said,
+                    matches!(outcome, Outcome::NoHandshake(_)),
+                    "doctor's line for {name} disagrees with it ({outcome:?}):\n{ran}"
+                );
+            }
+        }
+        Some(_) => {
+            match &curl {
+                Outcome::Refused(n, _) => assert_eq!(
+                    *n, code,
+                    "openssl s_client fails with another error than doctor's:\n{ran}"
+                ),
+                other => panic!("openssl s_client: {other:?}, doctor: {expect:?}\n{ran}"),
+            }
+            if py == Outcome::Verified {
+                let python_line = u["clients"].as_array().unwrap().iter().any(|c| {
+                    c["client"].as_str().unwrap().starts_with("Python") && c["ok"] == true
+                });
+                assert!(
+                    python_line,
+                    "requests accepts, and doctor does not say so:\n{ran}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "ROW | {} | {} | {} | {} |",
+        thread::current().name().unwrap_or("?"),
+        match &curl {
+            Outcome::Verified => "verified".to_string(),
+            Outcome::Refused(n, why) => format!("error {} {why}", n.unwrap_or(0)),
+            Outcome::NoHandshake(_) => "handshake fails".to_string(),
+        },
+        expect.unwrap_or("(verified)"),
+        u["fix"].as_str().unwrap_or("-")
     );
     u
 }
@@ -672,12 +834,14 @@ fn expired_root_with_no_other_path() {
     assert_eq!(chain_field(&u, 2, "expired"), true);
 }
 
+/// The server sends its leaf and the root that issued it, which nothing
+/// here knows (a TLS-inspection proxy's own CA, say).
 #[test]
 fn unknown_issuer_names_the_issuer() {
     let fx = Fixture::new();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let (leaf, key) = unknown.leaf(days(-1), days(30));
-    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &unknown.pem], &key)]);
 
     let u = diagnose(&fx, srv.ports[0], Some("unknown-issuer"));
     assert!(
@@ -716,8 +880,18 @@ fn hostname_mismatch() {
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
     let u = diagnose(&fx, srv.ports[0], Some("hostname-mismatch"));
-    assert!(message(&u).contains("127.0.0.1"), "{u:#}");
-    assert_eq!(u["server_fault"], true);
+    // An IP typed by the user: the certificate names the host, so connect
+    // by its name; the server is not to blame.
+    assert!(message(&u).contains("you asked for 127.0.0.1"), "{u:#}");
+    assert!(message(&u).contains("other.example"), "{u:#}");
+    assert_eq!(u["server_fault"], false);
+    assert!(
+        u["fix"]
+            .as_str()
+            .unwrap()
+            .contains("https://other.example/"),
+        "{u:#}"
+    );
 }
 
 /// The server sends its leaf alone; the leaf says where its issuer lives
@@ -795,7 +969,10 @@ fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
     let (leaf_e, key_e) = elsewhere.leaf(days(-1), days(30));
     let srv = Servers::start(
         fx.dir(),
-        &[tls(&[&leaf_a], &key_a), tls(&[&leaf_e], &key_e)],
+        &[
+            tls(&[&leaf_a, &added.pem], &key_a),
+            tls(&[&leaf_e, &elsewhere.pem], &key_e),
+        ],
     );
     let (in_bundle, only_in_file) = (srv.ports[0], srv.ports[1]);
 
@@ -803,8 +980,9 @@ fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
     diagnose(&fx, in_bundle, None);
     diagnose(&fx, only_in_file, Some("unknown-issuer"));
 
-    // Set: the file decides.
-    for (port, expect) in [(in_bundle, Some("unknown-issuer")), (only_in_file, None)] {
+    // Set: the file decides; the bundle, no longer in force, is named
+    // when it would have accepted.
+    for (port, expect) in [(in_bundle, Some("bundle-lacks-root")), (only_in_file, None)] {
         let mut cmd = doctor(&fx.home);
         cmd.env("SSL_CERT_FILE", &only_elsewhere).args([
             url(port).as_str(),
@@ -952,8 +1130,8 @@ fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
     assert!(!again.exists(), "a healthy server's chain was saved");
 }
 
-/// The unknown-issuer server of the class test (leaf alone): the saved file
-/// is a PEM openssl reads, and doctor adds nothing.
+/// A server sending its leaf alone: nothing to save, and doctor says why
+/// (and adds nothing).
 #[test]
 fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
     let fx = Fixture::new();
@@ -969,7 +1147,7 @@ fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
         .arg("--save-issuer")
         .arg(&saved);
     let (ran, json) = run_json(cmd);
-    assert_eq!(json["urls"][0]["failure"], "unknown-issuer", "{ran}");
+    assert_eq!(json["urls"][0]["failure"], "missing-intermediate", "{ran}");
     assert_eq!(json["urls"][0]["saved_issuer"], Value::Null, "{ran}");
     assert!(!saved.exists(), "the leaf was saved as its own issuer");
     assert!(
@@ -1016,6 +1194,580 @@ fn save_issuer_does_not_pass_off_the_leaf_as_the_issuer() {
             message(u).contains("did not send") || message(u).contains("not saved"),
             "say why nothing was saved:\n{ran}"
         );
+    }
+}
+
+// ------------------------------------------- every class, against openssl
+
+/// A certificate the openssl CLI makes, for what rcgen cannot: SHA-1 and
+/// MD5 signatures, RSA keys of any size.
+struct Made {
+    pem: String,
+    cert: PathBuf,
+    key: PathBuf,
+    key_pem: String,
+}
+
+impl Made {
+    /// An rcgen CA, as files openssl can sign with.
+    fn from_ca(dir: &Path, name: &str, ca: &Ca) -> Made {
+        let key_pem = ca.key.serialize_pem();
+        Made {
+            cert: write(&dir.join(format!("made/{name}.pem")), &ca.pem),
+            key: write(&dir.join(format!("made/{name}.key")), &key_pem),
+            pem: ca.pem.clone(),
+            key_pem,
+        }
+    }
+}
+
+const MADE_CA: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash";
+const MADE_LEAF: &str = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth";
+
+/// `openssl` makes `name` (CN "cabundle doctor NAME"), valid from now for
+/// 30 days: key `rsa:BITS` or `ec`, signed with `md` by `issuer` (or
+/// itself), with the extensions `ext` (openssl config lines).
+fn made(dir: &Path, name: &str, key: &str, md: &str, ext: &str, issuer: Option<&Made>) -> Made {
+    let d = dir.join("made");
+    fs::create_dir_all(&d).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = scrubbed("openssl");
+        cmd.args(args);
+        let ran = run_bounded(cmd);
+        assert_eq!(ran.code, Some(0), "openssl {args:?}:\n{ran}");
+    };
+    let key_path = d.join(format!("{name}.key"));
+    let k = key_path.to_str().unwrap();
+    match key {
+        "rsa:2048" => {
+            write(&key_path, rsa_key());
+        }
+        "ec" => run(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            k,
+        ]),
+        rsa => {
+            let bits = format!("rsa_keygen_bits:{}", rsa.trim_start_matches("rsa:"));
+            run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", &bits, "-out", k]);
+        }
+    }
+    let cfg = write(
+        &d.join(format!("{name}.cnf")),
+        format!("[req]\ndistinguished_name=dn\n[dn]\n[v3]\n{ext}\nauthorityKeyIdentifier=keyid\n"),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let subj = format!("/CN=cabundle doctor {name}/O=cabundle tests");
+    let cert = d.join(format!("{name}.pem"));
+    let c = cert.to_str().unwrap();
+    let md = format!("-{md}");
+    match issuer {
+        None => run(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            k,
+            "-subj",
+            &subj,
+            "-days",
+            "30",
+            &md,
+            "-config",
+            cfg,
+            "-extensions",
+            "v3",
+            "-out",
+            c,
+        ]),
+        Some(i) => {
+            let csr = d.join(format!("{name}.csr"));
+            let csr = csr.to_str().unwrap();
+            run(&[
+                "req", "-new", "-key", k, "-subj", &subj, "-config", cfg, "-out", csr,
+            ]);
+            let serial = format!("{}", 1000 + name.len() * 7919 + fastrand_serial());
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-CA",
+                i.cert.to_str().unwrap(),
+                "-CAkey",
+                i.key.to_str().unwrap(),
+                "-set_serial",
+                &serial,
+                "-days",
+                "30",
+                &md,
+                "-extfile",
+                cfg,
+                "-extensions",
+                "v3",
+                "-out",
+                c,
+            ]);
+        }
+    }
+    Made {
+        pem: fs::read_to_string(&cert).unwrap(),
+        key_pem: fs::read_to_string(&key_path).unwrap(),
+        cert,
+        key: key_path,
+    }
+}
+
+/// Distinct serials across one run (issuer and serial must not repeat).
+fn fastrand_serial() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(1);
+    N.fetch_add(1, Ordering::Relaxed) * 104_729
+}
+
+impl Fixture {
+    /// `cabundle add` a CA given as PEM.
+    fn add_pem(&self, name: &str, pem: &str) {
+        let file = write(&self.dir().join(format!("add-{name}.pem")), pem);
+        cb(&self.home)
+            .arg("add")
+            .arg(&file)
+            .arg("--name")
+            .arg(name)
+            .arg("--root")
+            .arg(&self.root)
+            .assert()
+            .success();
+    }
+}
+
+/// The seed's case: the trust file in force (SSL_CERT_FILE) still holds a
+/// root that expired, and the server's chain ends there. openssl, curl
+/// and requests given that file fail with "certificate has expired" at
+/// depth 2; so does doctor, and its fix is the bundle, which prunes it.
+#[test]
+fn expired_root_in_the_trust_file_in_force() {
+    let fx = Fixture::new();
+    let root = ca(
+        "cabundle doctor Expired Trusted Root",
+        days(-3000),
+        days(-2),
+    );
+    let inter = intermediate(
+        &root,
+        "cabundle doctor Issuing CA under it",
+        days(-100),
+        days(300),
+    );
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-10), days(60));
+    let trust = write(&fx.dir().join("old-bundle.pem"), &root.pem);
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &key)]);
+
+    let u = judge(&fx, srv.ports[0], Some(&trust), Some("expired-root"));
+    assert_eq!(u["openssl_error"]["depth"], 2, "{u:#}");
+    assert_eq!(u["openssl_error"]["code"], 10, "{u:#}");
+    assert!(message(&u).contains("Expired Trusted Root"), "{u:#}");
+    assert!(u["fix"].as_str().unwrap().contains("cabundle env"), "{u:#}");
+}
+
+#[test]
+fn not_yet_valid_intermediate() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Future CA");
+    fx.add("root", &root);
+    let inter = intermediate(&root, "cabundle doctor Future CA", days(5), days(300));
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("not-yet-valid"));
+    assert_eq!(u["openssl_error"]["depth"], 1, "{u:#}");
+    assert!(message(&u).contains("Future CA (depth 1)"), "{u:#}");
+}
+
+/// An intermediate signed with SHA-1 (ECDSA with SHA-1, by an rcgen root):
+/// the fix is the server's, and never "add the issuer".
+#[test]
+fn sha1_intermediate_is_a_weak_signature() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over SHA-1");
+    fx.add("root", &root);
+    let r = Made::from_ca(fx.dir(), "root", &root);
+    let inter = made(fx.dir(), "SHA-1 CA", "ec", "sha1", MADE_CA, Some(&r));
+    let leaf = made(fx.dir(), "leaf", "ec", "sha256", MADE_LEAF, Some(&inter));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf.pem, &inter.pem], &leaf.key_pem)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("weak-signature"));
+    assert!(message(&u).contains("ECDSA with SHA-1"), "{u:#}");
+    assert_eq!(u["server_fault"], true);
+}
+
+#[test]
+fn md5_leaf_is_a_weak_signature() {
+    let fx = Fixture::new();
+    let root = made(fx.dir(), "RSA Root", "rsa:2048", "sha256", MADE_CA, None);
+    fx.add_pem("root", &root.pem);
+    let leaf = made(fx.dir(), "leaf", "ec", "md5", MADE_LEAF, Some(&root));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf.pem], &leaf.key_pem)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("weak-signature"));
+    assert!(message(&u).contains("MD5 with RSA"), "{u:#}");
+    assert_eq!(u["openssl_error"]["depth"], 0, "{u:#}");
+}
+
+/// A 768-bit RSA intermediate under a good root, and a 768-bit RSA root
+/// in the trust file: both too weak at any OpenSSL security level.
+#[test]
+fn weak_rsa_keys() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Weak CA");
+    fx.add("root", &root);
+    let r = Made::from_ca(fx.dir(), "root", &root);
+    let inter = made(fx.dir(), "Weak CA", "rsa:768", "sha256", MADE_CA, Some(&r));
+    let leaf = made(fx.dir(), "leaf", "ec", "sha256", MADE_LEAF, Some(&inter));
+    let weak_root = made(fx.dir(), "Weak Root", "rsa:768", "sha256", MADE_CA, None);
+    let leaf2 = made(
+        fx.dir(),
+        "leaf2",
+        "ec",
+        "sha256",
+        MADE_LEAF,
+        Some(&weak_root),
+    );
+    let trust = write(&fx.dir().join("weak-root.pem"), &weak_root.pem);
+    let srv = Servers::start(
+        fx.dir(),
+        &[
+            tls(&[&leaf.pem, &inter.pem], &leaf.key_pem),
+            tls(&[&leaf2.pem], &leaf2.key_pem),
+        ],
+    );
+
+    let u = diagnose(&fx, srv.ports[0], Some("weak-key"));
+    assert!(message(&u).contains("Weak CA (depth 1)"), "{u:#}");
+    let u = judge(&fx, srv.ports[1], Some(&trust), Some("weak-key"));
+    assert!(message(&u).contains("Weak Root (depth 1)"), "{u:#}");
+}
+
+#[test]
+fn client_only_leaf_is_the_wrong_purpose() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Client Cert");
+    fx.add("root", &root);
+    let key = KeyPair::generate().unwrap();
+    let mut p = leaf_params(LOOPBACK_SANS, days(-1), days(30));
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let leaf = p.signed_by(&key, &root.issuer()).unwrap().pem();
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key.serialize_pem())]);
+
+    diagnose(&fx, srv.ports[0], Some("wrong-purpose"));
+}
+
+/// The intermediate may issue only under example.com; the leaf is for
+/// localhost.
+#[test]
+fn name_constraints_violation() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Constrained CA");
+    fx.add("root", &root);
+    let key = KeyPair::generate().unwrap();
+    let mut p = ca_params("cabundle doctor example.com only", days(-30), days(300));
+    p.name_constraints = Some(rcgen::NameConstraints {
+        permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.com".into())],
+        excluded_subtrees: vec![],
+    });
+    let inter = Ca {
+        pem: p.signed_by(&key, &root.issuer()).unwrap().pem(),
+        key,
+        params: p,
+    };
+    let (leaf, leaf_key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &leaf_key)]);
+
+    diagnose(&fx, srv.ports[0], Some("name-constraints"));
+}
+
+/// The root allows no intermediate (pathLen 0); the server's chain has one.
+#[test]
+fn path_length_violation() {
+    let fx = Fixture::new();
+    let key = KeyPair::generate().unwrap();
+    let mut p = ca_params("cabundle doctor Root with pathLen 0", days(-30), days(3000));
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let root = Ca {
+        pem: p.self_signed(&key).unwrap().pem(),
+        key,
+        params: p,
+    };
+    fx.add("root", &root);
+    let inter = intermediate(
+        &root,
+        "cabundle doctor CA under pathLen 0",
+        days(-30),
+        days(300),
+    );
+    let (leaf, leaf_key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &leaf_key)]);
+
+    diagnose(&fx, srv.ports[0], Some("path-length"));
+}
+
+/// The certificate that signed the leaf says CA:FALSE.
+#[test]
+fn issuer_that_is_not_a_ca() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Non-CA");
+    fx.add("root", &root);
+    let key = KeyPair::generate().unwrap();
+    let mut p = ca_params("cabundle doctor Not a CA", days(-30), days(300));
+    p.is_ca = IsCa::ExplicitNoCa;
+    let not_ca = Ca {
+        pem: p.signed_by(&key, &root.issuer()).unwrap().pem(),
+        key,
+        params: p,
+    };
+    let (leaf, leaf_key) = leaf_from(&not_ca, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &not_ca.pem], &leaf_key)]);
+
+    diagnose(&fx, srv.ports[0], Some("not-a-ca"));
+}
+
+#[test]
+fn unknown_critical_extension() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over a Critical Extension");
+    fx.add("root", &root);
+    let mut ext =
+        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    ext.set_criticality(true);
+    let (leaf, key) = leaf_from(&root, LOOPBACK_SANS, vec![ext], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    diagnose(&fx, srv.ports[0], Some("unsupported-critical-extension"));
+}
+
+/// The leaf alone, no AIA URL, and its issuer (not self-issued) is in no
+/// store: the intermediate is missing, and there is nothing to save.
+#[test]
+fn missing_intermediate_without_aia() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over Issuing CA 2");
+    fx.add("root", &root);
+    let inter = intermediate(&root, "cabundle doctor Issuing CA 2", days(-100), days(300));
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("missing-intermediate"));
+    assert!(message(&u).contains("Issuing CA 2"), "{u:#}");
+    assert!(
+        !u["fix"].as_str().unwrap().contains("--save-issuer"),
+        "{u:#}"
+    );
+}
+
+/// The leaf's AIA URL serves the intermediate (over plain HTTP on
+/// 127.0.0.1, as CAs publish them): doctor fetches it and confirms that
+/// with it the chain verifies.
+#[test]
+fn missing_intermediate_confirmed_through_aia() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root over Issuing CA 3");
+    fx.add("root", &root);
+    let inter = intermediate(&root, "cabundle doctor Issuing CA 3", days(-100), days(300));
+    let der = cabundle::decode::decode(inter.pem.as_bytes()).items[0]
+        .cert
+        .der
+        .clone();
+    let http = Servers::start(&fx.dir().join("aia"), &[Spec::Http(der)]);
+    let aia = format!("http://127.0.0.1:{}/ca3.der", http.ports[0]);
+    let (leaf, key) = leaf_from(
+        &inter,
+        LOOPBACK_SANS,
+        vec![aia_ca_issuers(&aia)],
+        days(-1),
+        days(30),
+    );
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("missing-intermediate"));
+    assert!(
+        message(&u).contains(&format!("fetched from {aia}")),
+        "{u:#}"
+    );
+    assert!(message(&u).contains("the chain verifies"), "{u:#}");
+}
+
+/// leaf, root, intermediate: out of order, which OpenSSL sorts out.
+#[test]
+fn reversed_chain_verifies_as_in_openssl() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root of a Reversed Chain");
+    fx.add("root", &root);
+    let inter = intermediate(
+        &root,
+        "cabundle doctor CA of a Reversed Chain",
+        days(-30),
+        days(300),
+    );
+    let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &root.pem, &inter.pem], &key)]);
+
+    diagnose(&fx, srv.ports[0], None);
+}
+
+/// A self-signed server certificate that says CA:TRUE: doctor's advice
+/// (save it, review it, `add --allow-leaf`) is followed, and then doctor,
+/// curl and requests all accept it.
+#[test]
+fn self_signed_ca_server_after_the_advice_is_followed() {
+    let fx = Fixture::new();
+    let key = KeyPair::generate().unwrap();
+    let mut p = leaf_params(LOOPBACK_SANS, days(-1), days(30));
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = p.self_signed(&key).unwrap().pem();
+    let srv = Servers::start(fx.dir(), &[tls(&[&cert], &key.serialize_pem())]);
+
+    let u = diagnose(&fx, srv.ports[0], Some("self-signed"));
+    let saved = fx.dir().join("server.pem");
+    let mut cmd = doctor(&fx.home);
+    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(&saved);
+    let (ran, _) = run_json(cmd);
+    assert!(saved.exists(), "{u:#}\n{ran}");
+    cb(&fx.home)
+        .args(["add", "--allow-leaf"])
+        .arg(&saved)
+        .arg("--root")
+        .arg(&fx.root)
+        .assert()
+        .success();
+    diagnose(&fx, srv.ports[0], None);
+}
+
+const PY313_CLIENT: &str = r#"
+import socket, ssl, sys
+cafile, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=cafile)
+# What Python 3.13's create_default_context adds.
+ctx.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+try:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1"):
+            print("OK")
+except ssl.SSLCertVerificationError as e:
+    print("FAIL", e.verify_message)
+"#;
+
+/// A leaf without an Authority Key Identifier (rcgen's default): OpenSSL's
+/// defaults, curl and Python 3.12 accept it; Python 3.13's strict flags
+/// refuse it, and doctor says so on a line of its own. Python 3.13's flags
+/// are set by hand on this machine's Python, over the same OpenSSL.
+#[test]
+fn python_3_13_strictness_has_its_own_line() {
+    let fx = Fixture::new();
+    let root = valid_ca("cabundle doctor Root for Strict Python");
+    fx.add("root", &root);
+    let (leaf, key) = root.leaf(days(-1), days(30));
+    let (_, text) = common::openssl(&["x509", "-noout", "-text"], &leaf);
+    assert!(!text.contains("Authority Key Identifier"), "{text}");
+    let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
+
+    let u = diagnose(&fx, srv.ports[0], None);
+    let line = u["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client"].as_str().unwrap().starts_with("Python 3.13"))
+        .unwrap_or_else(|| panic!("no line for Python 3.13:\n{u:#}"))
+        .clone();
+    assert_eq!(line["ok"], false, "{u:#}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authority Key Identifier"),
+        "{u:#}"
+    );
+    let mut cmd = scrubbed("python3");
+    cmd.args(["-c", PY313_CLIENT])
+        .arg(fx.bundle())
+        .arg(srv.ports[0].to_string());
+    let ran = run_bounded(cmd);
+    assert!(
+        ran.stdout.starts_with("FAIL") && ran.stdout.contains("Authority Key Identifier"),
+        "Python with 3.13's flags should refuse it:\n{ran}"
+    );
+}
+
+// ------------------------------- protocols and suites the clients refuse
+
+/// Each server speaks one thing; doctor reads its chain (which verifies)
+/// and says which clients refuse the connection, as curl and requests do.
+#[test]
+fn protocols_and_suites_per_client() {
+    let fx = Fixture::new();
+    let served = Served::new();
+    fx.add("root", &served.root);
+    let dh = fx.dir().join("dh.pem");
+    let mut cmd = scrubbed("openssl");
+    cmd.args(["dhparam", "-dsaparam", "-out"])
+        .arg(&dh)
+        .arg("2048");
+    assert_eq!(run_bounded(cmd).code, Some(0));
+    let dh = dh.to_str().unwrap();
+    for (case, flags, expect) in [
+        // CBC with SHA-256: curl and Python accept; rustls has no CBC.
+        (
+            "cbc-sha256",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA256"][..],
+            None,
+        ),
+        // CBC with SHA-1 MACs: Python's cipher string excludes them.
+        (
+            "cbc-sha1",
+            &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"][..],
+            Some("protocol"),
+        ),
+        (
+            "dhe-only",
+            &[
+                "-tls1_2",
+                "-cipher",
+                "DHE-RSA-AES128-GCM-SHA256",
+                "-dhparam",
+                dh,
+            ][..],
+            None,
+        ),
+        // Static RSA: curl accepts it; Python's string has no RSA key
+        // transport.
+        (
+            "static-rsa",
+            &["-tls1_2", "-cipher", "AES128-GCM-SHA256"][..],
+            Some("protocol"),
+        ),
+        (
+            "tls1.0-only",
+            &["-tls1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"][..],
+            Some("protocol"),
+        ),
+    ] {
+        eprintln!("case {case}");
+        let srv = SServer::start(&fx.dir().join(case), &served, flags);
+        let u = diagnose(&fx, srv.port, expect);
+        let clients = u["clients"].to_string();
+        assert!(
+            clients.contains("rustls"),
+            "{case}: rustls refuses them all:\n{u:#}"
+        );
+        if case == "tls1.0-only" {
+            assert!(message(&u).contains("only TLS 1.0"), "{u:#}");
+            assert!(message(&u).contains("curl and Python refuse it"), "{u:#}");
+        }
     }
 }
 

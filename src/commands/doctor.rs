@@ -81,6 +81,10 @@ fn render(r: &Report) -> String {
             .map(|p| format!(" via proxy {p}"))
             .unwrap_or_default();
         text.push_str(&format!("{}{via}\n", u.url));
+        if let Some(p) = u.protocol {
+            let suite = u.cipher.map(|c| format!(", {c}")).unwrap_or_default();
+            text.push_str(&format!("  {}{suite}\n", p.name()));
+        }
         for (i, c) in u.chain.iter().enumerate() {
             let state = if c.expired {
                 "  EXPIRED"
@@ -101,11 +105,20 @@ fn render(r: &Report) -> String {
             };
             text.push_str(&format!("  {:<9} {res}: {}\n", t.trust_set, t.source));
         }
+        for c in &u.clients {
+            text.push_str(&format!("  {}: {}\n", c.client, c.detail));
+        }
+        if let Some(e) = &u.openssl_error {
+            let code = e.code.map(|n| format!("error {n} ")).unwrap_or_default();
+            text.push_str(&format!(
+                "  OpenSSL: {code}at depth {}: {}\n",
+                e.depth, e.text
+            ));
+        }
         let mark = if u.ok { "ok" } else { "PROBLEM" };
         let class = u
             .failure
-            .as_deref()
-            .map(|f| format!(" [{f}]"))
+            .map(|f| format!(" [{}]", f.as_str()))
             .unwrap_or_default();
         text.push_str(&format!("  {mark}{class}: {}\n", u.message));
         if let Some(fix) = &u.fix {
