@@ -17,10 +17,11 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use cabundle::bundle::{self, Policy};
 use cabundle::decode;
+use cabundle::merge::{self, Policy};
+use cabundle::outputs::pem;
 use cabundle::sources::{self, Gathered};
-use cabundle::store::Paths;
+use cabundle::state::Paths;
 use cabundle::sync::{self, Options};
 use divan::counter::{BytesCount, ItemsCount};
 use divan::{AllocProfiler, Bencher, black_box};
@@ -124,8 +125,8 @@ fn decode_mozilla(bencher: Bencher) {
 fn gather_merge_render(bencher: Bencher) {
     let policy = policy();
     bencher.bench(|| {
-        let entries = bundle::merge(gather(), &policy);
-        bundle::render(&entries)
+        let entries = merge::merge(gather(), &policy);
+        pem::render(&entries)
     });
 }
 
@@ -145,15 +146,15 @@ mod stages {
         bencher
             .counter(ItemsCount::new(super::gather().found.len()))
             .with_inputs(super::gather)
-            .bench_local_values(|g| bundle::merge(g, &policy));
+            .bench_local_values(|g| merge::merge(g, &policy));
     }
 
     #[divan::bench]
     fn render(bencher: Bencher) {
-        let entries = bundle::merge(super::gather(), &policy());
+        let entries = merge::merge(super::gather(), &policy());
         bencher
             .counter(ItemsCount::new(entries.len()))
-            .bench(|| bundle::render(black_box(&entries)));
+            .bench(|| pem::render(black_box(&entries)));
     }
 }
 

@@ -88,10 +88,13 @@ impl Cert {
         // refuse a whole bundle (Python's `load_verify_locations` fails on
         // the file). The check is the subject hash's canonical encoding,
         // which follows that decoder.
-        let subject_hash = crate::hashdir::name_hash(x509.subject().as_raw()).map_err(|e| {
-            format!("OpenSSL cannot read its subject name ({e}), so no OpenSSL client can load it")
-        })?;
-        crate::hashdir::name_hash(x509.issuer().as_raw()).map_err(|e| {
+        let subject_hash =
+            crate::outputs::hashdir::name_hash(x509.subject().as_raw()).map_err(|e| {
+                format!(
+                    "OpenSSL cannot read its subject name ({e}), so no OpenSSL client can load it"
+                )
+            })?;
+        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(|e| {
             format!("OpenSSL cannot read its issuer name ({e}), so no OpenSSL client can load it")
         })?;
         // For people: x509-parser's rendering, or, where it wants UTF-8 in

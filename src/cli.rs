@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::env::{Shell, VARS};
+use cabundle::clients::env::{Shell, VARS};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,7 +128,7 @@ pub enum Command {
 pub struct FetchArgs {
     /// An https URL or a file: Mozilla's certdata.txt, or a PEM bundle such
     /// as curl's cacert.pem (checked against its published .sha256)
-    #[arg(long, value_name = "URL|FILE", default_value = crate::fetch::DEFAULT_URL)]
+    #[arg(long, value_name = "URL|FILE", default_value = cabundle::sources::fetch::DEFAULT_URL)]
     pub from: String,
 
     /// Give up on the download after this many seconds (1 to 86400)
@@ -336,12 +336,12 @@ pub struct EnvArgs {
 }
 
 fn parse_at(day: &str) -> Result<i64, String> {
-    crate::date::parse_day(day).map_err(|e| e.to_string())
+    cabundle::date::parse_day(day).map_err(|e| e.to_string())
 }
 
 /// A URL doctor can check, or a usage error (exit 2) saying why not.
 fn parse_doctor_url(s: &str) -> Result<String, String> {
-    match crate::doctor::parse_url(s) {
+    match cabundle::doctor::parse_url(s) {
         Some(_) => Ok(s.to_string()),
         None => Err(
             "expected https://host[:port][/path] or host[:port] (https only, no user name)".into(),
@@ -350,6 +350,6 @@ fn parse_doctor_url(s: &str) -> Result<String, String> {
 }
 
 fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
-    crate::cert::parse_fingerprint(s)
+    cabundle::cert::parse_fingerprint(s)
         .ok_or_else(|| "expected a SHA-256 fingerprint: 64 hex digits, colons optional".into())
 }

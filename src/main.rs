@@ -3,6 +3,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+mod commands;
+
 fn main() -> ExitCode {
     // Past a file-size limit (`ulimit -f`), let the write fail with EFBIG so
     // the error is reported and the temp file cleaned up, instead of dying.
@@ -11,8 +14,8 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     // clap exits with 2 on a usage error.
-    let cli = cabundle::cli::Cli::parse();
-    match cabundle::commands::run(cli) {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Paths in errors may hold control characters: escaped, but for

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use std::io::Write;
 
-use crate::bundle::{self, Entry, Policy, Records, Status};
-use crate::config::Config;
 use crate::date;
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::merge::{self, Entry, Policy, Status};
 use crate::sources::mozilla::{Provenance, Roots};
 use crate::sources::os::OsInfo;
 use crate::sources::{self, Gathered, Problem};
-use crate::store::{self, Paths};
+use crate::state::config::Config;
+use crate::state::manifest::Manifest;
+use crate::state::{self, Paths};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -93,15 +93,15 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
         blocked,
         problems: report.problems.iter().map(ToString::to_string).collect(),
         inputs: report.files.iter().map(Into::into).collect(),
-        certificates: Records(&report.entries),
+        certificates: crate::state::manifest::Records(&report.entries),
     };
     // Both files are written at once, then renamed bundle first: the
     // manifest never describes a bundle that failed to be written.
     let (bundle, manifest) = std::thread::scope(|s| {
         let manifest = s.spawn(|| manifest.prepare(&paths.manifest));
-        let bundle = store::prepare_atomic(&paths.bundle, |f| {
+        let bundle = state::prepare_atomic(&paths.bundle, |f| {
             let mut w = std::io::BufWriter::new(f);
-            bundle::render_to(&report.entries, &mut w)?;
+            crate::outputs::pem::render_to(&report.entries, &mut w)?;
             w.flush()
         });
         (bundle, manifest.join())
@@ -113,11 +113,11 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
             std::io::Error::other("the manifest writer failed"),
         )
     })?;
-    store::commit_all(vec![bundle, manifest?])?;
+    state::commit_all(vec![bundle, manifest?])?;
     // The hashed folder OpenSSL clients read through SSL_CERT_DIR: the same
     // certificates, swapped in whole.
     let kept: Vec<&crate::cert::Cert> = report.with_status(Status::Kept).map(|e| &e.cert).collect();
-    crate::hashdir::write(&paths.cert_dir(), &kept)?;
+    crate::outputs::hashdir::write(&paths.cert_dir(), &kept)?;
     Ok(report)
 }
 
@@ -166,7 +166,7 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
         at: opts.at,
         blocked: config.blocked().collect(),
     };
-    let entries = bundle::merge(gathered, &policy);
+    let entries = merge::merge(gathered, &policy);
     let report = Report {
         os,
         mozilla,

@@ -2,14 +2,14 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cert::Cert;
 use crate::cli::AddArgs;
-use crate::date;
-use crate::decode;
-use crate::error::{Error, Result};
-use crate::sources::user;
-use crate::store::{self, Paths};
-use crate::sync;
+use cabundle::cert::Cert;
+use cabundle::date;
+use cabundle::decode;
+use cabundle::error::{Error, Result};
+use cabundle::sources::user;
+use cabundle::state::{self, Paths};
+use cabundle::sync;
 
 use super::{out, say, sync::summarize, sync_options};
 
@@ -51,7 +51,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
             continue;
         }
         let path = user::path_for(&paths.cas, name, cert);
-        if let Err(e) = store::write_atomic(&path, cert.to_pem().as_bytes()) {
+        if let Err(e) = state::write_atomic(&path, cert.to_pem().as_bytes()) {
             undo(&written);
             return Err(e);
         }

@@ -1,9 +1,9 @@
-use crate::cert::hex;
 use crate::cli::BlockArgs;
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::store::Paths;
-use crate::sync;
+use cabundle::cert::hex;
+use cabundle::error::{Error, Result};
+use cabundle::state::Paths;
+use cabundle::state::config::Config;
+use cabundle::sync;
 
 use super::{say, sync::summarize, sync_options};
 

@@ -3,10 +3,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;
-use crate::date;
-use crate::doctor::{self, Finding, Level, UrlOptions, UrlReport};
-use crate::error::{Error, Result};
-use crate::store::Paths;
+use cabundle::date;
+use cabundle::doctor::{self, Finding, Level, UrlOptions, UrlReport};
+use cabundle::error::{Error, Result};
+use cabundle::state::Paths;
 
 use super::out;
 

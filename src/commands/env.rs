@@ -1,7 +1,7 @@
 use crate::cli::EnvArgs;
-use crate::env::{self, Shell, VARS};
-use crate::error::{Error, Result};
-use crate::store::Paths;
+use cabundle::clients::env::{self, Shell, VARS};
+use cabundle::error::{Error, Result};
+use cabundle::state::Paths;
 
 use super::{out, say};
 

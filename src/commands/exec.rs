@@ -2,9 +2,9 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::cli::ExecArgs;
-use crate::env::VARS;
-use crate::error::{Error, Result};
-use crate::store::Paths;
+use cabundle::clients::env::VARS;
+use cabundle::error::{Error, Result};
+use cabundle::state::Paths;
 
 use super::say;
 
@@ -25,7 +25,7 @@ pub fn run(paths: &Paths, args: &ExecArgs) -> Result<()> {
         .envs(VARS.iter().map(|v| {
             (
                 v,
-                crate::env::value(v, paths.bundle.as_path(), cert_dir.as_path()),
+                cabundle::clients::env::value(v, paths.bundle.as_path(), cert_dir.as_path()),
             )
         }))
         .exec();

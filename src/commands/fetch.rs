@@ -1,14 +1,14 @@
 use std::time::Duration;
 
-use crate::bundle::Status;
 use crate::cli::FetchArgs;
-use crate::decode;
-use crate::error::Result;
-use crate::fetch::{self, Options};
-use crate::sources::Gathered;
-use crate::sources::mozilla::Roots;
-use crate::store::Paths;
-use crate::sync;
+use cabundle::decode;
+use cabundle::error::Result;
+use cabundle::merge::Status;
+use cabundle::sources::Gathered;
+use cabundle::sources::fetch::{self, Options};
+use cabundle::sources::mozilla::Roots;
+use cabundle::state::Paths;
+use cabundle::sync;
 
 use super::say;
 
@@ -99,7 +99,7 @@ fn show_progress(got: u64, expected: Option<u64>) {
 
 /// What the download trusts: the merged bundle as last written, or, before
 /// the first sync, the merge it would write.
-fn trust(paths: &Paths) -> Result<Vec<crate::cert::Cert>> {
+fn trust(paths: &Paths) -> Result<Vec<cabundle::cert::Cert>> {
     // CA certificates only: a server certificate pinned with
     // `add --allow-leaf` must not vouch for a download server.
     if let Ok(decoded) = decode::decode_file(&paths.bundle)
@@ -114,7 +114,7 @@ fn trust(paths: &Paths) -> Result<Vec<crate::cert::Cert>> {
     }
     let opts = sync::Options {
         root: "/".into(),
-        at: crate::date::now(),
+        at: cabundle::date::now(),
         macos_export: None,
         macos_trust_settings: None,
     };

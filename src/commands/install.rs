@@ -1,11 +1,11 @@
 use std::path::Path;
 
 use crate::cli::SystemArgs;
-use crate::error::{Error, Result};
-use crate::install::{self, Record, Removal};
-use crate::sources::user;
-use crate::store::Paths;
-use crate::system::is_root;
+use cabundle::error::{Error, Result};
+use cabundle::outputs::os_store::{self, Record, Removal};
+use cabundle::sources::user;
+use cabundle::state::Paths;
+use cabundle::system::is_root;
 
 use super::{out, say};
 
@@ -14,7 +14,7 @@ pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
         return Err(Error::NeedRoot("install --system"));
     }
     let root = absolute(&args.root)?;
-    let layout = install::layout(&root)?;
+    let layout = os_store::layout(&root)?;
     let _lock = paths.lock()?;
     let added = user::list(&paths.cas, None)?;
     if added.is_empty() {
@@ -22,10 +22,11 @@ pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
     }
     let mut record = Record::load(&paths.installed())?;
     let before = record.roots.get(&root).cloned().unwrap_or_default();
-    let (written, stale) = install::write(&root, layout, &install::plan(layout, &added), &before)?;
+    let (written, stale) =
+        os_store::write(&root, layout, &os_store::plan(layout, &added), &before)?;
     let mut lines = String::new();
     for w in &written {
-        let real = install::real_path(&root, &w.path)?;
+        let real = os_store::real_path(&root, &w.path)?;
         lines.push_str(&format!("installed {}\n", real.display()));
     }
     record.roots.insert(root.clone(), written);
@@ -47,8 +48,8 @@ pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
         return Ok(());
     };
     // What may be removed is decided by the layout, before anything is.
-    let layout = install::layout(&root)?;
-    let done = install::remove(&root, layout, &written)?;
+    let layout = os_store::layout(&root)?;
+    let done = os_store::remove(&root, layout, &written)?;
     record.save(&paths.installed())?;
     let mut lines = String::new();
     for real in &done.removed {
@@ -97,7 +98,7 @@ fn update(command: &[&str], root: &Path, no_update: bool) -> Result<()> {
         Ok(())
     } else {
         say!("running `{updater}`");
-        install::run_updater(command)
+        os_store::run_updater(command)
     }
 }
 

@@ -1,9 +1,9 @@
-use crate::bundle::Status;
 use crate::cli::ListArgs;
-use crate::date;
-use crate::error::{Error, Result};
-use crate::manifest::Manifest;
-use crate::store::Paths;
+use cabundle::date;
+use cabundle::error::{Error, Result};
+use cabundle::merge::Status;
+use cabundle::state::Paths;
+use cabundle::state::manifest::Manifest;
 
 use super::{out, say};
 

@@ -18,9 +18,9 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, SyncArgs};
-use crate::date;
-use crate::error::{Error, Result};
-use crate::store::{LockWait, Paths, Waiting};
+use cabundle::date;
+use cabundle::error::{Error, Result};
+use cabundle::state::{LockWait, Paths, Waiting};
 
 pub fn run(cli: Cli) -> Result<()> {
     let wait = LockWait {
@@ -67,7 +67,7 @@ fn out(text: &str) -> Result<()> {
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let text = crate::cert::printable(&format!($($arg)*));
+        let text = cabundle::cert::printable(&format!($($arg)*));
         let _ = writeln!(std::io::stderr(), "cabundle: {text}");
     }};
 }
@@ -83,8 +83,8 @@ fn waiting(w: &Waiting) {
     );
 }
 
-fn sync_options(args: &SyncArgs) -> crate::sync::Options {
-    crate::sync::Options {
+fn sync_options(args: &SyncArgs) -> cabundle::sync::Options {
+    cabundle::sync::Options {
         root: args.root.clone(),
         macos_export: args.macos_export.clone(),
         macos_trust_settings: args.macos_trust_settings.clone(),

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{PythonAction, PythonArgs, PythonStatusArgs, PythonTarget};
-use crate::error::{Error, Result};
-use crate::python::{self, Candidate, PTH_NAME, Probe, Verdict};
-use crate::store::{self, Paths};
-use crate::system::find_program;
+use cabundle::clients::python::{self, Candidate, PTH_NAME, Probe, Verdict};
+use cabundle::error::{Error, Result};
+use cabundle::state::{self, Paths};
+use cabundle::system::find_program;
 
 use super::{out, say};
 
@@ -183,7 +183,7 @@ fn install(paths: &Paths, args: &PythonTarget) -> Result<()> {
             path: cert_dir.clone(),
             reason: "the hashed folder's path is not plain UTF-8 text".into(),
         })?;
-    store::write_atomic(&pth, python::pth_contents(bundle, cert_dir).as_bytes()).map_err(|e| match e {
+    state::write_atomic(&pth, python::pth_contents(bundle, cert_dir).as_bytes()).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => Error::Python {
             python: python.clone(),
             reason: format!(

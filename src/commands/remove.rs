@@ -1,11 +1,11 @@
 use std::fs;
 
-use crate::cert::parse_fingerprint;
 use crate::cli::RemoveArgs;
-use crate::error::{Error, IoContext, Result};
-use crate::sources::user::{self, Added};
-use crate::store::{self, Paths};
-use crate::sync;
+use cabundle::cert::parse_fingerprint;
+use cabundle::error::{Error, IoContext, Result};
+use cabundle::sources::user::{self, Added};
+use cabundle::state::{self, Paths};
+use cabundle::sync;
 
 use super::{out, sync::summarize, sync_options};
 
@@ -91,6 +91,6 @@ fn resolve<'a>(added: &'a [Added], what: &str) -> Result<Vec<&'a Added>> {
 /// Put removed CAs back, so a failed sync leaves the store as it was.
 fn restore(removed: &[&Added]) {
     for a in removed {
-        let _ = store::write_atomic(&a.path, a.cert.to_pem().as_bytes());
+        let _ = state::write_atomic(&a.path, a.cert.to_pem().as_bytes());
     }
 }

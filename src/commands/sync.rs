@@ -1,9 +1,9 @@
-use crate::bundle::Status;
 use crate::cli::SyncArgs;
-use crate::date;
-use crate::error::Result;
-use crate::store::Paths;
-use crate::sync::{self, Options, Report};
+use cabundle::date;
+use cabundle::error::Result;
+use cabundle::merge::Status;
+use cabundle::state::Paths;
+use cabundle::sync::{self, Options, Report};
 
 use super::{say, sync_options};
 
@@ -13,7 +13,7 @@ pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
     if args.refresh {
         super::fetch::refresh(
             paths,
-            crate::fetch::DEFAULT_URL,
+            cabundle::sources::fetch::DEFAULT_URL,
             std::time::Duration::from_secs(30),
             &[],
         )?;
@@ -93,7 +93,7 @@ pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
                  when the last one issued by then expires",
                 e.cert.name(),
                 date::day(after),
-                date::day(crate::lifetime::last_valid(after))
+                date::day(cabundle::lifetime::last_valid(after))
             );
         }
     }

@@ -2,6 +2,7 @@
 //! user's added CAs. Each source reports what it found, what the admin
 //! distrusts, and the files it could not use, without stopping at them.
 
+pub mod fetch;
 pub mod macos;
 pub mod mozilla;
 pub mod os;

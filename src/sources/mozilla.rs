@@ -13,7 +13,7 @@ use super::Gathered;
 use crate::cert::{hex, parse_fingerprint};
 use crate::decode;
 use crate::error::{Error, Result};
-use crate::store;
+use crate::state;
 
 pub const LABEL: &str = "mozilla";
 pub const PEM: &[u8] = include_bytes!("../../bundles/mozilla-roots.pem");
@@ -211,7 +211,7 @@ impl Roots {
     /// written last, so a failure at any point leaves a whole old or new set.
     pub fn store(&self, cache_dir: &Path) -> Result<()> {
         let file = format!("mozilla-roots-{}.pem", &self.provenance.sha256[..16]);
-        store::write_atomic(&cache_dir.join(&file), &self.pem)?;
+        state::write_atomic(&cache_dir.join(&file), &self.pem)?;
         let provenance = Provenance {
             file: Some(file.clone()),
             ..self.provenance.clone()
@@ -220,7 +220,7 @@ impl Roots {
             path: cache_file(cache_dir),
             reason: e.to_string(),
         })?;
-        store::write_atomic(&cache_file(cache_dir), text.as_bytes())?;
+        state::write_atomic(&cache_file(cache_dir), text.as_bytes())?;
         // Older sets are no longer named by anything.
         if let Ok(entries) = std::fs::read_dir(cache_dir) {
             for entry in entries.flatten() {

@@ -1,0 +1,5 @@
+//! What points programs at the outputs: environment variables for every
+//! shell, and Python's `cabundle.pth`.
+
+pub mod env;
+pub mod python;

@@ -1,0 +1,248 @@
+//! `install --system`: the added CAs, as files in the OS store's drop-in
+//! folder, then the distribution's updater. A record of what was written
+//! lets `uninstall --system` remove exactly that and nothing else.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cert::hex;
+use crate::decode;
+use crate::error::{Error, IoContext, Result};
+use crate::sources::os::{self, Layout};
+use crate::sources::user::{self, Added};
+use crate::state;
+use crate::system::find_program;
+
+/// Every install, by the root it went into.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Record {
+    pub roots: BTreeMap<PathBuf, Vec<Written>>,
+}
+
+/// One file install wrote: its path inside the system, and the SHA-256 of
+/// its contents, so a file someone changed since is left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl Record {
+    pub fn load(path: &Path) -> Result<Record> {
+        if !path.exists() {
+            return Ok(Record::default());
+        }
+        let bad = |reason: String| Error::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = decode::read_bounded(path).map_err(bad)?;
+        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        json.push(b'\n');
+        state::write_atomic(path, &json)
+    }
+}
+
+/// The layout under `root`, which must be one install knows.
+pub fn layout(root: &Path) -> Result<&'static Layout> {
+    os::detect(root)
+        .0
+        .ok_or_else(|| Error::NoLayout(root.to_path_buf()))
+}
+
+/// The files for `added` in `layout`'s drop-in folder: one certificate per
+/// file (Debian's updater skips files with more), `cabundle-NAME.EXT`, or
+/// `cabundle-NAME-N.EXT` when a name holds several.
+pub fn plan(layout: &Layout, added: &[Added]) -> Vec<(PathBuf, String)> {
+    let mut by_name: BTreeMap<&str, Vec<&Added>> = BTreeMap::new();
+    for a in added {
+        by_name.entry(&a.name).or_default().push(a);
+    }
+    let mut files = Vec::new();
+    for (name, certs) in by_name {
+        for (i, a) in certs.iter().enumerate() {
+            let file = if certs.len() == 1 {
+                format!("cabundle-{name}.{}", layout.install.extension)
+            } else {
+                format!("cabundle-{name}-{}.{}", i + 1, layout.install.extension)
+            };
+            let text = format!(
+                "# {} (cabundle: {name}; `cabundle uninstall --system` removes it)\n{}",
+                a.cert.subject,
+                a.cert.to_pem()
+            );
+            files.push((Path::new(layout.install.dir).join(file), text));
+        }
+    }
+    files
+}
+
+/// Where the recorded or planned `path` is under `root`: its folder as the
+/// system would resolve it, and its own name not followed (a link there is
+/// replaced or refused, never written or deleted through).
+/// A folder whose links cannot be followed inside `root` is an error.
+pub fn real_path(root: &Path, path: &Path) -> Result<PathBuf> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => Ok(os::under(root, dir).at(dir)?.join(name)),
+        _ => os::under(root, path).at(path),
+    }
+}
+
+/// Write `files` under `root`, replacing what an earlier install wrote
+/// there. Returns the new record for this root, and what became of the
+/// files the earlier install wrote that this one did not.
+pub fn write(
+    root: &Path,
+    layout: &Layout,
+    files: &[(PathBuf, String)],
+    before: &[Written],
+) -> Result<(Vec<Written>, Removal)> {
+    for (path, _) in files {
+        let real = real_path(root, path)?;
+        let exists = fs::symlink_metadata(&real).is_ok();
+        if exists && !before.iter().any(|w| &w.path == path) {
+            return Err(Error::Refused {
+                path: real,
+                reason: "exists and was not written by cabundle; not overwriting it".into(),
+            });
+        }
+    }
+    let mut written = Vec::new();
+    for (path, text) in files {
+        state::write_atomic(&real_path(root, path)?, text.as_bytes())?;
+        written.push(Written {
+            path: path.clone(),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+        });
+    }
+    // What an earlier install wrote and this one did not is stale.
+    let stale: Vec<Written> = before
+        .iter()
+        .filter(|w| !written.iter().any(|n| n.path == w.path))
+        .cloned()
+        .collect();
+    let removal = remove(root, layout, &stale)?;
+    Ok((written, removal))
+}
+
+/// What [`remove`] did with each recorded file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: Vec<PathBuf>,
+    /// Changed since install wrote them: left in place.
+    pub changed: Vec<PathBuf>,
+    /// Recorded, but not a file install writes: never touched, whatever
+    /// the record says. (The recorded path, and why.)
+    pub refused: Vec<(PathBuf, String)>,
+}
+
+/// Remove what install wrote. Only a file install could have written is
+/// touched: in `layout`'s install folder, named as [`plan`] names files, a
+/// regular file, and holding the bytes recorded for it. A file changed
+/// since is kept; a record naming anything else (`/etc/passwd`,
+/// `../../x`, another folder's file, a link) is refused.
+pub fn remove(root: &Path, layout: &Layout, written: &[Written]) -> Result<Removal> {
+    let mut done = Removal::default();
+    for w in written {
+        if let Err(why) = installable_name(layout, &w.path) {
+            done.refused.push((w.path.clone(), why));
+            continue;
+        }
+        let real = real_path(root, &w.path)?;
+        match fs::symlink_metadata(&real) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&real, e)),
+            Ok(m) if !m.file_type().is_file() => {
+                done.refused.push((
+                    w.path.clone(),
+                    "is not a regular file (cabundle writes only those)".into(),
+                ));
+                continue;
+            }
+            Ok(_) => {}
+        }
+        match decode::read_bounded(&real) {
+            Ok(bytes) if hex(&Sha256::digest(&bytes)) == w.sha256 => {
+                fs::remove_file(&real).at(&real)?;
+                done.removed.push(real);
+            }
+            Ok(_) => done.changed.push(real),
+            Err(_) if !real.exists() => {}
+            Err(reason) => return Err(Error::Config { path: real, reason }),
+        }
+    }
+    Ok(done)
+}
+
+/// Is `path` one [`plan`] could have made for `layout`: directly in its
+/// install folder, named `cabundle-NAME.EXT` or `cabundle-NAME-N.EXT`?
+fn installable_name(layout: &Layout, path: &Path) -> Result<(), String> {
+    let dir = Path::new(layout.install.dir);
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if !plain || path.parent() != Some(dir) {
+        return Err(format!("not a file in {}", dir.display()));
+    }
+    let stem = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("cabundle-"))
+        .and_then(|n| n.strip_suffix(layout.install.extension))
+        .and_then(|n| n.strip_suffix('.'));
+    // NAME-N is a name too: one check covers both forms.
+    match stem {
+        Some(stem) if user::check_name(stem).is_ok() => Ok(()),
+        _ => Err(format!(
+            "not named as cabundle names its files (cabundle-NAME.{})",
+            layout.install.extension
+        )),
+    }
+}
+
+/// Run an updater command line, its output going to our stderr (stdout is
+/// for data). Its absence or failure is an error that says the files stay.
+pub fn run_updater(command: &[&str]) -> Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        return Ok(());
+    };
+    let path = find_program(program).ok_or_else(|| Error::Updater {
+        program: program.to_string(),
+        reason: "not found on PATH".into(),
+    })?;
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("<stderr>", e))?;
+    let status = Command::new(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stderr))
+        .status()
+        .map_err(|e| Error::Updater {
+            program: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Updater {
+            program: path.display().to_string(),
+            reason: format!("failed ({status})"),
+        })
+    }
+}

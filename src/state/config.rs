@@ -1,0 +1,111 @@
+//! `config.toml`: the user's settings that outlive one command.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cert::{hex, parse_fingerprint};
+use crate::decode;
+use crate::error::{Error, Result};
+use crate::state;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// SHA-256 fingerprints (lowercase hex) that never reach the bundle,
+    /// whichever source carries them.
+    #[serde(default)]
+    pub blocked: Vec<String>,
+}
+
+impl Config {
+    /// The config, or the default when there is no file yet.
+    pub fn load(path: &Path) -> Result<Config> {
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let bad = |reason: String| Error::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = decode::read_bounded(path).map_err(bad)?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        let config: Config = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for fp in &config.blocked {
+            if parse_fingerprint(fp).is_none() {
+                return Err(bad(format!("blocked: {fp:?} is not a SHA-256 fingerprint")));
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string(self).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let text =
+            format!("# cabundle settings; `cabundle block` and `unblock` edit this.\n{text}");
+        state::write_atomic(path, text.as_bytes())
+    }
+
+    /// The blocked fingerprints, as bytes.
+    pub fn blocked(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
+        self.blocked.iter().filter_map(|f| parse_fingerprint(f))
+    }
+
+    /// Normalise and add; false if it was already there.
+    pub fn block(&mut self, sha: [u8; 32]) -> bool {
+        let fp = hex(&sha);
+        if self.blocked.contains(&fp) {
+            return false;
+        }
+        self.blocked.push(fp);
+        self.blocked.sort();
+        true
+    }
+
+    /// False if it was not blocked.
+    pub fn unblock(&mut self, sha: [u8; 32]) -> bool {
+        let before = self.blocked.len();
+        self.blocked.retain(|f| parse_fingerprint(f) != Some(sha));
+        self.blocked.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_config_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "blocked = [").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("config.toml"), "{err}");
+        std::fs::write(&path, "blocked = [\"nope\"]").unwrap();
+        assert!(
+            Config::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
+        std::fs::write(&path, "colour = true").unwrap();
+        assert!(Config::load(&path).is_err());
+    }
+
+    #[test]
+    fn block_and_unblock_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut c = Config::load(&path).unwrap();
+        assert!(c.block([0xab; 32]));
+        assert!(!c.block([0xab; 32]));
+        c.save(&path).unwrap();
+        let mut c = Config::load(&path).unwrap();
+        assert_eq!(c.blocked().collect::<Vec<_>>(), [[0xab; 32]]);
+        assert!(c.unblock([0xab; 32]));
+        assert!(!c.unblock([0xab; 32]));
+    }
+}

@@ -1,0 +1,146 @@
+//! The manifest written beside the bundle: what went in, from where, and
+//! what was left out and why. `list` reads it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::date;
+use crate::error::{Error, Result};
+use crate::merge::{Entry, Status};
+use crate::sources::mozilla::Provenance;
+use crate::sources::os::OsInfo;
+use crate::{decode, state};
+
+/// `C` is the list of certificates: records when read back, and
+/// [`Records`] (made as they are written) when written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest<C = Vec<Record>> {
+    /// The version of cabundle that wrote it.
+    pub cabundle: String,
+    /// The day expiry was judged against (UTC).
+    pub as_of: String,
+    pub bundle: PathBuf,
+    pub os: OsInfo,
+    pub mozilla: Provenance,
+    /// Added CAs, by name.
+    pub added: usize,
+    /// Fingerprints blocked with `cabundle block`, seen or not.
+    #[serde(default)]
+    pub blocked: Vec<String>,
+    /// Files that could not be used, "path: reason".
+    pub problems: Vec<String>,
+    /// Every OS store file this sync read, with its size and SHA-256, so
+    /// `doctor` can tell when a source changed since (whatever its time).
+    #[serde(default)]
+    pub inputs: Vec<Input>,
+    /// Every certificate seen, kept or not.
+    pub certificates: C,
+}
+
+/// One file a sync read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl From<&crate::sources::FileRead> for Input {
+    fn from(f: &crate::sources::FileRead) -> Input {
+        Input {
+            path: f.path.clone(),
+            size: f.digest.size,
+            sha256: crate::cert::hex(&f.digest.sha256),
+        }
+    }
+}
+
+/// The manifest is ours and grows with the store (about 500 bytes a
+/// certificate); this bounds it well above any real store.
+const MAX_MANIFEST_SIZE: u64 = 256 << 20;
+
+impl<C: Serialize> Manifest<C> {
+    /// Written straight to the file, not built in memory first; compact,
+    /// since it grows with the store (`list --json` is the readable view).
+    pub fn prepare(&self, path: &Path) -> Result<state::Prepared> {
+        state::prepare_atomic(path, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            serde_json::to_writer(&mut w, self)?;
+            w.write_all(b"\n")?;
+            w.flush()
+        })
+    }
+}
+
+impl Manifest {
+    /// Read the manifest; `bundle` is only for the error when there is none.
+    pub fn read(path: &Path, bundle: &Path) -> Result<Manifest> {
+        if !path.exists() {
+            return Err(Error::NoBundle(bundle.to_path_buf()));
+        }
+        let bytes =
+            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|reason| Error::Config {
+                path: path.to_path_buf(),
+                reason,
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: format!("not a cabundle manifest ({e}); run `cabundle sync` to rewrite it"),
+        })
+    }
+}
+
+/// The entries as manifest records, made one at a time as they are
+/// serialized.
+pub struct Records<'a>(pub &'a [Entry]);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Record::from))
+    }
+}
+
+/// One certificate as the manifest (and `list --json`) shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    pub sha256: String,
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub sources: Vec<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Mozilla's server distrust-after date: leaves issued later are not
+    /// trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distrust_after: Option<String>,
+    /// With a distrust-after date: when the last TLS certificate issued by
+    /// then expires, and the root leaves the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<String>,
+}
+
+impl From<&Entry> for Record {
+    fn from(e: &Entry) -> Record {
+        Record {
+            sha256: e.cert.fingerprint(),
+            subject: e.cert.subject.clone(),
+            issuer: e.cert.issuer.clone(),
+            serial: e.cert.serial.clone(),
+            not_before: date::instant(e.cert.not_before),
+            not_after: date::instant(e.cert.not_after),
+            sources: e.sources.iter().map(|s| s.to_string()).collect(),
+            status: e.status.clone(),
+            reason: e.reason.clone(),
+            distrust_after: e.distrust_after.map(date::instant),
+            kept_until: e
+                .distrust_after
+                .map(|d| date::instant(crate::lifetime::last_valid(d))),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The integration tests: one binary (one link of the crate) with a module
+//! per area, over one `common`. Each drives the real `cabundle` binary, and
+//! real clients and oracles (openssl, p11-kit, Python, curl, git, Node)
+//! where the area has one.
+
+mod common;
+
+mod add_remove;
+mod atomic;
+mod block;
+mod certdata;
+mod doctor;
+mod env;
+mod exec;
+mod faults;
+mod fetch;
+mod hostile_input;
+mod hostile_trees;
+mod install;
+mod macos;
+mod os_layouts;
+mod python_client;
+mod python_env;
+mod sync;
+mod usage;

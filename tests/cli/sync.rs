@@ -1,0 +1,660 @@
+//! `cabundle sync`: the real Debian store checked with openssl, fixture roots
+//! for drop-ins, distrust, bad files and expiry, and deterministic output.
+
+use crate::common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// fingerprint -> unexpired?, by openssl, for every certificate in `text`.
+fn openssl_view(text: &str) -> BTreeMap<String, bool> {
+    pem_blocks(text)
+        .iter()
+        .map(|b| openssl_sha256_unexpired(b))
+        .collect()
+}
+
+fn list_json(home: &Path) -> Vec<Value> {
+    let out = cabundle(home)
+        .args(["list", "--json", "--all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn debian_store_and_mozilla_roots_all_valid_none_twice_checked_by_openssl() {
+    let system = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if !system.exists() {
+        eprintln!("skipped: no Debian CA store on this machine");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    cabundle(home.path()).arg("sync").assert().success();
+    let bundle = fs::read_to_string(home.path().join("ca-bundle.pem")).unwrap();
+
+    // What should be there: every unexpired certificate of the inputs.
+    let mut inputs = openssl_view(&fs::read_to_string(system).unwrap());
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem");
+    inputs.extend(openssl_view(&fs::read_to_string(snapshot).unwrap()));
+    let mut anchors = vec![Path::new("/usr/local/share/ca-certificates").to_path_buf()];
+    while let Some(dir) = anchors.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                anchors.push(path);
+            } else if path.extension().is_some_and(|e| e == "crt") {
+                let text = fs::read_to_string(&path).unwrap_or_default();
+                inputs.extend(openssl_view(&text));
+            }
+        }
+    }
+    let expected: BTreeSet<_> = inputs
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(f, _)| f.clone())
+        .collect();
+    let expired: BTreeSet<_> = inputs
+        .iter()
+        .filter(|(_, ok)| !**ok)
+        .map(|(f, _)| f.clone())
+        .collect();
+
+    let blocks = pem_blocks(&bundle);
+    let view: Vec<(String, bool)> = blocks.iter().map(|b| openssl_sha256_unexpired(b)).collect();
+    let got: Vec<String> = view.iter().map(|(f, _)| f.clone()).collect();
+    let got_set: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(got.len(), got_set.len(), "a certificate appears twice");
+    for (fp, unexpired) in &view {
+        assert!(unexpired, "expired certificate in the bundle: {fp}");
+    }
+    assert!(got_set.is_disjoint(&expired));
+    // This machine's ca-certificates.conf deselects nothing (checked below),
+    // so the bundle is exactly the unexpired inputs.
+    let conf = fs::read_to_string("/etc/ca-certificates.conf").unwrap_or_default();
+    if conf.lines().any(|l| l.starts_with('!')) {
+        assert!(got_set.is_subset(&expected));
+    } else {
+        assert_eq!(got_set, expected);
+    }
+    eprintln!(
+        "{} certificates in, {} expired pruned, {} in the bundle",
+        inputs.len(),
+        expired.len(),
+        got.len()
+    );
+}
+
+#[test]
+fn two_syncs_give_byte_identical_bundles() {
+    let home = tempfile::tempdir().unwrap();
+    let a = valid_ca("Fixture A");
+    let b = valid_ca("Fixture B");
+    let root = debian_root(home.path(), &[&a.pem, &b.pem]);
+    write(
+        &root.join("usr/local/share/ca-certificates/c.crt"),
+        valid_ca("Fixture C").pem,
+    );
+    let bundle = home.path().join("state/ca-bundle.pem");
+    let state = home.path().join("state");
+    cabundle(&state)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let first = fs::read(&bundle).unwrap();
+    let first_manifest = fs::read(state.join("manifest.json")).unwrap();
+    cabundle(&state)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert_eq!(first, fs::read(&bundle).unwrap());
+    assert_eq!(
+        first_manifest,
+        fs::read(state.join("manifest.json")).unwrap()
+    );
+    // The same on the machine's own store, when it has one.
+    let other = tempfile::tempdir().unwrap();
+    cabundle(other.path()).arg("sync").assert().success();
+    let one = fs::read(other.path().join("ca-bundle.pem")).unwrap();
+    cabundle(other.path()).arg("sync").assert().success();
+    assert_eq!(one, fs::read(other.path().join("ca-bundle.pem")).unwrap());
+}
+
+#[test]
+fn drop_in_anchors_count_before_the_updater_runs_and_bad_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[]);
+    let drop = root.join("usr/local/share/ca-certificates");
+    let pem_ca = valid_ca("Dropped PEM");
+    let der_ca = valid_ca("Dropped DER");
+    let nested = valid_ca("Nested");
+    write(&drop.join("corp.crt"), &pem_ca.pem);
+    let der = pem_blocks(&der_ca.pem)[0].clone();
+    let (_, der_bytes) = {
+        let out = assert_cmd::Command::new("openssl")
+            .args(["x509", "-outform", "DER"])
+            .write_stdin(der)
+            .output()
+            .unwrap();
+        (out.status.success(), out.stdout)
+    };
+    write(&drop.join("der.crt"), der_bytes);
+    write(&drop.join("team/nested.crt"), &nested.pem);
+    write(
+        &drop.join("bad.crt"),
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    );
+    let wrong_ext = valid_ca("Wrong extension");
+    write(&drop.join("ignored.pem"), &wrong_ext.pem);
+
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("/usr/local/share/ca-certificates/bad.crt"),
+        "{err}"
+    );
+    assert!(err.contains("bad base64"), "{err}");
+    assert!(
+        err.contains("ignored.pem") && err.contains("*.crt"),
+        "{err}"
+    );
+
+    // Debian's updater appends each file as it is, so a DER drop-in is
+    // never trusted: it is reported, with how to convert it.
+    assert!(
+        err.contains("der.crt: ignored: a DER certificate") && err.contains("-inform der"),
+        "{err}"
+    );
+
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    for ca in [&pem_ca, &nested] {
+        assert!(got.contains(&openssl_sha256(&ca.pem)));
+    }
+    assert!(!got.contains(&openssl_sha256(&der_ca.pem)));
+    assert!(!got.contains(&openssl_sha256(&wrong_ext.pem)));
+    assert!(!bundle.contains("Wrong extension"));
+}
+
+#[test]
+fn one_certificate_in_three_places_is_one_entry_naming_all_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = valid_ca("Everywhere");
+    let root = debian_root(dir.path(), &[&ca.pem]);
+    write(&root.join("usr/local/share/ca-certificates/e.crt"), &ca.pem);
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("everywhere.pem"), &ca.pem);
+    cabundle(&home)
+        .args(["add"])
+        .arg(&corp)
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    let records = list_json(&home);
+    let fp = openssl_sha256(&ca.pem);
+    let mine: Vec<_> = records
+        .iter()
+        .filter(|r| r["sha256"] == fp.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1);
+    let sources: Vec<&str> = mine[0]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "added:everywhere",
+            "os:/etc/ssl/certs/ca-certificates.crt",
+            "os:/usr/local/share/ca-certificates/e.crt"
+        ]
+    );
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    assert_eq!(bundle.matches(&fp).count(), 1);
+}
+
+#[test]
+fn a_deselected_root_is_left_out_even_from_the_mozilla_snapshot() {
+    let snapshot =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let victim = pem_blocks(&snapshot)
+        .into_iter()
+        .find(|b| openssl_unexpired(b))
+        .unwrap();
+    let fp = openssl_sha256(&victim);
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[&victim]);
+    write(
+        &root.join("usr/share/ca-certificates/mozilla/Victim.crt"),
+        &victim,
+    );
+    write(
+        &root.join("etc/ca-certificates.conf"),
+        "# admin says no\n!mozilla/Victim.crt\n",
+    );
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stderr_of(&out).contains("left out"), "{}", stderr_of(&out));
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    assert!(!pem_blocks(&bundle).iter().any(|b| openssl_sha256(b) == fp));
+    let record = list_json(&home)
+        .into_iter()
+        .find(|r| r["sha256"] == fp.as_str())
+        .unwrap();
+    assert_eq!(record["status"], "distrusted");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ca-certificates.conf")
+    );
+}
+
+#[test]
+fn trusted_certificate_aux_data_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let rejected = valid_ca("Rejected For Servers");
+    let trusted = valid_ca("Trusted For Servers");
+    let aux = |pem: &str, flag: &str| {
+        let (ok, out) = openssl(&["x509", flag, "serverAuth", "-trustout"], pem);
+        assert!(ok);
+        out
+    };
+    let bundle_text = aux(&rejected.pem, "-addreject") + &aux(&trusted.pem, "-addtrust");
+    assert!(bundle_text.contains("BEGIN TRUSTED CERTIFICATE"));
+    let root = debian_root(dir.path(), &[&bundle_text]);
+    // The same rejected certificate, plain, in a drop-in: still out.
+    write(
+        &root.join("usr/local/share/ca-certificates/r.crt"),
+        &rejected.pem,
+    );
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    assert!(got.contains(&openssl_sha256(&trusted.pem)));
+    assert!(!got.contains(&openssl_sha256(&rejected.pem)));
+}
+
+#[test]
+fn pem_in_all_its_dialects_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cas: Vec<Ca> = (0..4).map(|i| valid_ca(&format!("Dialect {i}"))).collect();
+    let crlf = cas[0].pem.replace('\n', "\r\n");
+    let x509 = cas[1]
+        .pem
+        .replace("BEGIN CERTIFICATE", "BEGIN X509 CERTIFICATE")
+        .replace("END CERTIFICATE", "END X509 CERTIFICATE");
+    let text = format!(
+        "\u{feff}# a comment\n{crlf}\nsome text between blocks\n{x509}\n# more\n{}{}",
+        cas[2].pem, cas[3].pem
+    );
+    let root = debian_root(dir.path(), &[&text]);
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!stderr_of(&out).contains("warning"), "{}", stderr_of(&out));
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    for ca in &cas {
+        assert!(got.contains(&openssl_sha256(&ca.pem)));
+    }
+}
+
+#[test]
+fn expired_roots_are_pruned_as_of_at_and_future_ones_kept_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = ca("Short Lived Root", days(-30), days(100));
+    let future = ca("Future Root", days(10), days(1000));
+    let root = debian_root(dir.path(), &[&short.pem, &future.pem]);
+    let home = dir.path().join("home");
+
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success());
+    assert!(err.contains("Future Root is not valid until"), "{err}");
+    assert!(
+        fs::read_to_string(home.join("ca-bundle.pem"))
+            .unwrap()
+            .contains("Short Lived Root")
+    );
+
+    let later = days(200).date();
+    let at = format!(
+        "{:04}-{:02}-{:02}",
+        later.year(),
+        later.month() as u8,
+        later.day()
+    );
+    let out = cabundle(&home)
+        .args(["sync", "--at", &at, "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success());
+    assert!(err.contains("pruned: Short Lived Root (expired"), "{err}");
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    assert!(!bundle.contains("Short Lived Root"));
+    assert!(bundle.contains("Future Root"));
+    let rec = list_json(&home)
+        .into_iter()
+        .find(|r| r["subject"].as_str().unwrap().contains("Short Lived"))
+        .unwrap();
+    assert_eq!(rec["status"], "expired");
+}
+
+#[test]
+fn a_root_with_no_os_store_warns_and_still_writes_mozilla_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("scratch");
+    fs::create_dir_all(&scratch).unwrap();
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&scratch)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: no OS trust store found"), "{err}");
+    assert!(out.stdout.is_empty());
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    assert!(pem_blocks(&bundle).len() > 100);
+    assert!(
+        bundle
+            .lines()
+            .filter(|l| l.starts_with("# Sources:"))
+            .all(|l| l == "# Sources: mozilla")
+    );
+}
+
+#[test]
+fn list_json_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[&valid_ca("Listed").pem]);
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let out = cabundle(&home).args(["list", "--json"]).output().unwrap();
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(records.len() > 100);
+    for r in &records {
+        let sha = r["sha256"].as_str().unwrap();
+        assert!(
+            sha.len() == 64
+                && sha
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert!(r["subject"].is_string() && r["not_after"].is_string());
+        assert!(!r["sources"].as_array().unwrap().is_empty());
+        assert_eq!(r["status"], "kept");
+    }
+    let text = cabundle(&home).arg("list").output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("CN=Listed"));
+}
+
+/// A file name is not a line of the bundle: a drop-in whose path spells a
+/// whole PEM block (folders named with newlines and the block's base64,
+/// whose `/` are the folder breaks) gives its label to the comment lines,
+/// escaped, and the certificate it spells reaches no output. Python's ssl
+/// loads exactly what `list` keeps.
+#[test]
+fn a_path_spelling_a_pem_block_injects_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[]);
+    let drop = root.join("usr/local/share/ca-certificates");
+    // A certificate whose base64 has no run longer than a file name may
+    // be; the name changes the fixed part of the encoding.
+    let (injected, block) = (0..500)
+        .find_map(|i| {
+            let ca = valid_ca(&format!("Injected {i}"));
+            let block = pem_blocks(&ca.pem)[0].clone();
+            block
+                .split('/')
+                .all(|part| part.len() < 250)
+                .then_some((ca, block))
+        })
+        .expect("a certificate that spells a path");
+    let good = valid_ca("Good Anchor With A Strange Path");
+    let path = drop.join(format!("x\n{block}z")).join("good.crt");
+    write(&path, &good.pem);
+    let home = dir.path().join("home");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    assert!(got.contains(&openssl_sha256(&good.pem)));
+    assert!(
+        !got.contains(&openssl_sha256(&injected.pem)),
+        "injected:\n{bundle}"
+    );
+    assert!(
+        bundle.contains("x\\n-----BEGIN CERTIFICATE-----\\n"),
+        "{bundle}"
+    );
+    // Nor on the terminal: the escaped name, never a raw line break.
+    assert!(!stderr_of(&out).contains("\n-----BEGIN"));
+    assert_bundle_is_what_list_keeps(&home);
+}
+
+/// certdata.txt labels are quoted strings with `\xNN` escapes, so one can
+/// hold a newline and a whole PEM block. They are written into the cached
+/// set's comment lines: escaped, the block stays a label.
+#[test]
+fn a_certdata_label_spelling_a_pem_block_injects_nothing() {
+    use common::certdata::{Root, certdata};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let injected = valid_ca("Injected Through A certdata Label");
+    let label: String = format!("Label\n{}", pem_blocks(&injected.pem)[0])
+        .bytes()
+        .map(|b| match b {
+            b'\n' | b'"' | b'\\' => format!("\\x{b:02x}"),
+            _ => (b as char).to_string(),
+        })
+        .collect();
+    let snapshot =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let pems = pem_blocks(&snapshot);
+    let roots: Vec<Root> = pems
+        .iter()
+        .map(|pem| Root {
+            pem,
+            label: &label,
+            trust: "CKT_NSS_TRUSTED_DELEGATOR",
+            distrust_after: None,
+            with_certificate: true,
+        })
+        .collect();
+    let file = write(&dir.path().join("certdata.txt"), certdata(&roots));
+    cabundle(&home)
+        .args(["fetch", "--from"])
+        .arg(&file)
+        .assert()
+        .success();
+    let empty = dir.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    cabundle(&home)
+        .args(["sync", "--offline", "--root"])
+        .arg(&empty)
+        .assert()
+        .success();
+    let fp = openssl_sha256(&injected.pem);
+    for entry in fs::read_dir(home.join("cache")).unwrap().flatten() {
+        let text = fs::read_to_string(entry.path()).unwrap();
+        assert!(!file_fingerprints(&entry.path()).contains(&fp), "{text}");
+    }
+    assert!(!file_fingerprints(&home.join("ca-bundle.pem")).contains(&fp));
+    assert_bundle_is_what_list_keeps(&home);
+}
+
+/// Validity includes notAfter (RFC 5280 4.1.2.5): as of 2030-01-01 (its
+/// midnight), a root whose notAfter is that very second is kept, and one
+/// that ended a second earlier is pruned.
+#[test]
+fn expiry_is_judged_to_the_second_with_not_after_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let midnight = 1_893_456_000; // 2030-01-01T00:00:00Z
+    let last_second = ca(
+        "Ends At Midnight",
+        at(midnight - 86_400 * 400),
+        at(midnight),
+    );
+    let a_second_before = ca(
+        "Ends A Second Before",
+        at(midnight - 86_400 * 400),
+        at(midnight - 1),
+    );
+    let root = debian_root(dir.path(), &[&last_second.pem, &a_second_before.pem]);
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .args(["sync", "--at", "2030-01-01", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    let got = file_fingerprints(&home.join("ca-bundle.pem"));
+    assert!(
+        got.contains(&openssl_sha256(&last_second.pem)),
+        "notAfter == now is valid"
+    );
+    assert!(!got.contains(&openssl_sha256(&a_second_before.pem)));
+    let records = list_json(&home);
+    let status = |pem: &str| {
+        let fp = openssl_sha256(pem);
+        records.iter().find(|r| r["sha256"] == fp).unwrap()["status"].clone()
+    };
+    assert_eq!(status(&last_second.pem), "kept");
+    assert_eq!(status(&a_second_before.pem), "expired");
+}
+
+/// An X.509 v1 self-signed certificate is an old-style root: it has no
+/// extensions, so it cannot say CA:TRUE, and still is one (OpenSSL and
+/// Mozilla's set treat it so). `add` takes it without --allow-leaf, and a
+/// fetched set holding one is accepted, and it reaches the bundle.
+#[test]
+fn a_v1_self_signed_root_is_a_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("v1.key");
+    let csr = dir.path().join("v1.csr");
+    let v1 = dir.path().join("v1.pem");
+    let run = |args: &[&str]| {
+        let ok = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=Old Style V1 Root",
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-signkey",
+        key.to_str().unwrap(),
+        "-days",
+        "3650",
+        "-out",
+        v1.to_str().unwrap(),
+    ]);
+    let pem = fs::read_to_string(&v1).unwrap();
+    let (_, text) = openssl(&["x509", "-noout", "-text"], &pem);
+    assert!(text.contains("Version: 1 (0x0)"), "{text}");
+
+    let root = debian_root(dir.path(), &[]);
+    let home = dir.path().join("home");
+    cabundle(&home)
+        .arg("add")
+        .arg(&v1)
+        .arg("--root")
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(bundle_holds(&home.join("ca-bundle.pem"), &pem));
+
+    // A certifi-style set: the snapshot's roots and the v1 root.
+    let snapshot =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let mut set = String::new();
+    for block in pem_blocks(&snapshot).iter().chain([&pem]) {
+        set += &format!("\n# Label: \"root\"\n{block}");
+    }
+    let file = write(&dir.path().join("cacert.pem"), set);
+    let home2 = dir.path().join("home2");
+    cabundle(&home2)
+        .args(["fetch", "--from"])
+        .arg(&file)
+        .assert()
+        .success();
+    cabundle(&home2)
+        .args(["sync", "--offline", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(bundle_holds(&home2.join("ca-bundle.pem"), &pem));
+    assert_bundle_is_what_list_keeps(&home2);
+}
