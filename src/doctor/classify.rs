@@ -94,6 +94,79 @@ pub(super) struct Verdict {
     pub(super) inspection: bool,
 }
 
+/// The failures whose fix is plainly the server's, by OpenSSL's code: the
+/// class, and what is wrong with the certificate at fault.
+fn server_side(code: Code) -> Option<(Class, &'static str)> {
+    Some(match code {
+        Code::InvalidPurpose => (
+            Class::WrongPurpose,
+            "is not for TLS servers (its extended key usage or key usage says otherwise)",
+        ),
+        Code::KeyusageNoDigitalSignature => (
+            Class::WrongPurpose,
+            "has a key usage that does not allow signing handshakes",
+        ),
+        Code::PermittedViolation
+        | Code::ExcludedViolation
+        | Code::SubtreeMinmax
+        | Code::UnsupportedConstraintType
+        | Code::UnsupportedNameSyntax => (
+            Class::NameConstraints,
+            "has a name that a CA above it may not issue for",
+        ),
+        Code::PathLengthExceeded => (
+            Class::PathLength,
+            "sits below more intermediates than a CA's path length allows",
+        ),
+        Code::InvalidCa | Code::KeyusageNoCertsign => {
+            (Class::NotACa, "signs other certificates but is not a CA")
+        }
+        Code::UnhandledCriticalExtension => (
+            Class::UnsupportedCriticalExtension,
+            "has a critical extension OpenSSL does not know, so it must refuse it",
+        ),
+        Code::CertSignatureFailure => (
+            Class::BadSignature,
+            "has a signature that does not verify: the chain is broken or forged",
+        ),
+        Code::CertChainTooLong => (
+            Class::ChainTooLong,
+            "ends a chain longer than OpenSSL's limit of 100 certificates",
+        ),
+        Code::Unspecified
+        | Code::ProxyCertificatesNotAllowed
+        | Code::SignatureAlgorithmInconsistency
+        | Code::PathlenInvalidForNonCa
+        | Code::PathlenWithoutKuKeyCertSign
+        | Code::KuKeyCertSignInvalidForNonCa
+        | Code::IssuerNameEmpty
+        | Code::SubjectNameEmpty
+        | Code::MissingAuthorityKeyIdentifier
+        | Code::MissingSubjectKeyIdentifier
+        | Code::EmptySubjectAltName
+        | Code::EmptySubjectSanNotCritical
+        | Code::CaBconsNotCritical
+        | Code::CaCertMissingKeyUsage
+        | Code::ExtensionsRequireVersion3
+        | Code::EcKeyExplicitParams => (
+            Class::InvalidCertificate,
+            "breaks the rules for certificates",
+        ),
+        _ => return None,
+    })
+}
+
+/// A failure only the server's operator can fix: the message says so,
+/// and the fix is theirs.
+fn server_at_fault(class: Class, what: String, fix: &str) -> Verdict {
+    verdict(
+        class,
+        format!("{what}; the fault is the server's: its operator must fix it"),
+        true,
+        Some(fix.into()),
+    )
+}
+
 pub(super) fn verdict(
     class: Class,
     message: String,
@@ -144,18 +217,25 @@ fn role(f: &Failure) -> &'static str {
 }
 
 /// Name the failure OpenSSL reported, and what to do about it.
-pub(super) fn classify(
-    f: &Failure,
-    chain: &[Cert],
-    host: &str,
-    sets: &TrustSets,
-    elsewhere: Option<Elsewhere>,
-    opts: &UrlOptions,
-    started: Instant,
-) -> Verdict {
+/// What a failure is judged with besides OpenSSL's verdict.
+#[derive(Clone, Copy)]
+pub(super) struct Context<'a> {
+    /// The chain as the server sent it.
+    pub chain: &'a [Cert],
+    pub host: &'a str,
+    pub sets: &'a TrustSets,
+    /// Another trust set that accepts the chain, if one does.
+    pub elsewhere: Option<Elsewhere>,
+    pub opts: &'a UrlOptions,
+    /// When the check of this URL began: the issuer download gets what is
+    /// left of the deadline.
+    pub started: Instant,
+}
+
+pub(super) fn classify(f: &Failure, cx: &Context) -> Verdict {
+    let (chain, host, sets, opts) = (cx.chain, cx.host, cx.sets, cx.opts);
     let who = f.cert().map(|c| c.name().to_string()).unwrap_or_default();
     let at = f.depth;
-    let server = "the fault is the server's: its operator must fix it";
     match f.code {
         Code::CertHasExpired => {
             let when = f.cert().map(|c| date::instant(c.not_after)).unwrap_or_default();
@@ -183,11 +263,10 @@ pub(super) fn classify(
                     }),
                 );
             }
-            verdict(
+            server_at_fault(
                 class,
-                format!("{} {who} (depth {at}) expired {when}; {server}", role(f)),
-                true,
-                Some(SERVER_FIX.into()),
+                format!("{} {who} (depth {at}) expired {when}", role(f)),
+                SERVER_FIX,
             )
         }
         Code::CertNotYetValid => {
@@ -218,11 +297,10 @@ pub(super) fn classify(
                     Some(format!("use https://{}/ (or add {host} to the certificate's names)", first_name(chain))),
                 )
             } else {
-                verdict(
+                server_at_fault(
                     Class::HostnameMismatch,
-                    format!("the server's certificate is for {names}, not {host}; {server}"),
-                    true,
-                    Some(SERVER_FIX.into()),
+                    format!("the server's certificate is for {names}, not {host}"),
+                    SERVER_FIX,
                 )
             }
         }
@@ -234,80 +312,27 @@ pub(super) fn classify(
         ),
         Code::CaMdTooWeak => {
             let alg = f.cert().map(signature_name).unwrap_or_default();
-            verdict(
+            server_at_fault(
                 Class::WeakSignature,
                 format!(
-                    "{} {who} (depth {at}) is signed with {alg}, which OpenSSL refuses (security level {}); {server}",
+                    "{} {who} (depth {at}) is signed with {alg}, which OpenSSL refuses (security level {})",
                     role(f),
                     sets.level.max(1)
                 ),
-                true,
-                Some("the server's operator must get certificates signed with SHA-256 or better; do not add anything here".into()),
+                "the server's operator must get certificates signed with SHA-256 or better; do not add anything here",
             )
         }
-        Code::EeKeyTooSmall | Code::CaKeyTooSmall => verdict(
+        Code::EeKeyTooSmall | Code::CaKeyTooSmall => server_at_fault(
             Class::WeakKey,
-            format!("{} {who} (depth {at}) has a key too weak for OpenSSL's security level {}; {server}", role(f), sets.level.max(1)),
-            true,
-            Some("the server's operator must use RSA 2048 bits or more, or an EC key".into()),
-        ),
-        Code::InvalidPurpose => verdict(
-            Class::WrongPurpose,
-            format!(
-                "{} {who} (depth {at}) is not for TLS servers (its extended key usage or key usage says otherwise); {server}",
-                role(f)
-            ),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::PermittedViolation | Code::ExcludedViolation | Code::SubtreeMinmax | Code::UnsupportedConstraintType | Code::UnsupportedNameSyntax => verdict(
-            Class::NameConstraints,
-            format!("a CA in the chain may not issue for the names in {who} (depth {at}): {}; {server}", f.code.text()),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::PathLengthExceeded => verdict(
-            Class::PathLength,
-            format!("the CA {who} (depth {at}) allows fewer intermediates below it than the chain has; {server}"),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::InvalidCa | Code::KeyusageNoCertsign => verdict(
-            Class::NotACa,
-            format!("{who} (depth {at}) signs other certificates but is not a CA ({}); {server}", f.code.text()),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::UnhandledCriticalExtension => verdict(
-            Class::UnsupportedCriticalExtension,
-            format!("{who} (depth {at}) has a critical extension OpenSSL does not know, so it must refuse it; {server}"),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::CertSignatureFailure => verdict(
-            Class::BadSignature,
-            format!("the signature on {who} (depth {at}) does not verify: the chain is broken or forged"),
-            true,
-            Some(SERVER_FIX.into()),
+            format!("{} {who} (depth {at}) has a key too weak for OpenSSL's security level {}", role(f), sets.level.max(1)),
+            "the server's operator must use RSA 2048 bits or more, or an EC key",
         ),
         Code::SelfSignedCertInChain
         | Code::UnableToGetIssuerCertLocally
         | Code::UnableToGetIssuerCert
         | Code::UnableToVerifyLeafSignature => {
-            issuer_problem(f, chain, host, sets, elsewhere, opts, started)
+            issuer_problem(f, cx)
         }
-        Code::KeyusageNoDigitalSignature => verdict(
-            Class::WrongPurpose,
-            format!("{who} (depth {at}) has a key usage that does not allow signing handshakes; {server}"),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
-        Code::CertChainTooLong => verdict(
-            Class::ChainTooLong,
-            format!("the chain is longer than OpenSSL's limit of 100 certificates; {server}"),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
         Code::UnsupportedAlgorithm => verdict(
             Class::UnsupportedAlgorithm,
             format!(
@@ -316,68 +341,45 @@ pub(super) fn classify(
             false,
             None,
         ),
-        Code::Unspecified
-        | Code::ProxyCertificatesNotAllowed
-        | Code::SignatureAlgorithmInconsistency
-        | Code::PathlenInvalidForNonCa
-        | Code::PathlenWithoutKuKeyCertSign
-        | Code::KuKeyCertSignInvalidForNonCa
-        | Code::IssuerNameEmpty
-        | Code::SubjectNameEmpty
-        | Code::MissingAuthorityKeyIdentifier
-        | Code::MissingSubjectKeyIdentifier
-        | Code::EmptySubjectAltName
-        | Code::EmptySubjectSanNotCritical
-        | Code::CaBconsNotCritical
-        | Code::CaCertMissingKeyUsage
-        | Code::ExtensionsRequireVersion3
-        | Code::EcKeyExplicitParams => verdict(
-            Class::InvalidCertificate,
-            format!("{who} (depth {at}) breaks the rules for certificates: {}; {server}", f.code.text()),
-            true,
-            Some(SERVER_FIX.into()),
-        ),
+        code => match server_side(code) {
+            Some((class, what)) => server_at_fault(
+                class,
+                format!("{} {who} (depth {at}) {what} (OpenSSL: {})", role(f), code.text()),
+                SERVER_FIX,
+            ),
+            None => server_at_fault(
+                Class::InvalidCertificate,
+                format!("OpenSSL refuses {who} (depth {at}): {}", code.text()),
+                SERVER_FIX,
+            ),
+        },
     }
 }
 
 /// No trusted issuer was found: the set in force lacks a root others have,
 /// the server left out its intermediate, or nothing here knows the issuer.
-fn issuer_problem(
-    f: &Failure,
-    chain: &[Cert],
-    host: &str,
-    sets: &TrustSets,
-    elsewhere: Option<Elsewhere>,
-    opts: &UrlOptions,
-    started: Instant,
-) -> Verdict {
-    match elsewhere {
-        Some(Elsewhere::Bundle) => {
-            return verdict(
-                Class::BundleLacksRoot,
-                format!(
-                    "cabundle's bundle accepts this chain, but the trust set in force ({}) does not",
-                    sets.in_force.0
-                ),
-                false,
-                Some("point clients at the bundle: eval \"$(cabundle env)\"".into()),
-            );
-        }
-        Some(Elsewhere::Store) => {
-            return verdict(
-                Class::BundleLacksRoot,
-                format!(
-                    "the OS store or Mozilla's roots accept this chain, but the trust set in force ({}) does not: it is stale or too narrow",
-                    sets.in_force.0
-                ),
-                false,
-                Some(
-                    "cabundle sync  # and point clients at the bundle: eval \"$(cabundle env)\""
-                        .into(),
-                ),
-            );
-        }
-        None => {}
+fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
+    let (chain, host, sets, opts) = (cx.chain, cx.host, cx.sets, cx.opts);
+    if let Some(elsewhere) = cx.elsewhere {
+        let (who, fix) = match elsewhere {
+            Elsewhere::Bundle => (
+                "cabundle's bundle accepts this chain",
+                "point clients at the bundle: eval \"$(cabundle env)\"",
+            ),
+            Elsewhere::Store => (
+                "the OS store or Mozilla's roots accept this chain",
+                "cabundle sync  # and point clients at the bundle: eval \"$(cabundle env)\"",
+            ),
+        };
+        return verdict(
+            Class::BundleLacksRoot,
+            format!(
+                "{who}, but the trust set in force ({}) does not: it is stale or too narrow",
+                sets.in_force.0
+            ),
+            false,
+            Some(fix.into()),
+        );
     }
     // The top of what the server sent: the certificate whose issuer is
     // missing.
@@ -415,7 +417,7 @@ fn issuer_problem(
         // Its issuer is an intermediate the server should send: the AIA
         // URL, if there is one, fetches it to confirm.
         let urls = ca_issuers(top);
-        let left = opts.timeout.saturating_sub(started.elapsed());
+        let left = opts.timeout.saturating_sub(cx.started.elapsed());
         let fetched = urls
             .iter()
             .find_map(|u| fetch_issuer(u, left).ok().map(|c| (u, c)));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::classify::{Class, Elsewhere, SERVER_FIX, classify, presented_top, verified};
+use super::classify::{Class, Context, Elsewhere, SERVER_FIX, classify, presented_top, verified};
 use crate::cert::Cert;
 use crate::date;
 use crate::decode;
@@ -399,7 +399,17 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
             } else {
                 None
             };
-            classify(f, &chain, &host, sets, accepted_by, opts, started)
+            classify(
+                f,
+                &Context {
+                    chain: &chain,
+                    host: &host,
+                    sets,
+                    elsewhere: accepted_by,
+                    opts,
+                    started,
+                },
+            )
         }
     };
     report.ok = verdict.class.is_none();

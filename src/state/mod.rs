@@ -237,6 +237,14 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::time::{Duration, Instant};
 
+    /// Set `path`'s modification time to 1970-01-12 and return it.
+    fn backdate(path: &Path) -> std::time::SystemTime {
+        let earlier = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(earlier).unwrap();
+        earlier
+    }
+
     /// What a folder holds: the written file, and no temp file beside it.
     fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
         let mut names: Vec<_> = fs::read_dir(dir)
@@ -395,8 +403,11 @@ mod tests {
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert!(err.to_string().contains("ca-bundle.pem"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old bundle");
-        let names = names_in(dir.path());
-        assert_eq!(names, ["ca-bundle.pem"], "no temp file left behind");
+        assert_eq!(
+            names_in(dir.path()),
+            ["ca-bundle.pem"],
+            "no temp file left behind"
+        );
     }
 
     #[test]
@@ -417,13 +428,7 @@ mod tests {
         let path = dir.path().join("ca-bundle.pem");
         write_atomic(&path, b"same").unwrap();
         let old = fs::metadata(&path).unwrap();
-        let earlier = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(earlier)
-            .unwrap();
+        let earlier = backdate(&path);
         write_atomic(&path, b"same").unwrap();
         let new = fs::metadata(&path).unwrap();
         assert_eq!(old.ino(), new.ino(), "the file was replaced");
@@ -431,8 +436,7 @@ mod tests {
         write_atomic(&path, b"different").unwrap();
         assert_ne!(fs::metadata(&path).unwrap().ino(), old.ino());
         assert_eq!(fs::read(&path).unwrap(), b"different");
-        let names = names_in(dir.path());
-        assert_eq!(names, ["ca-bundle.pem"]);
+        assert_eq!(names_in(dir.path()), ["ca-bundle.pem"]);
     }
 
     /// A link or a FIFO where a file goes: replaced by a regular file,
@@ -444,13 +448,7 @@ mod tests {
         let target = dir.path().join("target");
         fs::write(&target, b"same").unwrap();
         fs::set_permissions(&target, Permissions::from_mode(0o644)).unwrap();
-        let earlier = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        File::options()
-            .write(true)
-            .open(&target)
-            .unwrap()
-            .set_modified(earlier)
-            .unwrap();
+        let earlier = backdate(&target);
         let path = dir.path().join("ca-bundle.pem");
         std::os::unix::fs::symlink(&target, &path).unwrap();
         write_atomic(&path, b"same").unwrap();
@@ -471,8 +469,7 @@ mod tests {
         let path = dir.path().join("ca-bundle.pem");
         fs::write(dir.path().join(".ca-bundle.pem.abc123.tmp"), b"partial").unwrap();
         write_atomic(&path, b"new").unwrap();
-        let names = names_in(dir.path());
-        assert_eq!(names, ["ca-bundle.pem"]);
+        assert_eq!(names_in(dir.path()), ["ca-bundle.pem"]);
     }
 
     /// The compare-then-write path, with writes split at every size, so a
