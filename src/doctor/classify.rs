@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::url::{TrustSets, UrlOptions};
+use super::trust::TrustSets;
 use super::verify::{self, Code, Failure, Profile};
 use crate::cert::Cert;
 use crate::date;
@@ -226,14 +226,15 @@ pub(super) struct Context<'a> {
     pub sets: &'a TrustSets,
     /// Another trust set that accepts the chain, if one does.
     pub elsewhere: Option<Elsewhere>,
-    pub opts: &'a UrlOptions,
-    /// When the check of this URL began: the issuer download gets what is
-    /// left of the deadline.
-    pub started: Instant,
+    /// The time the chain is judged at.
+    pub now: i64,
+    /// When the check of this URL must end: the issuer download gets what
+    /// is left.
+    pub deadline: Instant,
 }
 
 pub(super) fn classify(f: &Failure, cx: &Context) -> Verdict {
-    let (chain, host, sets, opts) = (cx.chain, cx.host, cx.sets, cx.opts);
+    let (chain, host, sets, now) = (cx.chain, cx.host, cx.sets, cx.now);
     let who = f.cert().map(|c| c.name().to_string()).unwrap_or_default();
     let at = f.depth;
     match f.code {
@@ -277,7 +278,7 @@ pub(super) fn classify(f: &Failure, cx: &Context) -> Verdict {
                     "{} {who} (depth {at}) is valid only from {when}: the server uses it too early, \
                      or this machine's clock is behind (now: {})",
                     role(f),
-                    date::instant(opts.now)
+                    date::instant(now)
                 ),
                 false,
                 Some("check the clock first: date -u; if it is right, the server's operator must fix the certificate".into()),
@@ -359,7 +360,7 @@ pub(super) fn classify(f: &Failure, cx: &Context) -> Verdict {
 /// No trusted issuer was found: the set in force lacks a root others have,
 /// the server left out its intermediate, or nothing here knows the issuer.
 fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
-    let (chain, host, sets, opts) = (cx.chain, cx.host, cx.sets, cx.opts);
+    let (chain, host, sets, now) = (cx.chain, cx.host, cx.sets, cx.now);
     if let Some(elsewhere) = cx.elsewhere {
         let (who, fix) = match elsewhere {
             Elsewhere::Bundle => (
@@ -393,10 +394,10 @@ fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
     // A root that expired: the one the server sends (no set keeps it), or
     // the only ones any store here has by its issuer's name.
     let expired_root = if self_issued {
-        (top.not_after <= opts.now).then_some(top)
+        (top.not_after <= now).then_some(top)
     } else {
         let by_name = holders(&top.issuer);
-        (!by_name.is_empty() && by_name.iter().all(|c| c.not_after <= opts.now)).then(|| by_name[0])
+        (!by_name.is_empty() && by_name.iter().all(|c| c.not_after <= now)).then(|| by_name[0])
     };
     if let Some(root) = expired_root {
         return verdict(
@@ -417,7 +418,7 @@ fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
         // Its issuer is an intermediate the server should send: the AIA
         // URL, if there is one, fetches it to confirm.
         let urls = ca_issuers(top);
-        let left = opts.timeout.saturating_sub(cx.started.elapsed());
+        let left = cx.deadline.saturating_duration_since(Instant::now());
         let fetched = urls
             .iter()
             .find_map(|u| fetch_issuer(u, left).ok().map(|c| (u, c)));
@@ -425,7 +426,7 @@ fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
             let mut completed: Vec<Cert> = chain.to_vec();
             completed.push(issuer.clone());
             let profile = Profile::openssl_default(sets.level);
-            let with = verify::verify(&completed, &sets.in_force.1, Some(host), opts.now, &profile);
+            let with = verify::verify(&completed, &sets.in_force.1, Some(host), now, &profile);
             if with.is_ok() {
                 return verdict(
                     Class::MissingIntermediate,

@@ -6,9 +6,11 @@
 pub mod capture;
 pub mod classify;
 pub mod setup;
+pub mod trust;
 pub mod url;
 pub mod verify;
 
 pub use classify::{Class, is_public_host};
 pub use setup::{Finding, Level, local};
-pub use url::{TrustSets, UrlOptions, UrlReport, check_url, parse_url};
+pub use trust::TrustSets;
+pub use url::{UrlOptions, UrlReport, check_url, parse_url};
