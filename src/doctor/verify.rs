@@ -2494,13 +2494,20 @@ mod tests {
     //! `openssl verify` on it as a TLS client would judge it, and compares
     //! OpenSSL's first error (code and depth) or chain with [`verify`]'s.
     use super::*;
+    use KeySpec::{Ec, Ed25519, ExplicitEc, P384, Reuse, Rsa};
+    use std::cell::Cell;
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::rc::Rc;
 
     /// 2024-06-01T00:00:00Z: "now" in every case.
     const AT: i64 = 1_717_200_000;
-    const FROM: &str = "20200101000000Z";
-    const TO: &str = "20340101000000Z";
+    /// `AT` as a validity date.
+    const NOW: &str = "20240601000000Z";
+    /// A notAfter before `AT`.
+    const PAST: &str = "20240101000000Z";
+    /// A notBefore after `AT`.
+    const SOON: &str = "20250101000000Z";
 
     const CA_CNF: &str = "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nserial = serial\n\
         new_certs_dir = .\ndefault_md = default\npolicy = p\nunique_subject = no\n\
@@ -2510,42 +2517,117 @@ mod tests {
         subjectKeyIdentifier=hash\n";
     const INT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n";
-
-    fn leaf_ext(san: &str) -> String {
-        format!(
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\n\
-             authorityKeyIdentifier=keyid,issuer\nsubjectAltName={san}\n"
-        )
-    }
+    const LEAF: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+        extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\n\
+        authorityKeyIdentifier=keyid,issuer\nsubjectAltName=DNS:a.com\n";
 
     #[derive(Clone, Copy)]
     enum KeySpec<'a> {
+        /// P-256.
         Ec,
         P384,
+        /// P-256 with the curve spelled out as explicit parameters.
+        ExplicitEc,
         Ed25519,
         Rsa(u32),
+        /// The key of a certificate made before.
         Reuse(&'a Made),
     }
 
-    struct Opts<'a> {
+    impl KeySpec<'_> {
+        /// `openssl genpkey`'s words for a new key of this kind.
+        fn genpkey(self) -> String {
+            let curve = |name: &str| format!("EC -pkeyopt ec_paramgen_curve:{name}");
+            match self {
+                Ec => curve("P-256"),
+                P384 => curve("P-384"),
+                ExplicitEc => curve("P-256") + " -pkeyopt ec_param_enc:explicit",
+                Ed25519 => "ED25519".into(),
+                Rsa(bits) => format!("RSA -pkeyopt rsa_keygen_bits:{bits}"),
+                Reuse(_) => unreachable!("a reused key is not generated"),
+            }
+        }
+    }
+
+    /// How a certificate is made: by default `/CN=cn`, a new P-256 key,
+    /// valid from 2020 to 2034, openssl's default digest.
+    struct Spec<'a> {
+        cn: &'a str,
+        /// The extension section; none at all makes a v1 certificate.
+        ext: String,
         key: KeySpec<'a>,
         from: &'a str,
         to: &'a str,
         md: &'a str,
-        /// The whole subject, when not `/CN=name`.
+        /// The whole subject, when not `/CN=cn`.
         subj: Option<&'a str>,
     }
 
-    impl Default for Opts<'_> {
-        fn default() -> Self {
-            Opts {
-                key: KeySpec::Ec,
-                from: FROM,
-                to: TO,
-                md: "default",
-                subj: None,
+    fn spec<'a>(cn: &'a str, ext: &str) -> Spec<'a> {
+        Spec {
+            cn,
+            ext: ext.into(),
+            key: Ec,
+            from: "20200101000000Z",
+            to: "20340101000000Z",
+            md: "default",
+            subj: None,
+        }
+    }
+
+    /// The usual root CA.
+    fn root() -> Spec<'static> {
+        spec("root", ROOT)
+    }
+
+    /// The usual intermediate CA.
+    fn int() -> Spec<'static> {
+        spec("int", INT)
+    }
+
+    /// The usual server certificate, for a.com.
+    fn leaf() -> Spec<'static> {
+        spec("leaf", LEAF)
+    }
+
+    impl<'a> Spec<'a> {
+        fn cn(self, cn: &'a str) -> Self {
+            Spec { cn, ..self }
+        }
+        /// All of the extension section.
+        fn ext(self, ext: &str) -> Self {
+            Spec {
+                ext: ext.into(),
+                ..self
             }
+        }
+        /// One more line in the extension section.
+        fn with(self, line: &str) -> Self {
+            let ext = format!("{}{line}\n", self.ext);
+            Spec { ext, ..self }
+        }
+        /// The extension section with `old` replaced by `new`, once;
+        /// `old` must be there, or the case is not what it says.
+        fn edit(self, old: &str, new: &str) -> Self {
+            assert!(self.ext.contains(old), "no {old:?} in {:?}", self.ext);
+            let ext = self.ext.replacen(old, new, 1);
+            Spec { ext, ..self }
+        }
+        fn key(self, key: KeySpec<'a>) -> Self {
+            Spec { key, ..self }
+        }
+        fn not_before(self, from: &'a str) -> Self {
+            Spec { from, ..self }
+        }
+        fn not_after(self, to: &'a str) -> Self {
+            Spec { to, ..self }
+        }
+        fn md(self, md: &'a str) -> Self {
+            Spec { md, ..self }
+        }
+        fn subj(self, subj: &'a str) -> Self {
+            let subj = Some(subj);
+            Spec { subj, ..self }
         }
     }
 
@@ -2556,9 +2638,13 @@ mod tests {
         cert: Cert,
     }
 
+    /// A folder for `openssl ca`; cases judged on the same certificates
+    /// share one.
     struct Pki {
         dir: tempfile::TempDir,
-        n: usize,
+        /// How many certificates were made: each one's files are named by
+        /// its number.
+        n: Cell<usize>,
     }
 
     fn run(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -2580,165 +2666,122 @@ mod tests {
     }
 
     impl Pki {
-        fn new() -> Pki {
+        fn new() -> Rc<Pki> {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("ca.cnf"), CA_CNF).unwrap();
             std::fs::write(dir.path().join("index.txt"), "").unwrap();
             std::fs::write(dir.path().join("serial"), "1000\n").unwrap();
-            Pki { dir, n: 0 }
+            Rc::new(Pki {
+                dir,
+                n: Cell::new(0),
+            })
         }
 
-        fn path(&self, name: &str) -> PathBuf {
-            self.dir.path().join(name)
-        }
-
-        /// A certificate for `cn` issued by `issuer` (self-signed when None)
-        /// with `ext` as its extension section (none at all: a v1
-        /// certificate).
-        fn make(&mut self, cn: &str, issuer: Option<&Made>, ext: &str, o: Opts) -> Made {
-            self.n += 1;
-            let n = self.n;
-            let dir = self.dir.path().to_path_buf();
-            let key = match o.key {
-                KeySpec::Reuse(m) => m.key.clone(),
-                spec => {
-                    let key = self.path(&format!("{n}.key"));
-                    let k = key.to_str().unwrap();
-                    match spec {
-                        KeySpec::Ec => ok(
-                            &dir,
-                            &[
-                                "genpkey",
-                                "-algorithm",
-                                "EC",
-                                "-pkeyopt",
-                                "ec_paramgen_curve:P-256",
-                                "-out",
-                                k,
-                            ],
-                        ),
-                        KeySpec::P384 => ok(
-                            &dir,
-                            &[
-                                "genpkey",
-                                "-algorithm",
-                                "EC",
-                                "-pkeyopt",
-                                "ec_paramgen_curve:P-384",
-                                "-out",
-                                k,
-                            ],
-                        ),
-                        KeySpec::Ed25519 => {
-                            ok(&dir, &["genpkey", "-algorithm", "ED25519", "-out", k])
-                        }
-                        KeySpec::Rsa(bits) => ok(
-                            &dir,
-                            &[
-                                "genpkey",
-                                "-algorithm",
-                                "RSA",
-                                "-pkeyopt",
-                                &format!("rsa_keygen_bits:{bits}"),
-                                "-out",
-                                k,
-                            ],
-                        ),
-                        KeySpec::Reuse(_) => unreachable!(),
-                    }
+        /// A certificate made as `spec` says, issued by `issuer`
+        /// (self-signed when None).
+        fn make(&self, spec: Spec, issuer: Option<&Made>) -> Made {
+            let n = self.n.get() + 1;
+            self.n.set(n);
+            let dir = self.dir.path();
+            let key = match spec.key {
+                Reuse(m) => m.key.clone(),
+                new => {
+                    let key = dir.join(format!("{n}.key"));
+                    let words = format!("genpkey -out {n}.key -algorithm {}", new.genpkey());
+                    ok(dir, &words.split(' ').collect::<Vec<_>>());
                     key
                 }
             };
-            let subj = o.subj.map_or_else(|| format!("/CN={cn}"), str::to_string);
+            let k = key.to_str().unwrap();
+            let subj = spec
+                .subj
+                .map_or_else(|| format!("/CN={}", spec.cn), str::to_string);
             let csr = format!("{n}.csr");
             ok(
-                &dir,
-                &[
-                    "req",
-                    "-new",
-                    "-key",
-                    key.to_str().unwrap(),
-                    "-subj",
-                    &subj,
-                    "-out",
-                    &csr,
-                ],
+                dir,
+                &["req", "-new", "-key", k, "-subj", &subj, "-out", &csr],
             );
-            let out = format!("{n}.pem");
-            let mut args: Vec<String> = [
-                "ca",
-                "-batch",
-                "-config",
-                "ca.cnf",
-                "-notext",
-                "-preserveDN",
-                "-in",
-                &csr,
-                "-out",
-                &out,
-                "-startdate",
-                o.from,
-                "-enddate",
-                o.to,
-                "-md",
-                o.md,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            // Every word but the key and certificate paths is free of spaces.
+            let words = format!(
+                "ca -batch -config ca.cnf -notext -preserveDN -in {n}.csr -out {n}.pem \
+                 -startdate {} -enddate {} -md {}",
+                spec.from, spec.to, spec.md
+            );
+            let mut args: Vec<&str> = words.split(' ').collect();
             match issuer {
-                None => args.extend([
-                    "-selfsign".into(),
-                    "-keyfile".into(),
-                    key.to_str().unwrap().into(),
-                ]),
+                None => args.extend(["-selfsign", "-keyfile", k]),
                 Some(i) => args.extend([
-                    "-cert".into(),
-                    i.path.to_str().unwrap().into(),
-                    "-keyfile".into(),
-                    i.key.to_str().unwrap().into(),
+                    "-cert",
+                    i.path.to_str().unwrap(),
+                    "-keyfile",
+                    i.key.to_str().unwrap(),
                 ]),
             }
-            if !ext.is_empty() {
-                let file = format!("{n}.ext");
-                std::fs::write(self.path(&file), format!("[x]\n{ext}")).unwrap();
-                args.extend(["-extfile".into(), file, "-extensions".into(), "x".into()]);
+            let ext = format!("{n}.ext");
+            if !spec.ext.is_empty() {
+                std::fs::write(dir.join(&ext), format!("[x]\n{}", spec.ext)).unwrap();
+                args.extend(["-extfile", &ext, "-extensions", "x"]);
             }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ok(&dir, &args);
-            let pem = std::fs::read(self.path(&out)).unwrap();
-            let cert = crate::decode::decode(&pem).items.remove(0).cert;
-            Made {
-                path: self.path(&out),
-                key,
-                cert,
+            ok(dir, &args);
+            let path = dir.join(format!("{n}.pem"));
+            let cert = crate::decode::decode(&std::fs::read(&path).unwrap())
+                .items
+                .remove(0)
+                .cert;
+            Made { path, key, cert }
+        }
+
+        /// Certificates each issued by the one before, the first
+        /// self-signed.
+        fn line<const N: usize>(&self, specs: [Spec; N]) -> [Made; N] {
+            let mut made: Vec<Made> = Vec::new();
+            for spec in specs {
+                let next = self.make(spec, made.last());
+                made.push(next);
             }
+            made.try_into().unwrap_or_else(|_| unreachable!())
+        }
+    }
+
+    /// root → int → leaf, in a PKI of its own.
+    struct Chain {
+        pki: Rc<Pki>,
+        root: Made,
+        int: Made,
+        leaf: Made,
+    }
+
+    fn chain(root: Spec, int: Spec, leaf: Spec) -> Chain {
+        let pki = Pki::new();
+        let [root, int, leaf] = pki.line([root, int, leaf]);
+        Chain {
+            pki,
+            root,
+            int,
+            leaf,
+        }
+    }
+
+    impl Chain {
+        /// The case as a server would send the chain: the leaf and the
+        /// intermediate, the root trusted.
+        fn case(&self, name: &'static str) -> Case {
+            self.sends(name, &[&self.leaf, &self.int], &[&self.root])
         }
 
-        fn root(&mut self, cn: &str) -> Made {
-            self.make(cn, None, ROOT, Opts::default())
+        fn sends(&self, name: &'static str, sent: &[&Made], trusted: &[&Made]) -> Case {
+            case(name, &self.pki, sent, trusted)
         }
+    }
 
-        fn int(&mut self, cn: &str, issuer: &Made) -> Made {
-            self.make(cn, Some(issuer), INT, Opts::default())
-        }
-
-        fn leaf(&mut self, cn: &str, issuer: &Made) -> Made {
-            self.make(cn, Some(issuer), &leaf_ext("DNS:a.com"), Opts::default())
-        }
-
-        /// root → int → leaf (for a.com).
-        fn chain(&mut self) -> (Made, Made, Made) {
-            let root = self.root("root");
-            let int = self.int("int", &root);
-            let leaf = self.leaf("leaf", &int);
-            (root, int, leaf)
-        }
+    /// A case on a chain of its own, sent as a server would send it.
+    fn served(name: &'static str, root: Spec, int: Spec, leaf: Spec) -> Case {
+        chain(root, int, leaf).case(name)
     }
 
     struct Case {
         name: &'static str,
-        pki: Pki,
+        pki: Rc<Pki>,
         sent: Vec<Made>,
         trusted: Vec<Made>,
         host: Option<&'static str>,
@@ -2754,10 +2797,10 @@ mod tests {
         python: bool,
     }
 
-    fn case(name: &'static str, pki: Pki, sent: &[&Made], trusted: &[&Made]) -> Case {
+    fn case(name: &'static str, pki: &Rc<Pki>, sent: &[&Made], trusted: &[&Made]) -> Case {
         Case {
             name,
-            pki,
+            pki: Rc::clone(pki),
             sent: sent.iter().map(|m| (*m).clone()).collect(),
             trusted: trusted.iter().map(|m| (*m).clone()).collect(),
             host: Some("a.com"),
@@ -2965,1507 +3008,302 @@ sys.exit("the handshake did not finish")
         }
     }
 
+    /// The cases, in the order of the printed table. Cases judged on the
+    /// same certificates share their chain.
+    // A table, a case a line or two, which rustfmt would spread over five.
+    #[rustfmt::skip]
     fn cases() -> Vec<Case> {
-        let mut out = Vec::new();
-
-        // --- chain building ---
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        out.push(case("good chain", p, &[&leaf, &int], &[&root]));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        out.push(case("expired leaf", p, &[&leaf, &int], &[&root]).expect(10, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("expired intermediate", p, &[&leaf, &int], &[&root]).expect(10, 1));
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &root);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("expired root", p, &[&leaf, &int], &[&root]).expect(10, 2));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                from: "20250101000000Z",
-                ..Opts::default()
-            },
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("intermediate not yet valid", p, &[&leaf, &int], &[&root]).expect(9, 1));
-
-        let mut p = Pki::new();
-        let (root, _int, leaf) = p.chain();
-        out.push(case("missing intermediate", p, &[&leaf], &[&root]).expect(20, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let i1 = p.int("i1", &root);
-        let i2 = p.int("i2", &i1);
-        let leaf = p.leaf("leaf", &i2);
-        out.push(case(
-            "shuffled chain, root sent",
-            p,
-            &[&leaf, &root, &i1, &i2],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        let stray = p.root("stray");
-        out.push(case(
-            "unrelated certificate sent",
-            p,
-            &[&leaf, &stray, &int],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let leaf = p.make("leaf", None, &leaf_ext("DNS:a.com"), Opts::default());
-        let other = p.root("root");
-        out.push(case("self-signed leaf", p, &[&leaf], &[&other]).expect(18, 0));
-
-        let mut p = Pki::new();
-        let leaf = p.make("leaf", None, &leaf_ext("DNS:a.com"), Opts::default());
-        out.push(case("self-signed leaf, trusted", p, &[&leaf], &[&leaf]));
-
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        let other = p.root("other");
-        out.push(case("untrusted root sent", p, &[&leaf, &int, &root], &[&other]).expect(19, 2));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let impostor = p.make(
-            "int",
-            Some(&root),
-            "basicConstraints=critical,CA:TRUE\n",
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&impostor),
-            "subjectAltName=DNS:a.com\nauthorityKeyIdentifier=none\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "signature by another key of the same name",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(7, 0),
-        );
-
-        // --- cross-signing and trusted-first ---
-        let mut p = Pki::new();
-        let old = p.root("old root");
-        let new = p.root("new root");
-        let cross = p.make(
-            "new root",
-            Some(&old),
-            INT,
-            Opts {
-                key: KeySpec::Reuse(&new),
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &new);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "expired cross-signed root sent, new root trusted",
-            p,
-            &[&leaf, &int, &cross],
-            &[&new],
-        ));
-
-        let mut p = Pki::new();
-        let old = p.root("old root");
-        let new = p.root("new root");
-        let cross = p.make(
-            "new root",
-            Some(&old),
-            INT,
-            Opts {
-                key: KeySpec::Reuse(&new),
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &new);
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "expired cross-signed root sent, only old root trusted",
-                p,
-                &[&leaf, &int, &cross],
-                &[&old],
-            )
-            .expect(10, 2),
-        );
-
-        let mut p = Pki::new();
-        let old = p.make(
-            "old root",
-            None,
-            ROOT,
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let new = p.root("new root");
-        let cross = p.make(
-            "new root",
-            Some(&old),
-            INT,
-            Opts {
-                key: KeySpec::Reuse(&new),
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &new);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "cross-signed root sent, old root expired, both trusted",
-            p,
-            &[&leaf, &int, &cross],
-            &[&old, &new],
-        ));
-
-        // --- partial chains ---
-        let mut p = Pki::new();
-        let (_root, int, leaf) = p.chain();
-        let partial = Profile {
-            partial_chain: true,
-            ..Profile::openssl_default(2)
-        };
-        let (int2, leaf2) = (int.clone(), leaf.clone());
-        out.push(
-            case(
-                "intermediate trusted, partial chain",
-                p,
-                &[&leaf, &int],
-                &[&int],
-            )
-            .profile(partial),
-        );
-        let p = Pki::new();
-        out.push(
-            case(
-                "intermediate trusted, no partial chain",
-                p,
-                &[&leaf2, &int2],
-                &[&int2],
-            )
-            .expect(2, 1),
-        );
-
-        let mut p = Pki::new();
-        let (_root, _int, leaf) = p.chain();
-        let leaf2 = leaf.clone();
-        out.push(
-            case("leaf itself trusted, partial chain", p, &[&leaf], &[&leaf]).profile(partial),
-        );
-        out.push(
-            case(
-                "leaf itself trusted, no partial chain",
-                Pki::new(),
-                &[&leaf2],
-                &[&leaf2],
-            )
-            .expect(20, 0),
-        );
-
-        // --- security levels ---
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                key: KeySpec::Rsa(2048),
-                ..Opts::default()
-            },
-        );
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                md: "sha1",
-                ..Opts::default()
-            },
-        );
-        let leaf = p.leaf("leaf", &int);
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(
-            case("SHA-1 intermediate, level 1", p, &[&leaf, &int], &[&root])
-                .level(1)
-                .expect(68, 1),
-        );
-        out.push(case("SHA-1 intermediate, level 0", Pki::new(), &[&l, &i], &[&r]).level(0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                key: KeySpec::Rsa(2048),
-                ..Opts::default()
-            },
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                md: "md5",
-                ..Opts::default()
-            },
-        );
-        out.push(
-            case("MD5 leaf, level 1", p, &[&leaf, &int], &[&root])
-                .level(1)
-                .expect(68, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                key: KeySpec::Rsa(1024),
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &root);
-        let leaf = p.leaf("leaf", &int);
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(case("RSA-1024 root, level 1", p, &[&leaf, &int], &[&root]).level(1));
-        out.push(case("RSA-1024 root, level 2", Pki::new(), &[&l, &i], &[&r]).expect(67, 2));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                key: KeySpec::Rsa(1024),
-                ..Opts::default()
-            },
-        );
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(case("RSA-1024 leaf, level 2", p, &[&leaf, &int], &[&root]).expect(66, 0));
-        out.push(case("RSA-1024 leaf, level 1", Pki::new(), &[&l, &i], &[&r]).level(1));
-
-        let mut p = Pki::new();
-        let leaf = p.make(
-            "leaf",
-            None,
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                key: KeySpec::Rsa(1024),
-                ..Opts::default()
-            },
-        );
-        out.push(
-            case(
-                "RSA-1024 self-signed leaf: the key is judged first",
-                p,
-                &[&leaf],
-                &[],
-            )
-            .expect(66, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                key: KeySpec::P384,
-                ..Opts::default()
-            },
-        );
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                key: KeySpec::Ed25519,
-                md: "sha384",
-                ..Opts::default()
-            },
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "P-384 root, Ed25519 intermediate",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .level(3),
-        );
-
-        // --- extensions and purpose ---
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("serverAuth", "clientAuth"),
-            Opts::default(),
-        );
-        out.push(case("leaf for clientAuth only", p, &[&leaf, &int], &[&root]).expect(26, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("serverAuth", "anyExtendedKeyUsage"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "leaf with anyExtendedKeyUsage only",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(26, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            "nsCertType=client\nsubjectAltName=DNS:a.com\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "leaf with Netscape type client",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(26, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            "keyUsage=keyCertSign\nsubjectAltName=DNS:a.com\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "leaf keyUsage keyCertSign only",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(26, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &format!("{INT}extendedKeyUsage=clientAuth\n"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("CA for clientAuth only", p, &[&leaf, &int], &[&root]).expect(26, 1));
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            &format!("{ROOT}extendedKeyUsage=clientAuth\n"),
-            Opts::default(),
-        );
-        let int = p.int("int", &root);
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "trust anchor for clientAuth only",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(26, 2),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n",
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "intermediate without basicConstraints",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(79, 1),
-        );
-
-        let mut p = Pki::new();
-        let root = p.make("root", None, "", Opts::default());
-        let int = p.make("int", Some(&root), INT, Opts::default());
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "v1 root (AKID by issuer and serial)",
-            p,
-            &[&leaf, &int],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make("int", Some(&root), "", Opts::default());
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("v1 intermediate", p, &[&leaf, &int], &[&root]).expect(79, 1));
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            "keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
-            Opts::default(),
-        );
-        let int = p.int("int", &root);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "root with keyUsage and no basicConstraints",
-            p,
-            &[&leaf, &int],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n",
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "intermediate keyUsage without keyCertSign",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(79, 1),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &format!("{}1.2.3.4=critical,ASN1:NULL\n", leaf_ext("DNS:a.com")),
-            Opts::default(),
-        );
-        out.push(case("unknown critical extension", p, &[&leaf, &int], &[&root]).expect(34, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let i1 = p.make(
-            "i1",
-            Some(&root),
-            &format!("{INT}basicConstraints=critical,CA:TRUE,pathlen:0\n").replacen(
-                "basicConstraints=critical,CA:TRUE\n",
-                "",
-                1,
-            ),
-            Opts::default(),
-        );
-        let i2 = p.int("i2", &i1);
-        let leaf = p.leaf("leaf", &i2);
-        out.push(case("path length exceeded", p, &[&leaf, &i2, &i1], &[&root]).expect(25, 2));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let pathlen0 = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n";
-        let i1 = p.make("i1", Some(&root), pathlen0, Opts::default());
-        let rollover = p.int("i1", &i1);
-        let leaf = p.leaf("leaf", &rollover);
-        out.push(case(
-            "self-issued intermediate not counted in the path length",
-            p,
-            &[&leaf, &i1, &rollover],
-            &[&root],
-        ));
-
-        // --- strict (X509_V_FLAG_X509_STRICT) ---
-        let strict = Profile {
-            strict: true,
-            ..Profile::openssl_default(2)
-        };
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &INT.replace("critical,CA:TRUE", "CA:TRUE"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(
-            case(
-                "CA basicConstraints not critical, strict",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(89, 1),
-        );
-        out.push(case(
-            "CA basicConstraints not critical, default",
-            Pki::new(),
-            &[&l, &i],
-            &[&r],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("keyid,issuer", "none"),
-            Opts::default(),
-        );
-        out.push(
-            case("leaf without AKID, strict", p, &[&leaf, &int], &[&root])
-                .profile(strict)
-                .expect(85, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &INT.replace("subjectKeyIdentifier=hash", "subjectKeyIdentifier=none"),
-            Opts::default(),
-        );
+        let partial = Profile { partial_chain: true, ..Profile::openssl_default(2) };
+        let strict = Profile { strict: true, ..Profile::openssl_default(2) };
+        let (py312, py313) = (Profile::python_312(), Profile::python_313());
+        let nc = |c: &str| int().with(&format!("nameConstraints=critical,{c}"));
         // An AKID with a key id, which openssl will not derive from an
         // issuer without SKID.
         let akid = "2.5.29.35=DER:3006800401020304\n";
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("authorityKeyIdentifier=keyid,issuer\n", akid),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "intermediate without SKID, strict",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(86, 1),
-        );
+        let mut out = Vec::new();
 
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &INT.replace("keyUsage=critical,keyCertSign,cRLSign\n", ""),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "intermediate without keyUsage, strict",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(92, 1),
-        );
+        // --- chain building ---
+        let u = chain(root(), int(), leaf());
+        let stray = u.pki.make(root().cn("stray"), None);
+        let other = u.pki.make(root().cn("other"), None);
+        let p = Pki::new();
+        let [r, i1, i2, l] = p.line([root(), int().cn("i1"), int().cn("i2"), leaf()]);
+        let alone = Pki::new();
+        let (lone, lone_other) = (alone.make(leaf(), None), alone.make(root(), None));
+        // The leaf's issuer is another int with a key of its own; the
+        // real int is sent.
+        let fake = chain(root(), int().ext("basicConstraints=critical,CA:TRUE\n"),
+            leaf().ext("subjectAltName=DNS:a.com\nauthorityKeyIdentifier=none\n"));
+        let real = fake.pki.make(int(), Some(&fake.root));
+        out.extend([
+            u.case("good chain"),
+            served("expired leaf", root(), int(), leaf().not_after(PAST)).expect(10, 0),
+            served("expired intermediate", root(), int().not_after(PAST), leaf()).expect(10, 1),
+            served("expired root", root().not_after(PAST), int(), leaf()).expect(10, 2),
+            served("intermediate not yet valid", root(), int().not_before(SOON), leaf())
+                .expect(9, 1),
+            u.sends("missing intermediate", &[&u.leaf], &[&u.root]).expect(20, 0),
+            case("shuffled chain, root sent", &p, &[&l, &r, &i1, &i2], &[&r]),
+            u.sends("unrelated certificate sent", &[&u.leaf, &stray, &u.int], &[&u.root]),
+            case("self-signed leaf", &alone, &[&lone], &[&lone_other]).expect(18, 0),
+            case("self-signed leaf, trusted", &alone, &[&lone], &[&lone]),
+            u.sends("untrusted root sent", &[&u.leaf, &u.int, &u.root], &[&other]).expect(19, 2),
+            fake.sends("signature by another key of the same name", &[&fake.leaf, &real],
+                &[&fake.root]).expect(7, 0),
+        ]);
 
-        let mut p = Pki::new();
-        let root = p.make("root", None, "", Opts::default());
-        let int = p.make("int", Some(&root), INT, Opts::default());
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "v1 root, strict: the intermediate's AKID has no key id",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(85, 1),
-        );
+        // --- cross-signing and trusted-first ---
+        // new root → int → leaf, the new root's key also certified by an
+        // old root: a cross certificate, sent.
+        let x = chain(root().cn("new root"), int(), leaf());
+        let old = x.pki.make(root().cn("old root"), None);
+        let cross = int().cn("new root").key(Reuse(&x.root)).not_after(PAST);
+        let cross = x.pki.make(cross, Some(&old));
+        let y = chain(root().cn("new root"), int(), leaf());
+        let y_old = y.pki.make(root().cn("old root").not_after(PAST), None);
+        let y_cross = y.pki.make(int().cn("new root").key(Reuse(&y.root)), Some(&y_old));
+        out.extend([
+            x.sends("expired cross-signed root sent, new root trusted",
+                &[&x.leaf, &x.int, &cross], &[&x.root]),
+            x.sends("expired cross-signed root sent, only old root trusted",
+                &[&x.leaf, &x.int, &cross], &[&old]).expect(10, 2),
+            y.sends("cross-signed root sent, old root expired, both trusted",
+                &[&y.leaf, &y.int, &y_cross], &[&y_old, &y.root]),
+        ]);
 
-        let mut p = Pki::new();
-        let root = p.make("root", None, "", Opts::default());
-        let akid = "2.5.29.35=DER:3006800401020304\n";
-        let int = p.make(
-            "int",
-            Some(&root),
-            &INT.replace("authorityKeyIdentifier=keyid,issuer\n", akid),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case("v1 root, strict", p, &[&leaf, &int], &[&root])
-                .profile(strict)
-                .expect(79, 2),
-        );
+        // --- partial chains ---
+        out.extend([
+            u.sends("intermediate trusted, partial chain", &[&u.leaf, &u.int], &[&u.int])
+                .profile(partial),
+            u.sends("intermediate trusted, no partial chain", &[&u.leaf, &u.int], &[&u.int])
+                .expect(2, 1),
+            u.sends("leaf itself trusted, partial chain", &[&u.leaf], &[&u.leaf]).profile(partial),
+            u.sends("leaf itself trusted, no partial chain", &[&u.leaf], &[&u.leaf]).expect(20, 0),
+        ]);
 
-        let py = Profile {
-            partial_wildcards: true,
-            ..Profile::python_313()
-        };
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        out.push(case("good chain, Python 3.13 flags", p, &[&leaf, &int], &[&root]).profile(py));
+        // --- security levels ---
+        let sha1 = chain(root().key(Rsa(2048)), int().md("sha1"), leaf());
+        let md5 = chain(root(), int().key(Rsa(2048)), leaf().md("md5"));
+        let weak_root = chain(root().key(Rsa(1024)), int(), leaf());
+        let weak_leaf = chain(root(), int(), leaf().key(Rsa(1024)));
+        let weak_alone = Pki::new();
+        let weak_lone = weak_alone.make(leaf().key(Rsa(1024)), None);
+        out.extend([
+            sha1.case("SHA-1 intermediate, level 1").level(1).expect(68, 1),
+            sha1.case("SHA-1 intermediate, level 0").level(0),
+            md5.case("MD5 leaf, level 1").level(1).expect(68, 0),
+            weak_root.case("RSA-1024 root, level 1").level(1),
+            weak_root.case("RSA-1024 root, level 2").expect(67, 2),
+            weak_leaf.case("RSA-1024 leaf, level 2").expect(66, 0),
+            weak_leaf.case("RSA-1024 leaf, level 1").level(1),
+            case("RSA-1024 self-signed leaf: the key is judged first", &weak_alone, &[&weak_lone],
+                &[]).expect(66, 0),
+            served("P-384 root, Ed25519 intermediate", root().key(P384),
+                int().key(Ed25519).md("sha384"), leaf()).level(3),
+        ]);
 
-        let mut p = Pki::new();
-        let (_root, int, leaf) = p.chain();
-        out.push(
-            case(
-                "intermediate trusted, Python 3.13 flags",
-                p,
-                &[&leaf, &int],
-                &[&int],
-            )
-            .profile(py),
-        );
+        // --- extensions and purpose ---
+        let v1_root = chain(root().ext(""), int(), leaf());
+        // Under i1, of path length 0: i2, and i1 again with a new key
+        // (self-issued).
+        let pl = Pki::new();
+        let [top, i1] = pl.line([root(), int().cn("i1").edit("CA:TRUE", "CA:TRUE,pathlen:0")]);
+        let [i2, rollover] = [int().cn("i2"), int().cn("i1")].map(|ca| pl.make(ca, Some(&i1)));
+        let [below_i2, below_rollover] = [&i2, &rollover].map(|ca| pl.make(leaf(), Some(ca)));
+        out.extend([
+            served("leaf for clientAuth only", root(), int(),
+                leaf().edit("serverAuth", "clientAuth")).expect(26, 0),
+            served("leaf with anyExtendedKeyUsage only", root(), int(),
+                leaf().edit("serverAuth", "anyExtendedKeyUsage")).expect(26, 0),
+            served("leaf with Netscape type client", root(), int(),
+                leaf().ext("nsCertType=client\nsubjectAltName=DNS:a.com\n")).expect(26, 0),
+            served("leaf keyUsage keyCertSign only", root(), int(),
+                leaf().ext("keyUsage=keyCertSign\nsubjectAltName=DNS:a.com\n")).expect(26, 0),
+            served("CA for clientAuth only", root(), int().with("extendedKeyUsage=clientAuth"),
+                leaf()).expect(26, 1),
+            served("trust anchor for clientAuth only", root().with("extendedKeyUsage=clientAuth"),
+                int(), leaf()).expect(26, 2),
+            served("intermediate without basicConstraints", root(),
+                int().ext("subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"),
+                leaf()).expect(79, 1),
+            v1_root.case("v1 root (AKID by issuer and serial)"),
+            served("v1 intermediate", root(), int().ext(""), leaf()).expect(79, 1),
+            served("root with keyUsage and no basicConstraints",
+                root().ext("keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"),
+                int(), leaf()),
+            served("intermediate keyUsage without keyCertSign", root(),
+                int().ext("basicConstraints=critical,CA:TRUE\n\
+                    keyUsage=critical,digitalSignature\n"),
+                leaf()).expect(79, 1),
+            served("unknown critical extension", root(), int(),
+                leaf().with("1.2.3.4=critical,ASN1:NULL")).expect(34, 0),
+            case("path length exceeded", &pl, &[&below_i2, &i2, &i1], &[&top]).expect(25, 2),
+            case("self-issued intermediate not counted in the path length", &pl,
+                &[&below_rollover, &i1, &rollover], &[&top]),
+        ]);
+
+        // --- strict (X509_V_FLAG_X509_STRICT) ---
+        let lax_ca = chain(root(), int().edit("critical,CA:TRUE", "CA:TRUE"), leaf());
+        out.extend([
+            lax_ca.case("CA basicConstraints not critical, strict").profile(strict).expect(89, 1),
+            lax_ca.case("CA basicConstraints not critical, default"),
+            served("leaf without AKID, strict", root(), int(),
+                leaf().edit("keyid,issuer", "none")).profile(strict).expect(85, 0),
+            served("intermediate without SKID, strict", root(),
+                int().edit("subjectKeyIdentifier=hash", "subjectKeyIdentifier=none"),
+                leaf().edit("authorityKeyIdentifier=keyid,issuer\n", akid))
+                .profile(strict).expect(86, 1),
+            served("intermediate without keyUsage, strict", root(),
+                int().edit("keyUsage=critical,keyCertSign,cRLSign\n", ""), leaf())
+                .profile(strict).expect(92, 1),
+            v1_root.case("v1 root, strict: the intermediate's AKID has no key id")
+                .profile(strict).expect(85, 1),
+            served("v1 root, strict", root().ext(""),
+                int().edit("authorityKeyIdentifier=keyid,issuer\n", akid), leaf())
+                .profile(strict).expect(79, 2),
+            u.case("good chain, Python 3.13 flags")
+                .profile(Profile { partial_wildcards: true, ..py313 }),
+            u.sends("intermediate trusted, Python 3.13 flags", &[&u.leaf, &u.int], &[&u.int])
+                .profile(Profile { partial_wildcards: true, ..py313 }),
+        ]);
 
         // --- names ---
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        out.push(
-            case("hostname mismatch", p, &[&leaf, &int], &[&root])
-                .host(Some("b.com"))
-                .expect(62, 0),
-        );
-
-        for (host, expect) in [
-            ("a.com", Some(62)),
-            ("x.a.com", None),
-            ("x.y.a.com", Some(62)),
-            ("X.A.COM", None),
-        ] {
-            let mut p = Pki::new();
-            let root = p.root("root");
-            let int = p.int("int", &root);
-            let leaf = p.make(
-                "leaf",
-                Some(&int),
-                &leaf_ext("DNS:*.a.com"),
-                Opts::default(),
-            );
-            let name = Box::leak(format!("*.a.com for {host}").into_boxed_str());
-            let c = case(name, p, &[&leaf, &int], &[&root]).host(Some(host));
-            out.push(match expect {
-                Some(code) => c.expect(code, 0),
-                None => c,
-            });
-        }
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:f*.a.com"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "f*.a.com for foo.a.com, OpenSSL's flags",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .host(Some("foo.a.com")),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            "subjectAltName=DNS:1.2.3.4\n",
-            Opts::default(),
-        );
-        out.push(
-            case("IP address in a DNS SAN", p, &[&leaf, &int], &[&root])
-                .host(Some("1.2.3.4"))
-                .expect(64, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            "subjectAltName=IP:1.2.3.4,IP:::1\n",
-            Opts::default(),
-        );
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(case("IP SAN", p, &[&leaf, &int], &[&root]).host(Some("1.2.3.4")));
-        out.push(case("IPv6 SAN", Pki::new(), &[&l, &i], &[&r]).host(Some("::1")));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "a.com",
-            Some(&int),
-            "basicConstraints=CA:FALSE\n",
-            Opts::default(),
-        );
-        out.push(case(
-            "CN only, host matches the CN",
-            p,
-            &[&leaf, &int],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "a.com",
-            Some(&int),
-            "subjectAltName=DNS:b.com\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "CN matches but a DNS SAN does not",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(62, 0),
-        );
+        let star = chain(root(), int(), leaf().edit("DNS:a.com", "DNS:*.a.com"));
+        let f_star = chain(root(), int(), leaf().edit("DNS:a.com", "DNS:f*.a.com"));
+        let ips = chain(root(), int(), leaf().ext("subjectAltName=IP:1.2.3.4,IP:::1\n"));
+        out.extend([
+            u.case("hostname mismatch").host(Some("b.com")).expect(62, 0),
+            star.case("*.a.com for a.com").expect(62, 0),
+            star.case("*.a.com for x.a.com").host(Some("x.a.com")),
+            star.case("*.a.com for x.y.a.com").host(Some("x.y.a.com")).expect(62, 0),
+            star.case("*.a.com for X.A.COM").host(Some("X.A.COM")),
+            f_star.case("f*.a.com for foo.a.com, OpenSSL's flags").host(Some("foo.a.com")),
+            served("IP address in a DNS SAN", root(), int(),
+                leaf().ext("subjectAltName=DNS:1.2.3.4\n")).host(Some("1.2.3.4")).expect(64, 0),
+            ips.case("IP SAN").host(Some("1.2.3.4")),
+            ips.case("IPv6 SAN").host(Some("::1")),
+            served("CN only, host matches the CN", root(), int(),
+                leaf().cn("a.com").ext("basicConstraints=CA:FALSE\n")),
+            served("CN matches but a DNS SAN does not", root(), int(),
+                leaf().cn("a.com").ext("subjectAltName=DNS:b.com\n")).expect(62, 0),
+        ]);
 
         // --- name constraints ---
-        let nc = |c: &str| format!("{INT}nameConstraints=critical,{c}\n");
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;DNS:b.com"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("DNS outside permitted subtree", p, &[&leaf, &int], &[&root]).expect(47, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;DNS:a.com"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:www.a.com"),
-            Opts::default(),
-        );
-        out.push(
-            case("DNS inside permitted subtree", p, &[&leaf, &int], &[&root])
-                .host(Some("www.a.com")),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("excluded;DNS:a.com"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(case("DNS in excluded subtree", p, &[&leaf, &int], &[&root]).expect(48, 0));
-
-        let mut p = Pki::new();
-        let root = p.make(
-            "root",
-            None,
-            &format!("{ROOT}nameConstraints=critical,permitted;IP:10.0.0.0/255.0.0.0\n"),
-            Opts::default(),
-        );
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            "subjectAltName=IP:192.168.1.1\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "IP outside the root's permitted subtree",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .host(Some("192.168.1.1"))
-            .expect(47, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;DNS:b.com"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "a.com",
-            Some(&int),
-            "basicConstraints=CA:FALSE\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "CN-only leaf under DNS constraints",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(47, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;DNS:b.com"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "a.com",
-            Some(&int),
-            "subjectAltName=DNS:x.b.com\n",
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "CN outside DNS constraints, DNS SAN inside",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .host(Some("x.b.com")),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &format!("{INT}nameConstraints=critical,permitted;dirName:nc_dir\n[nc_dir]\nO=Good\n"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                subj: Some("/O=Bad/CN=leaf"),
-                ..Opts::default()
-            },
-        );
-        out.push(
-            case(
-                "subject outside permitted directoryName",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(47, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;email:.a.com"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com,email:x@b.com"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "email outside permitted subtree",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(47, 0),
-        );
+        out.extend([
+            served("DNS outside permitted subtree", root(), nc("permitted;DNS:b.com"), leaf())
+                .expect(47, 0),
+            served("DNS inside permitted subtree", root(), nc("permitted;DNS:a.com"),
+                leaf().edit("DNS:a.com", "DNS:www.a.com")).host(Some("www.a.com")),
+            served("DNS in excluded subtree", root(), nc("excluded;DNS:a.com"), leaf())
+                .expect(48, 0),
+            served("IP outside the root's permitted subtree",
+                root().with("nameConstraints=critical,permitted;IP:10.0.0.0/255.0.0.0"), int(),
+                leaf().ext("subjectAltName=IP:192.168.1.1\n"))
+                .host(Some("192.168.1.1")).expect(47, 0),
+            served("CN-only leaf under DNS constraints", root(), nc("permitted;DNS:b.com"),
+                leaf().cn("a.com").ext("basicConstraints=CA:FALSE\n")).expect(47, 0),
+            served("CN outside DNS constraints, DNS SAN inside", root(), nc("permitted;DNS:b.com"),
+                leaf().cn("a.com").ext("subjectAltName=DNS:x.b.com\n")).host(Some("x.b.com")),
+            served("subject outside permitted directoryName", root(),
+                nc("permitted;dirName:nc_dir\n[nc_dir]\nO=Good"),
+                leaf().subj("/O=Bad/CN=leaf")).expect(47, 0),
+            served("email outside permitted subtree", root(), nc("permitted;email:.a.com"),
+                leaf().edit("DNS:a.com", "DNS:a.com,email:x@b.com")).expect(47, 0),
+        ]);
 
         // --- more of OpenSSL's codes ---
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace(
-                "authorityKeyIdentifier=keyid,issuer",
-                "authorityKeyIdentifier=critical,keyid",
-            ),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "critical AKID (not a handled extension)",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(34, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.make("root", None, "nsCertType=sslCA\n", Opts::default());
-        let int = p.int("int", &root);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "root with only a Netscape CA type",
-            p,
-            &[&leaf, &int],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make("int", Some(&root), "nsCertType=sslCA\n", Opts::default());
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "intermediate with only a Netscape CA type",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(79, 1),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let dir = p.dir.path().to_path_buf();
-        ok(
-            &dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-pkeyopt",
-                "ec_param_enc:explicit",
-                "-out",
-                "explicit.key",
-            ],
-        );
-        let explicit = Made {
-            path: PathBuf::new(),
-            key: dir.join("explicit.key"),
-            cert: root.cert.clone(),
-        };
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                key: KeySpec::Reuse(&explicit),
-                ..Opts::default()
-            },
-        );
-        out.push(
-            case(
-                "leaf key with explicit EC parameters",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(94, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;URI:.a.com"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com,URI:https://x.b.com/"),
-            Opts::default(),
-        );
-        out.push(case("URI outside permitted subtree", p, &[&leaf, &int], &[&root]).expect(47, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &nc("permitted;RID:1.2.3"),
-            Opts::default(),
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com,RID:1.2.3.4"),
-            Opts::default(),
-        );
-        out.push(case("registeredID constrained", p, &[&leaf, &int], &[&root]).expect(51, 0));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
         // permitted: DNS a.com with minimum 1, which OpenSSL refuses.
         let minimum = "2.5.29.30=critical,DER:300ea00c300a8205612e636f6d800101";
-        let int = p.make(
-            "int",
-            Some(&root),
-            &format!("{INT}{minimum}\n"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "name constraint with a minimum",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .expect(49, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("CA:FALSE", "CA:FALSE,pathlen:0"),
-            Opts::default(),
-        );
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(
-            case(
-                "leaf with a path length, strict",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(80, 0),
-        );
-        out.push(case(
-            "leaf with a path length, default",
-            Pki::new(),
-            &[&l, &i],
-            &[&r],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com").replace("digitalSignature", "digitalSignature,keyCertSign"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "leaf keyUsage keyCertSign, strict",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(strict)
-            .expect(82, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make("a.com", Some(&int), "2.5.29.17=DER:3000\n", Opts::default());
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(
-            case("empty SAN, strict", p, &[&leaf, &int], &[&root])
-                .profile(strict)
-                .expect(87, 0),
-        );
-        out.push(case(
-            "empty SAN: the CN a.com is checked",
-            Pki::new(),
-            &[&l, &i],
-            &[&r],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                key: KeySpec::Rsa(2047),
-                ..Opts::default()
-            },
-        );
-        out.push(case("RSA-2047 leaf, level 2", p, &[&leaf, &int], &[&root]));
+        let leaf_pathlen = chain(root(), int(), leaf().edit("CA:FALSE", "CA:FALSE,pathlen:0"));
+        let empty_san = chain(root(), int(), leaf().cn("a.com").ext("2.5.29.17=DER:3000\n"));
+        out.extend([
+            served("critical AKID (not a handled extension)", root(), int(),
+                leaf().edit("keyid,issuer", "critical,keyid")).expect(34, 0),
+            served("root with only a Netscape CA type", root().ext("nsCertType=sslCA\n"), int(),
+                leaf()),
+            served("intermediate with only a Netscape CA type", root(),
+                int().ext("nsCertType=sslCA\n"), leaf()).expect(79, 1),
+            served("leaf key with explicit EC parameters", root(), int(),
+                leaf().key(ExplicitEc)).expect(94, 0),
+            served("URI outside permitted subtree", root(), nc("permitted;URI:.a.com"),
+                leaf().edit("DNS:a.com", "DNS:a.com,URI:https://x.b.com/")).expect(47, 0),
+            served("registeredID constrained", root(), nc("permitted;RID:1.2.3"),
+                leaf().edit("DNS:a.com", "DNS:a.com,RID:1.2.3.4")).expect(51, 0),
+            served("name constraint with a minimum", root(), int().with(minimum), leaf())
+                .expect(49, 0),
+            leaf_pathlen.case("leaf with a path length, strict").profile(strict).expect(80, 0),
+            leaf_pathlen.case("leaf with a path length, default"),
+            served("leaf keyUsage keyCertSign, strict", root(), int(),
+                leaf().edit("digitalSignature", "digitalSignature,keyCertSign"))
+                .profile(strict).expect(82, 0),
+            empty_san.case("empty SAN, strict").profile(strict).expect(87, 0),
+            empty_san.case("empty SAN: the CN a.com is checked"),
+            served("RSA-2047 leaf, level 2", root(), int(), leaf().key(Rsa(2047))),
+        ]);
 
         // --- choosing among candidates ---
-        let mut p = Pki::new();
-        let old = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let new = p.make(
-            "root",
-            None,
-            ROOT,
-            Opts {
-                key: KeySpec::Reuse(&old),
-                ..Opts::default()
-            },
-        );
-        let int = p.int("int", &new);
-        let leaf = p.leaf("leaf", &int);
-        out.push(case(
-            "two trusted roots of one name and key, the first expired",
-            p,
-            &[&leaf, &int],
-            &[&old, &new],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let stale = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                to: "20240101000000Z",
-                ..Opts::default()
-            },
-        );
-        let fresh = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                key: KeySpec::Reuse(&stale),
-                ..Opts::default()
-            },
-        );
-        let leaf = p.leaf("leaf", &fresh);
-        out.push(case(
-            "expired and valid copies of the intermediate sent",
-            p,
-            &[&leaf, &stale, &fresh],
-            &[&root],
-        ));
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let mimic = p.make("root", None, ROOT, Opts::default());
-        let int = p.int("int", &mimic);
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "self-signed look-alike of the trusted root sent",
-                p,
-                &[&leaf, &int, &mimic],
-                &[&root],
-            )
-            .expect(19, 2),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let mut chain = vec![p.int("i1", &root)];
-        let key = chain[0].clone();
+        let two_roots = Pki::new();
+        let expired = two_roots.make(root().not_after(PAST), None);
+        let [renewed, i, l] = two_roots.line([root().key(Reuse(&expired)), int(), leaf()]);
+        let copies = Pki::new();
+        let copies_root = copies.make(root(), None);
+        let stale = copies.make(int().not_after(PAST), Some(&copies_root));
+        let fresh = copies.make(int().key(Reuse(&stale)), Some(&copies_root));
+        let below_fresh = copies.make(leaf(), Some(&fresh));
+        // The chain's root is a look-alike of the trusted one: the same
+        // name, another key.
+        let mimic = chain(root(), int(), leaf());
+        let trusted = mimic.pki.make(root(), None);
+        // 101 intermediates, all with i1's key.
+        let long = Pki::new();
+        let anchor = long.make(root(), None);
+        let mut ints = vec![long.make(int().cn("i1"), Some(&anchor))];
         for n in 2..=101 {
-            let next = p.make(
-                &format!("i{n}"),
-                chain.last(),
-                INT,
-                Opts {
-                    key: KeySpec::Reuse(&key),
-                    ..Opts::default()
-                },
-            );
-            chain.push(next);
+            let next = long.make(int().cn(&format!("i{n}")).key(Reuse(&ints[0])), ints.last());
+            ints.push(next);
         }
-        let leaf = p.leaf("leaf", chain.last().unwrap());
-        let mut sent = vec![&leaf];
-        sent.extend(chain.iter().rev());
-        out.push(case("101 intermediates", p, &sent, &[&root]).expect(22, 101));
+        let end = long.make(leaf(), ints.last());
+        let sent: Vec<&Made> = std::iter::once(&end).chain(ints.iter().rev()).collect();
+        out.extend([
+            case("two trusted roots of one name and key, the first expired", &two_roots,
+                &[&l, &i], &[&expired, &renewed]),
+            case("expired and valid copies of the intermediate sent", &copies,
+                &[&below_fresh, &stale, &fresh], &[&copies_root]),
+            mimic.sends("self-signed look-alike of the trusted root sent",
+                &[&mimic.leaf, &mimic.int, &mimic.root], &[&trusted]).expect(19, 2),
+            case("101 intermediates", &long, &sent, &[&anchor]).expect(22, 101),
+        ]);
 
         // --- what Python decides differently from openssl verify ---
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:f*.a.com"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "f*.a.com for foo.a.com, Python's flags",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .host(Some("foo.a.com"))
-            .profile(Profile::python_312())
-            .known(
-                "openssl verify cannot set X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, which Python sets",
-                Err((Some(62), 0)),
-            )
-            .python(),
-        );
-
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        out.push(
-            case("good chain, Python 3.12 flags", p, &[&leaf, &int], &[&root])
-                .profile(Profile::python_312())
+        out.extend([
+            f_star.case("f*.a.com for foo.a.com, Python's flags").host(Some("foo.a.com"))
+                .profile(py312)
+                .known(
+                    "openssl verify cannot set X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, which Python sets",
+                    Err((Some(62), 0)),
+                )
                 .python(),
-        );
-
-        let mut p = Pki::new();
-        let (root, int, leaf) = p.chain();
-        out.push(
-            case(
-                "hostname mismatch, Python 3.12 flags",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .host(Some("b.com"))
-            .profile(Profile::python_312())
-            .python()
-            .expect(62, 0),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:*.a.com"),
-            Opts::default(),
-        );
-        out.push(
-            case(
-                "*.a.com for a.com, Python 3.12 flags",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(Profile::python_312())
-            .python()
-            .expect(62, 0),
-        );
-
-        let mut p = Pki::new();
-        let (_root, int, leaf) = p.chain();
-        out.push(
-            case(
-                "intermediate trusted, Python 3.13 flags via Python",
-                p,
-                &[&leaf, &int],
-                &[&int],
-            )
-            .profile(Profile::python_313())
-            .python(),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            &INT.replace("critical,CA:TRUE", "CA:TRUE"),
-            Opts::default(),
-        );
-        let leaf = p.leaf("leaf", &int);
-        out.push(
-            case(
-                "CA basicConstraints not critical, Python 3.13 flags",
-                p,
-                &[&leaf, &int],
-                &[&root],
-            )
-            .profile(Profile::python_313())
-            .python()
-            .expect(89, 1),
-        );
+            u.case("good chain, Python 3.12 flags").profile(py312).python(),
+            u.case("hostname mismatch, Python 3.12 flags").host(Some("b.com")).profile(py312)
+                .python().expect(62, 0),
+            star.case("*.a.com for a.com, Python 3.12 flags").profile(py312).python().expect(62, 0),
+            u.sends("intermediate trusted, Python 3.13 flags via Python", &[&u.leaf, &u.int],
+                &[&u.int]).profile(py313).python(),
+            lax_ca.case("CA basicConstraints not critical, Python 3.13 flags").profile(py313)
+                .python().expect(89, 1),
+        ]);
 
         // --- known limits ---
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.make(
-            "int",
-            Some(&root),
-            INT,
-            Opts {
-                key: KeySpec::Rsa(2048),
-                ..Opts::default()
-            },
-        );
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                md: "md5",
-                ..Opts::default()
-            },
-        );
-        out.push(
-            case("MD5 leaf, level 0", p, &[&leaf, &int], &[&root])
-                .level(0)
-                .known("ring cannot check an MD5 signature", Err((None, 0))),
-        );
-
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                from: "20240601000000Z",
-                ..Opts::default()
-            },
-        );
-        out.push(case("at notBefore exactly", p, &[&leaf, &int], &[&root]));
+        out.push(md5.case("MD5 leaf, level 0").level(0)
+            .known("ring cannot check an MD5 signature", Err((None, 0))));
 
         // --- validity boundary ---
-        let mut p = Pki::new();
-        let root = p.root("root");
-        let int = p.int("int", &root);
-        let leaf = p.make(
-            "leaf",
-            Some(&int),
-            &leaf_ext("DNS:a.com"),
-            Opts {
-                to: "20240601000000Z",
-                ..Opts::default()
-            },
-        );
-        let (r, i, l) = (root.clone(), int.clone(), leaf.clone());
-        out.push(case("at notAfter exactly", p, &[&leaf, &int], &[&root]).expect(10, 0));
-        out.push(case("a second before notAfter", Pki::new(), &[&l, &i], &[&r]).at(AT - 1));
-
+        let ends_now = chain(root(), int(), leaf().not_after(NOW));
+        out.extend([
+            served("at notBefore exactly", root(), int(), leaf().not_before(NOW)),
+            ends_now.case("at notAfter exactly").expect(10, 0),
+            ends_now.case("a second before notAfter").at(AT - 1),
+        ]);
         out
     }
 

@@ -711,6 +711,27 @@ mod tests {
             .expect("openssl runs")
     }
 
+    #[track_caller]
+    fn openssl_ok(args: &[&str]) {
+        let out = openssl(args);
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    }
+
+    /// A new P-256 key, written to `path`.
+    fn ec_key(path: &str) {
+        let words = "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out";
+        let mut args: Vec<&str> = words.split(' ').collect();
+        args.push(path);
+        openssl_ok(&args);
+    }
+
+    /// An empty folder, and the path in it where tests put the link.
+    fn home() -> (tempfile::TempDir, PathBuf) {
+        let home = tempfile::tempdir().unwrap();
+        let link = home.path().join("certs");
+        (home, link)
+    }
+
     /// `openssl x509 -subject_hash` of a DER certificate; `None` when
     /// OpenSSL cannot load it.
     fn openssl_hash(der: &[u8]) -> Option<u32> {
@@ -869,35 +890,54 @@ mod tests {
                 out.push((format!("type {tag:#04x} {text:?}"), cn(encode(tag, text))));
             }
         }
-        let raw: Vec<(&str, Vec<u8>)> = vec![
-            ("T61 high bytes", tlv(0x14, b"Caf\xe9 \xc0\xff")),
-            ("Printable high bytes", tlv(0x13, b"CAF\xc9")),
-            ("IA5 high bytes", tlv(0x16, b"\x80\x9f\xa0")),
-            ("UTF8 overlong", tlv(0x0c, b"\xc0\xaf")),
-            ("UTF8 surrogate", tlv(0x0c, b"\xed\xa0\x80")),
-            ("UTF8 above U+10FFFF", tlv(0x0c, b"\xf4\x90\x80\x80")),
-            ("UTF8 truncated", tlv(0x0c, b"ab\xe6\x97")),
-            ("UTF8 Latin-1", tlv(0x0c, b"Caf\xe9")),
-            ("BMP odd length", tlv(0x1e, b"\x00A\x00")),
-            ("BMP lone surrogate", tlv(0x1e, b"\xd8\x00\x00A")),
-            ("BMP U+FFFF", tlv(0x1e, b"\xff\xff")),
-            ("Universal length 6", tlv(0x1c, b"\x00\x00\x00A\x00\x00")),
-            ("Universal surrogate", tlv(0x1c, b"\x00\x00\xdc\x00")),
-            ("Universal above U+10FFFF", tlv(0x1c, b"\x00\x11\x00\x00")),
-            ("BIT STRING", tlv(0x03, b"\x00\xa5")),
-            ("BIT STRING unused bits set", tlv(0x03, b"\x03\xff")),
-            ("BIT STRING 7 unused", tlv(0x03, b"\x07\xff\x81")),
-            ("BIT STRING no bits", tlv(0x03, b"\x05")),
-            ("BIT STRING 8 unused", tlv(0x03, b"\x08\xff")),
-            ("BIT STRING empty", tlv(0x03, b"")),
+        // A value of type tag with these contents, which the type may not
+        // allow.
+        let primitive: &[(&str, u8, &[u8])] = &[
+            ("T61 high bytes", 0x14, b"Caf\xe9 \xc0\xff"),
+            ("Printable high bytes", 0x13, b"CAF\xc9"),
+            ("IA5 high bytes", 0x16, b"\x80\x9f\xa0"),
+            ("UTF8 overlong", 0x0c, b"\xc0\xaf"),
+            ("UTF8 surrogate", 0x0c, b"\xed\xa0\x80"),
+            ("UTF8 above U+10FFFF", 0x0c, b"\xf4\x90\x80\x80"),
+            ("UTF8 truncated", 0x0c, b"ab\xe6\x97"),
+            ("UTF8 Latin-1", 0x0c, b"Caf\xe9"),
+            ("BMP odd length", 0x1e, b"\x00A\x00"),
+            ("BMP lone surrogate", 0x1e, b"\xd8\x00\x00A"),
+            ("BMP U+FFFF", 0x1e, b"\xff\xff"),
+            ("Universal length 6", 0x1c, b"\x00\x00\x00A\x00\x00"),
+            ("Universal surrogate", 0x1c, b"\x00\x00\xdc\x00"),
+            ("Universal above U+10FFFF", 0x1c, b"\x00\x11\x00\x00"),
+            ("BIT STRING", 0x03, b"\x00\xa5"),
+            ("BIT STRING unused bits set", 0x03, b"\x03\xff"),
+            ("BIT STRING 7 unused", 0x03, b"\x07\xff\x81"),
+            ("BIT STRING no bits", 0x03, b"\x05"),
+            ("BIT STRING 8 unused", 0x03, b"\x08\xff"),
+            ("BIT STRING empty", 0x03, b""),
+            ("empty SEQUENCE", 0x30, b""),
+            ("ObjectDescriptor", 0x07, b"Desc  X"),
+            ("EXTERNAL primitive", 0x08, b"ab"),
+            ("REAL", 0x09, b"\x03\x31"),
+            ("EMBEDDED PDV", 0x0b, b"Q"),
+            ("constructed PrintableString, empty", 0x33, b""),
+            ("INTEGER", 0x02, b"\x05"),
+            ("NULL", 0x05, b""),
+            ("BOOLEAN", 0x01, b"\xff"),
+            ("OID", 0x06, b"\x2a\x03"),
+            ("ENUMERATED", 0x0a, b"\x01"),
+            ("UTCTime", 0x17, b"250101000000Z"),
+            ("context [0]", 0x80, b"x"),
+            ("application 1", 0x41, b"x"),
+            ("primitive SEQUENCE tag", 0x10, b"x"),
+        ];
+        for (label, tag, contents) in primitive {
+            out.push((label.to_string(), cn(tlv(*tag, contents))));
+        }
+        // Values with values inside, long ones, and BER's lengths.
+        let built: Vec<(&str, Vec<u8>)> = vec![
             ("SEQUENCE", tlv(0x30, &tlv(0x0c, b"Inner  VALUE"))),
-            ("empty SEQUENCE", tlv(0x30, b"")),
             ("SET", tlv(0x31, &tlv(0x0c, b"x"))),
-            ("ObjectDescriptor", tlv(0x07, b"Desc  X")),
-            ("EXTERNAL primitive", tlv(0x08, b"ab")),
             ("EXTERNAL constructed", tlv(0x28, &tlv(0x06, b"\x2a\x03"))),
-            ("REAL", tlv(0x09, b"\x03\x31")),
-            ("EMBEDDED PDV", tlv(0x0b, b"Q")),
+            ("private constructed", tlv(0xe0, &tlv(0x0c, b"x"))),
             (
                 "constructed UTF8String",
                 tlv(0x2c, &[tlv(0x0c, b"  Ab"), tlv(0x0c, b"  C ")].concat()),
@@ -906,17 +946,6 @@ mod tests {
                 "constructed BMPString split mid-character",
                 tlv(0x3e, &[tlv(0x04, b"\x00A\x00"), tlv(0x04, b"b")].concat()),
             ),
-            ("constructed PrintableString, empty", tlv(0x33, b"")),
-            ("INTEGER", tlv(0x02, b"\x05")),
-            ("NULL", tlv(0x05, b"")),
-            ("BOOLEAN", tlv(0x01, b"\xff")),
-            ("OID", tlv(0x06, b"\x2a\x03")),
-            ("ENUMERATED", tlv(0x0a, b"\x01")),
-            ("UTCTime", tlv(0x17, b"250101000000Z")),
-            ("context [0]", tlv(0x80, b"x")),
-            ("application 1", tlv(0x41, b"x")),
-            ("private constructed", tlv(0xe0, &tlv(0x0c, b"x"))),
-            ("primitive SEQUENCE tag", tlv(0x10, b"x")),
             (
                 "long UTF8 (long length)",
                 tlv(0x0c, "Ab  ".repeat(50).as_bytes()),
@@ -934,7 +963,7 @@ mod tests {
                 vec![0x13, 0x84, 0, 0, 0, 2, b'A', b'b'],
             ),
         ];
-        for (label, value) in raw {
+        for (label, value) in built {
             out.push((label.to_string(), cn(value)));
         }
         let utf8 = |s: &str| tlv(0x0c, s.as_bytes());
@@ -1103,16 +1132,8 @@ mod tests {
     fn openssl_made_subjects_hash_as_openssl_does() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("key.pem");
-        let out = openssl(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            key.to_str().unwrap(),
-        ]);
-        assert!(out.status.success(), "{out:?}");
+        let key = key.to_str().unwrap();
+        ec_key(key);
         let subjects = [
             "/",
             "/CN=Simple",
@@ -1153,13 +1174,14 @@ mod tests {
             )
             .unwrap();
             let cert = dir.path().join(format!("{i}.der"));
+            let [config, cert] = [&config, &cert].map(|p| p.to_str().unwrap());
             let made = openssl(&[
                 "req",
                 "-x509",
                 "-config",
-                config.to_str().unwrap(),
+                config,
                 "-key",
-                key.to_str().unwrap(),
+                key,
                 "-subj",
                 subj,
                 "-utf8",
@@ -1169,14 +1191,14 @@ mod tests {
                 "-outform",
                 "DER",
                 "-out",
-                cert.to_str().unwrap(),
+                cert,
             ]);
             if !made.status.success() {
                 // Characters the mask has no type for (nombstr and T61
                 // only take Latin-1).
                 return None;
             }
-            let der = fs::read(&cert).unwrap();
+            let der = fs::read(cert).unwrap();
             Some((mask, subj, der.clone(), openssl_hash(&der)))
         });
         let mut made = 0;
@@ -1246,15 +1268,13 @@ mod tests {
         for (i, cert) in certs.iter().enumerate() {
             fs::write(theirs.path().join(format!("{i:04}.pem")), cert.to_pem()).unwrap();
         }
-        let out = openssl(&["rehash", theirs.path().to_str().unwrap()]);
-        assert!(out.status.success(), "{out:?}");
+        openssl_ok(&["rehash", theirs.path().to_str().unwrap()]);
         let rehashed: std::collections::BTreeMap<String, Vec<u8>> = folder(theirs.path())
             .into_iter()
             .filter(|(name, _)| !name.ends_with(".pem"))
             .collect();
 
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (_home, link) = home();
         assert!(write(&link, &refs(&certs)).unwrap());
         let ours = folder(&link);
 
@@ -1298,8 +1318,7 @@ mod tests {
     #[test]
     fn a_second_write_of_the_same_set_changes_nothing() {
         let roots = roots();
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (home, link) = home();
         assert!(write(&link, &refs(&roots)).unwrap());
         assert_eq!(mode(&link), 0o755);
         for name in names_in(&link) {
@@ -1335,8 +1354,7 @@ mod tests {
     #[test]
     fn a_changed_set_swaps_the_link_and_removes_the_old_folder() {
         let roots = roots();
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (home, link) = home();
         assert!(write(&link, &refs(&roots)).unwrap());
         let old = fs::read_link(&link).unwrap();
         let fewer = refs(&roots[..50]);
@@ -1358,8 +1376,7 @@ mod tests {
     fn what_a_killed_run_left_is_cleaned_at_the_next_write() {
         let roots = roots();
         let all = refs(&roots);
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (home, link) = home();
         // Killed while filling the folder for this very set, with the
         // temp link made: the half folder is not trusted.
         let id = content_id(&entries(&all));
@@ -1394,8 +1411,7 @@ mod tests {
     fn a_damaged_folder_is_replaced_whole() {
         let roots = roots();
         let all = refs(&roots);
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (_home, link) = home();
         assert!(write(&link, &all).unwrap());
         let first = fs::read_link(&link).unwrap();
         let victim = names_in(&link).pop().unwrap();
@@ -1414,8 +1430,7 @@ mod tests {
     #[test]
     fn what_cabundle_did_not_make_is_refused_and_left_alone() {
         let roots = roots();
-        let home = tempfile::tempdir().unwrap();
-        let link = home.path().join("certs");
+        let (home, link) = home();
         fs::create_dir(&link).unwrap();
         fs::write(link.join("mine.pem"), b"precious").unwrap();
         let err = write(&link, &refs(&roots)).unwrap_err().to_string();
@@ -1453,15 +1468,6 @@ mod tests {
         assert_eq!(fs::read_link(&a).unwrap(), fs::read_link(&b).unwrap());
     }
 
-    fn run_openssl_in(dir: &Path, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    }
-
     fn verify(capath: &Path, cert: &Path) -> (bool, String) {
         let out = openssl(&[
             "verify",
@@ -1480,56 +1486,42 @@ mod tests {
     fn openssl_verify_finds_roots_through_the_folder() {
         let work = tempfile::tempdir().unwrap();
         let w = work.path();
-        run_openssl_in(
-            w,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/O=Test  Org/CN=Test Root CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-            ],
-        );
-        run_openssl_in(
-            w,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=leaf.test",
-            ],
-        );
-        run_openssl_in(
-            w,
-            &[
-                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days",
-                "1", "-out", "leaf.pem",
-            ],
-        );
-        let ca = crate::decode::decode(&fs::read(w.join("ca.pem")).unwrap()).items[0]
+        let [ca_key, ca, leaf_key, csr, leaf] =
+            ["ca.key", "ca.pem", "leaf.key", "leaf.csr", "leaf.pem"]
+                .map(|name| w.join(name).into_os_string().into_string().unwrap());
+        ec_key(&ca_key);
+        ec_key(&leaf_key);
+        let ca_subject = "/O=Test  Org/CN=Test Root CA";
+        openssl_ok(&[
+            "req",
+            "-x509",
+            "-key",
+            &ca_key,
+            "-out",
+            &ca,
+            "-days",
+            "2",
+            "-subj",
+            ca_subject,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+        openssl_ok(&[
+            "req",
+            "-new",
+            "-key",
+            &leaf_key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=leaf.test",
+        ]);
+        openssl_ok(&[
+            "x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key, "-days", "1", "-out", &leaf,
+        ]);
+        let ca = crate::decode::decode(&fs::read(&ca).unwrap()).items[0]
             .cert
             .clone();
         let roots = roots();
@@ -1540,14 +1532,14 @@ mod tests {
         let mut with_ca = refs(&roots);
         with_ca.push(&ca);
         assert!(write(&link, &with_ca).unwrap());
-        let (ok, text) = verify(&link, &w.join("leaf.pem"));
+        let (ok, text) = verify(&link, Path::new(&leaf));
         assert!(ok && text.contains(": OK"), "{text}");
         let (ok, text) = verify(&link, &root_pem);
         assert!(ok && text.contains(": OK"), "{text}");
 
         // Pruned from the set, it is gone from the folder too.
         assert!(write(&link, &refs(&roots)).unwrap());
-        let (ok, text) = verify(&link, &w.join("leaf.pem"));
+        let (ok, text) = verify(&link, Path::new(&leaf));
         assert!(!ok, "{text}");
         assert!(write(&link, &refs(&roots[4..])).unwrap());
         let (ok, text) = verify(&link, &root_pem);
@@ -1590,8 +1582,7 @@ mod tests {
         let sets = kill_sets(&roots);
         let whole: Vec<std::collections::BTreeMap<String, Vec<u8>>> =
             sets.iter().map(|s| plan(s).into_iter().collect()).collect();
-        let home = tempfile::tempdir().unwrap();
-        let link: PathBuf = home.path().join("certs");
+        let (_home, link) = home();
         let mut seen = [false; 2];
         for round in 0..24u64 {
             let mut child = Command::new(std::env::current_exe().unwrap())
