@@ -459,7 +459,7 @@ impl Verifier {
     fn trusted_issuer(&mut self, x: usize) -> Option<usize> {
         let issuer_name = self.at(x).issuer.clone();
         let hash = name_hash(&issuer_name);
-        let mut best: Option<usize> = None;
+        let mut issuers = Vec::new();
         for i in 0..self.trusted {
             // The subject hash first, so that only the trusted certificates
             // with that name are parsed; then the names themselves.
@@ -475,35 +475,37 @@ impl Verifier {
             {
                 continue; // X509_STORE holds each certificate once
             }
-            if !self.likely_issued(i, x) {
-                continue;
+            if self.likely_issued(i, x) {
+                issuers.push(i);
             }
+        }
+        self.pick_issuer(issuers)
+    }
+
+    /// `find_issuer` over what the server sent and is not used yet.
+    fn untrusted_issuer(&mut self, candidates: &[usize], x: usize) -> Option<usize> {
+        let self_issued_alone = self.at(x).self_issued && self.chain.len() == 1;
+        let mut issuers = Vec::new();
+        for &c in candidates {
+            if self.likely_issued(c, x)
+                && (self_issued_alone || !self.chain.iter().any(|&k| self.same_cert(k, c)))
+            {
+                issuers.push(c);
+            }
+        }
+        self.pick_issuer(issuers)
+    }
+
+    /// OpenSSL's choice among the certificates that could have issued one:
+    /// the first valid now, else the one that expires last.
+    fn pick_issuer(&mut self, issuers: Vec<usize>) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for i in issuers {
             if self.time_ok(i) {
                 return Some(i);
             }
             if best.is_none_or(|b| self.at(i).not_after > self.at(b).not_after) {
                 best = Some(i);
-            }
-        }
-        best
-    }
-
-    /// `find_issuer` over what the server sent and is not used yet.
-    fn untrusted_issuer(&mut self, candidates: &[usize], x: usize) -> Option<usize> {
-        let mut best: Option<usize> = None;
-        let self_issued_alone = self.at(x).self_issued && self.chain.len() == 1;
-        for &c in candidates {
-            if !self.likely_issued(c, x) {
-                continue;
-            }
-            if !self_issued_alone && self.chain.iter().any(|&k| self.same_cert(k, c)) {
-                continue;
-            }
-            if self.time_ok(c) {
-                return Some(c);
-            }
-            if best.is_none_or(|b| self.at(c).not_after > self.at(b).not_after) {
-                best = Some(c);
             }
         }
         best
@@ -1141,13 +1143,13 @@ impl Info {
     fn read_extension(&mut self, oid: &str, value: &[u8]) -> Option<()> {
         match oid {
             "2.5.29.19" => {
-                let seq = Der::one(value, SEQUENCE)?;
+                let seq = Der::one(value, Tag::Sequence)?;
                 let mut r = Reader(seq);
                 let mut ca = false;
-                if r.peek() == Some(BOOLEAN) {
+                if r.peek() == Some(Tag::Boolean as u8) {
                     ca = r.next()?.content.first().is_some_and(|&b| b != 0);
                 }
-                if r.peek() == Some(INTEGER) {
+                if r.peek() == Some(Tag::Integer as u8) {
                     let n = r.next()?.content;
                     if n.first().is_some_and(|&b| b & 0x80 != 0) {
                         return None; // negative pathLenConstraint
@@ -1173,10 +1175,10 @@ impl Info {
                 }
             }
             "2.5.29.37" => {
-                let mut r = Reader(Der::one(value, SEQUENCE)?);
+                let mut r = Reader(Der::one(value, Tag::Sequence)?);
                 let mut flags = 0;
                 while !r.0.is_empty() {
-                    let oid = oid_string(r.expect(OID)?.content);
+                    let oid = oid_string(r.expect(Tag::Oid)?.content);
                     flags |= match oid.as_str() {
                         "1.3.6.1.5.5.7.3.1" => XKU_SSL_SERVER,
                         "1.3.6.1.5.5.7.3.2" => 0x2,
@@ -1195,9 +1197,9 @@ impl Info {
             "2.16.840.1.113730.1.1" => {
                 self.nscert = Some(bit_string(value)?.first().copied().unwrap_or(0));
             }
-            "2.5.29.14" => self.skid = Some(Der::one(value, OCTET_STRING)?.to_vec()),
+            "2.5.29.14" => self.skid = Some(Der::one(value, Tag::OctetString)?.to_vec()),
             "2.5.29.35" => {
-                let mut r = Reader(Der::one(value, SEQUENCE)?);
+                let mut r = Reader(Der::one(value, Tag::Sequence)?);
                 let mut akid = Akid {
                     keyid: None,
                     issuer: None,
@@ -1219,7 +1221,7 @@ impl Info {
                 r.end()?;
                 self.akid = Some(akid);
             }
-            "2.5.29.17" => self.san = Some(general_names(Der::one(value, SEQUENCE)?)?),
+            "2.5.29.17" => self.san = Some(general_names(Der::one(value, Tag::Sequence)?)?),
             "2.5.29.30" => self.nc = Some(Constraints::parse(value)?),
             "1.3.6.1.5.5.7.1.14" => self.proxy = true,
             _ => {}
@@ -1451,7 +1453,7 @@ fn name_hash(canonical: &[u8]) -> u32 {
     u32::from_le_bytes([d[0], d[1], d[2], d[3]])
 }
 
-/// `X509_ALGOR_cmp`: the same OID and the same parameters (absent and
+/// `X509_ALGOR_cmp`: the same Tag::Oid and the same parameters (absent and
 /// NULL differ).
 fn same_algorithm(
     a: &x509_parser::x509::AlgorithmIdentifier,
@@ -1596,16 +1598,16 @@ impl Gn {
             0x87 => Gn::Ip(d.content.to_vec()),
             0xa4 => {
                 let name = Der::read(d.content)?.0;
-                if name.tag != SEQUENCE {
+                if name.tag != Tag::Sequence as u8 {
                     return None;
                 }
                 let canonical = crate::outputs::hashdir::canonical_name(name.raw).ok()?;
                 let mut entries = 0;
                 let mut rdns = Reader(name.content);
                 while !rdns.0.is_empty() {
-                    let mut avas = Reader(rdns.expect(SET)?.content);
+                    let mut avas = Reader(rdns.expect(Tag::Set)?.content);
                     while !avas.0.is_empty() {
-                        avas.expect(SEQUENCE)?;
+                        avas.expect(Tag::Sequence)?;
                         entries += 1;
                     }
                 }
@@ -1644,12 +1646,12 @@ type NcError = (Code, String);
 
 impl Constraints {
     fn parse(value: &[u8]) -> Option<Constraints> {
-        let mut r = Reader(Der::one(value, SEQUENCE)?);
+        let mut r = Reader(Der::one(value, Tag::Sequence)?);
         let subtrees = |content: &[u8]| -> Option<Vec<Subtree>> {
             let mut r = Reader(content);
             let mut out = Vec::new();
             while !r.0.is_empty() {
-                let mut s = Reader(r.expect(SEQUENCE)?.content);
+                let mut s = Reader(r.expect(Tag::Sequence)?.content);
                 let base = Gn::parse(s.next()?)?;
                 let mut minmax_valid = true;
                 if s.peek() == Some(0x80) {
@@ -1949,8 +1951,8 @@ impl Key {
                 } else {
                     KeyType::RsaPss
                 };
-                let modulus = Der::one(&spki.subject_public_key.data, SEQUENCE)
-                    .and_then(|s| Reader(s).expect(INTEGER))
+                let modulus = Der::one(&spki.subject_public_key.data, Tag::Sequence)
+                    .and_then(|s| Reader(s).expect(Tag::Integer))
                     .map(|n| int_magnitude(n.content).to_vec())
                     .unwrap_or_default();
                 key.bits = bit_length(&modulus);
@@ -1977,7 +1979,7 @@ impl Key {
                         let mut r = Reader(p.data);
                         key.bits = (0..4)
                             .try_for_each(|_| r.next().map(|_| ()))
-                            .and_then(|()| r.expect(INTEGER))
+                            .and_then(|()| r.expect(Tag::Integer))
                             .map(|n| bit_length(int_magnitude(n.content)))
                             .unwrap_or(0);
                     }
@@ -1993,8 +1995,8 @@ impl Key {
                 key.kind = KeyType::Dsa;
                 key.dsa = params.and_then(|p| {
                     let mut r = Reader(p.data);
-                    let pb = bit_length(int_magnitude(r.expect(INTEGER)?.content));
-                    let qb = bit_length(int_magnitude(r.expect(INTEGER)?.content));
+                    let pb = bit_length(int_magnitude(r.expect(Tag::Integer)?.content));
+                    let qb = bit_length(int_magnitude(r.expect(Tag::Integer)?.content));
                     Some((pb, qb))
                 });
             }
@@ -2194,39 +2196,40 @@ struct SigAlg {
     oid: String,
 }
 
+/// The key type and digest an `AlgorithmIdentifier` names, by OID, for
+/// the algorithms OpenSSL 3.0 verifies certificates with.
+fn sig_alg_of(oid: &str) -> Option<(KeyType, Option<Hash>)> {
+    use Hash::*;
+    use KeyType::*;
+    const SHA3: [Hash; 4] = [Sha3_224, Sha3_256, Sha3_384, Sha3_512];
+    let (arc, n) = oid.rsplit_once('.')?;
+    let n: usize = n.parse().ok()?;
+    Some(match (arc, n) {
+        // PKCS #1 (RFC 8017), and the old OIW SHA-1 with RSA.
+        ("1.2.840.113549.1.1", 2) => (Rsa, Some(Md2)),
+        ("1.2.840.113549.1.1", 3) => (Rsa, Some(Md4)),
+        ("1.2.840.113549.1.1", 4) => (Rsa, Some(Md5)),
+        ("1.2.840.113549.1.1", 5) | ("1.3.14.3.2", 29) => (Rsa, Some(Sha1)),
+        ("1.2.840.113549.1.1", 10) => (RsaPss, None),
+        ("1.2.840.113549.1.1", 11..=14) => (Rsa, Some([Sha256, Sha384, Sha512, Sha224][n - 11])),
+        // ECDSA (RFC 5758), EdDSA (RFC 8410), DSA.
+        ("1.2.840.10045.4", 1) => (Ec, Some(Sha1)),
+        ("1.2.840.10045.4.3", 1..=4) => (Ec, Some([Sha224, Sha256, Sha384, Sha512][n - 1])),
+        ("1.3.101", 112) => (Ed25519, None),
+        ("1.3.101", 113) => (Ed448, None),
+        ("1.2.840.10040.4", 3) => (Dsa, Some(Sha1)),
+        // NIST's arc: DSA with SHA-2, then ECDSA and RSA with SHA-3.
+        ("2.16.840.1.101.3.4.3", 1..=2) => (Dsa, Some([Sha224, Sha256][n - 1])),
+        ("2.16.840.1.101.3.4.3", 9..=12) => (Ec, Some(SHA3[n - 9])),
+        ("2.16.840.1.101.3.4.3", 13..=16) => (Rsa, Some(SHA3[n - 13])),
+        _ => return None,
+    })
+}
+
 impl SigAlg {
     fn parse(alg: &x509_parser::x509::AlgorithmIdentifier) -> SigAlg {
         let oid = alg.algorithm.to_id_string();
-        let (key, hash) = match oid.as_str() {
-            "1.2.840.113549.1.1.2" => (Some(KeyType::Rsa), Some(Hash::Md2)),
-            "1.2.840.113549.1.1.3" => (Some(KeyType::Rsa), Some(Hash::Md4)),
-            "1.2.840.113549.1.1.4" => (Some(KeyType::Rsa), Some(Hash::Md5)),
-            "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => (Some(KeyType::Rsa), Some(Hash::Sha1)),
-            "1.2.840.113549.1.1.14" => (Some(KeyType::Rsa), Some(Hash::Sha224)),
-            "1.2.840.113549.1.1.11" => (Some(KeyType::Rsa), Some(Hash::Sha256)),
-            "1.2.840.113549.1.1.12" => (Some(KeyType::Rsa), Some(Hash::Sha384)),
-            "1.2.840.113549.1.1.13" => (Some(KeyType::Rsa), Some(Hash::Sha512)),
-            "2.16.840.1.101.3.4.3.13" => (Some(KeyType::Rsa), Some(Hash::Sha3_224)),
-            "2.16.840.1.101.3.4.3.14" => (Some(KeyType::Rsa), Some(Hash::Sha3_256)),
-            "2.16.840.1.101.3.4.3.15" => (Some(KeyType::Rsa), Some(Hash::Sha3_384)),
-            "2.16.840.1.101.3.4.3.16" => (Some(KeyType::Rsa), Some(Hash::Sha3_512)),
-            "1.2.840.113549.1.1.10" => (Some(KeyType::RsaPss), None),
-            "1.2.840.10045.4.1" => (Some(KeyType::Ec), Some(Hash::Sha1)),
-            "1.2.840.10045.4.3.1" => (Some(KeyType::Ec), Some(Hash::Sha224)),
-            "1.2.840.10045.4.3.2" => (Some(KeyType::Ec), Some(Hash::Sha256)),
-            "1.2.840.10045.4.3.3" => (Some(KeyType::Ec), Some(Hash::Sha384)),
-            "1.2.840.10045.4.3.4" => (Some(KeyType::Ec), Some(Hash::Sha512)),
-            "2.16.840.1.101.3.4.3.9" => (Some(KeyType::Ec), Some(Hash::Sha3_224)),
-            "2.16.840.1.101.3.4.3.10" => (Some(KeyType::Ec), Some(Hash::Sha3_256)),
-            "2.16.840.1.101.3.4.3.11" => (Some(KeyType::Ec), Some(Hash::Sha3_384)),
-            "2.16.840.1.101.3.4.3.12" => (Some(KeyType::Ec), Some(Hash::Sha3_512)),
-            "1.3.101.112" => (Some(KeyType::Ed25519), None),
-            "1.3.101.113" => (Some(KeyType::Ed448), None),
-            "1.2.840.10040.4.3" => (Some(KeyType::Dsa), Some(Hash::Sha1)),
-            "2.16.840.1.101.3.4.3.1" => (Some(KeyType::Dsa), Some(Hash::Sha224)),
-            "2.16.840.1.101.3.4.3.2" => (Some(KeyType::Dsa), Some(Hash::Sha256)),
-            _ => (None, None),
-        };
+        let (key, hash) = sig_alg_of(&oid).map_or((None, None), |(k, h)| (Some(k), h));
         let pss = (key == Some(KeyType::RsaPss))
             .then(|| pss_params(alg.parameters.as_ref().map(|p| p.data)))
             .flatten();
@@ -2297,22 +2300,22 @@ fn pss_params(params: Option<&[u8]>) -> Option<(Hash, Hash, u64)> {
     };
     let mut r = Reader(params);
     let alg_hash = |content: &[u8]| -> Option<Hash> {
-        let mut a = Reader(Der::one(content, SEQUENCE)?);
-        Hash::from_oid(&oid_string(a.expect(OID)?.content))
+        let mut a = Reader(Der::one(content, Tag::Sequence)?);
+        Hash::from_oid(&oid_string(a.expect(Tag::Oid)?.content))
     };
     if r.peek() == Some(0xa0) {
         hash = alg_hash(r.next()?.content)?;
     }
     if r.peek() == Some(0xa1) {
-        let mut mgf = Reader(Der::one(r.next()?.content, SEQUENCE)?);
-        if oid_string(mgf.expect(OID)?.content) != "1.2.840.113549.1.1.8" {
+        let mut mgf = Reader(Der::one(r.next()?.content, Tag::Sequence)?);
+        if oid_string(mgf.expect(Tag::Oid)?.content) != "1.2.840.113549.1.1.8" {
             return None;
         }
-        let mut inner = Reader(mgf.expect(SEQUENCE)?.content);
-        mgf_hash = Hash::from_oid(&oid_string(inner.expect(OID)?.content))?;
+        let mut inner = Reader(mgf.expect(Tag::Sequence)?.content);
+        mgf_hash = Hash::from_oid(&oid_string(inner.expect(Tag::Oid)?.content))?;
     }
     if r.peek() == Some(0xa2) {
-        let n = Der::one(r.next()?.content, INTEGER)?;
+        let n = Der::one(r.next()?.content, Tag::Integer)?;
         salt = int_magnitude(n)
             .iter()
             .fold(0u64, |a, &b| (a << 8) | u64::from(b));
@@ -2369,13 +2372,18 @@ fn check_signature(subject: &Info, issuer: &Info) -> Result<(), SigError> {
 
 // --- a small DER reader ---------------------------------------------------
 
-const BOOLEAN: u8 = 0x01;
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
+/// The DER tags this reader asks for (X.690's universal class).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Tag {
+    Boolean = 0x01,
+    Integer = 0x02,
+    BitString = 0x03,
+    OctetString = 0x04,
+    Oid = 0x06,
+    Sequence = 0x30,
+    Set = 0x31,
+}
 
 #[derive(Clone, Copy)]
 struct Der<'a> {
@@ -2420,9 +2428,9 @@ impl<'a> Der<'a> {
     }
 
     /// The content of `input`, which must be exactly one TLV tagged `tag`.
-    fn one(input: &'a [u8], tag: u8) -> Option<&'a [u8]> {
+    fn one(input: &'a [u8], tag: Tag) -> Option<&'a [u8]> {
         match Der::read(input)? {
-            (d, []) if d.tag == tag => Some(d.content),
+            (d, []) if d.tag == tag as u8 => Some(d.content),
             _ => None,
         }
     }
@@ -2441,8 +2449,8 @@ impl<'a> Reader<'a> {
         Some(d)
     }
 
-    fn expect(&mut self, tag: u8) -> Option<Der<'a>> {
-        self.next().filter(|d| d.tag == tag)
+    fn expect(&mut self, tag: Tag) -> Option<Der<'a>> {
+        self.next().filter(|d| d.tag == tag as u8)
     }
 
     fn end(&self) -> Option<()> {
@@ -2452,7 +2460,7 @@ impl<'a> Reader<'a> {
 
 /// A BIT STRING's bytes, unused bits cleared.
 fn bit_string(value: &[u8]) -> Option<Vec<u8>> {
-    let content = Der::one(value, BIT_STRING)?;
+    let content = Der::one(value, Tag::BitString)?;
     let (&unused, bits) = content.split_first()?;
     if unused > 7 || (bits.is_empty() && unused != 0) {
         return None;
