@@ -93,56 +93,44 @@ mod tests {
         parse_instant(s).unwrap()
     }
 
+    /// Each date's kept-until, as `last_valid` gives it.
+    fn check(cases: &[(&str, &str)]) {
+        for (from, until) in cases {
+            assert_eq!(
+                instant(last_valid(at(from))),
+                *until,
+                "distrust after {from}"
+            );
+        }
+    }
+
     #[test]
     fn the_roots_of_current_certdata() {
-        // Entrust's four roots: issued by 2024-11-30, 398 days at most.
-        assert_eq!(
-            instant(last_valid(at("2024-11-30T23:59:59Z"))),
-            "2026-01-02T23:59:59Z"
-        );
-        // ePKI: 2025-04-15.
-        assert_eq!(
-            instant(last_valid(at("2025-04-15T00:00:00Z"))),
-            "2026-05-18T00:00:00Z"
-        );
-        // Izenpe: 2026-04-15, when only 200 days are allowed; a certificate
-        // issued the day before 2026-03-15 still had 398.
-        assert_eq!(
-            instant(last_valid(at("2026-04-15T00:00:00Z"))),
-            "2027-04-16T23:59:59Z"
-        );
+        check(&[
+            // Entrust's four roots: issued by 2024-11-30, 398 days at most.
+            ("2024-11-30T23:59:59Z", "2026-01-02T23:59:59Z"),
+            // ePKI: 2025-04-15.
+            ("2025-04-15T00:00:00Z", "2026-05-18T00:00:00Z"),
+            // Izenpe: 2026-04-15, when only 200 days are allowed; a certificate
+            // issued the day before 2026-03-15 still had 398.
+            ("2026-04-15T00:00:00Z", "2027-04-16T23:59:59Z"),
+        ]);
     }
 
     #[test]
     fn each_step_and_its_boundary() {
-        // 60 months, by the calendar.
-        assert_eq!(
-            instant(last_valid(at("2010-02-28T12:00:00Z"))),
-            "2015-02-28T12:00:00Z"
-        );
-        // The last second under 60 months beats 39 months from just after.
-        assert_eq!(
-            instant(last_valid(at("2015-06-01T00:00:00Z"))),
-            "2020-03-31T23:59:59Z"
-        );
-        assert_eq!(
-            instant(last_valid(at("2017-06-01T00:00:00Z"))),
-            "2020-09-01T00:00:00Z"
-        );
-        // 47 days from 2029-03-15; the 100-day step's last second gives
-        // less.
-        assert_eq!(
-            instant(last_valid(at("2029-12-01T00:00:00Z"))),
-            "2030-01-17T00:00:00Z"
-        );
-        assert_eq!(
-            instant(last_valid(at("2029-03-15T00:00:00Z"))),
-            "2029-06-22T23:59:59Z"
-        );
-        assert_eq!(
-            instant(last_valid(at("2035-01-01T00:00:00Z"))),
-            "2035-02-17T00:00:00Z"
-        );
+        check(&[
+            // 60 months, by the calendar.
+            ("2010-02-28T12:00:00Z", "2015-02-28T12:00:00Z"),
+            // The last second under 60 months beats 39 months from just after.
+            ("2015-06-01T00:00:00Z", "2020-03-31T23:59:59Z"),
+            ("2017-06-01T00:00:00Z", "2020-09-01T00:00:00Z"),
+            // 47 days from 2029-03-15; the 100-day step's last second gives
+            // less.
+            ("2029-12-01T00:00:00Z", "2030-01-17T00:00:00Z"),
+            ("2029-03-15T00:00:00Z", "2029-06-22T23:59:59Z"),
+            ("2035-01-01T00:00:00Z", "2035-02-17T00:00:00Z"),
+        ]);
         // Months clamp to the month's length: 39 months after a 31st.
         assert_eq!(
             instant(add(at("2016-05-31T00:00:00Z"), &Max::Months(39))),
