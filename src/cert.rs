@@ -63,7 +63,7 @@ impl Cert {
     /// `sha256`, when given, is that of all of `bytes`, already computed.
     fn parse(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<(Cert, &[u8]), String> {
         let (rest, x509) = X509Certificate::from_der(bytes)
-            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+            .map_err(|e| format!("not an X.509 certificate ({})", parse_failure(&e)))?;
         let der = &bytes[..bytes.len() - rest.len()];
         if der.len() > MAX_CERT_SIZE {
             return Err(format!(
@@ -73,7 +73,7 @@ impl Cert {
         }
         let basic = x509
             .basic_constraints()
-            .map_err(|e| format!("bad basicConstraints extension ({e})"))?;
+            .map_err(|e| format!("bad basicConstraints extension ({})", x509_failure(&e)))?;
         let common_name = x509
             .subject()
             .iter_common_name()
@@ -233,6 +233,30 @@ pub fn pem_len(der_len: usize) -> usize {
 
 pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
+}
+
+/// Why x509-parser could not read a certificate, in words: its own text
+/// is a parser's (`Parsing Error: Der(UnexpectedTag { .. })`).
+fn parse_failure(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
+    use x509_parser::nom::Err;
+    match e {
+        Err::Incomplete(_) => "the data ends before the certificate does".into(),
+        Err::Error(e) | Err::Failure(e) => x509_failure(e),
+    }
+}
+
+/// One x509-parser error in words: its named failures say which part is
+/// wrong ("invalid serial"); a failure of the DER underneath them is one
+/// of two things to a person.
+fn x509_failure(e: &x509_parser::error::X509Error) -> String {
+    use x509_parser::error::X509Error;
+    match e {
+        X509Error::Der(x509_parser::der_parser::error::BerError::Incomplete(_)) => {
+            "the data ends before the certificate does".into()
+        }
+        X509Error::Der(_) | X509Error::NomError(_) => "its DER encoding is malformed".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Accept a SHA-256 as people paste it: any case, with or without colons.
