@@ -249,9 +249,11 @@ fn parse_failure(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> St
 /// wrong ("invalid serial"); a failure of the DER underneath them is one
 /// of two things to a person.
 fn x509_failure(e: &x509_parser::error::X509Error) -> String {
+    use x509_parser::der_parser::error::BerError;
     use x509_parser::error::X509Error;
+    use x509_parser::nom::error::ErrorKind;
     match e {
-        X509Error::Der(x509_parser::der_parser::error::BerError::Incomplete(_)) => {
+        X509Error::Der(BerError::Incomplete(_)) | X509Error::NomError(ErrorKind::Eof) => {
             "the data ends before the certificate does".into()
         }
         X509Error::Der(_) | X509Error::NomError(_) => "its DER encoding is malformed".into(),

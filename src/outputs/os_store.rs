@@ -95,12 +95,8 @@ pub fn install(
     no_update: bool,
     show: &mut dyn FnMut(&Done),
 ) -> Result<()> {
-    if !crate::system::is_root() {
-        return Err(Error::NeedRoot("install --system"));
-    }
-    let root = std::path::absolute(root).at(root)?;
+    let (root, _lock) = begin(paths, root, "install --system")?;
     let layout = layout(&root)?;
-    let _lock = paths.lock()?;
     let added = user::list(&paths.cas, None)?;
     if added.is_empty() {
         // Under sudo, the user's own store is not the one read: say so.
@@ -139,11 +135,7 @@ pub fn uninstall(
     no_update: bool,
     show: &mut dyn FnMut(&Done),
 ) -> Result<()> {
-    if !crate::system::is_root() {
-        return Err(Error::NeedRoot("uninstall --system"));
-    }
-    let root = std::path::absolute(root).at(root)?;
-    let _lock = paths.lock()?;
+    let (root, _lock) = begin(paths, root, "uninstall --system")?;
     let mut record = Record::load(&paths.installed())?;
     let Some(written) = record.roots.remove(&root) else {
         show(&Done {
@@ -176,6 +168,16 @@ pub fn uninstall(
             count: done.left.refused.len(),
         })
     }
+}
+
+/// What `command` does first: refuse unless root, make the root absolute
+/// (the record is keyed by it), and take the lock.
+fn begin(paths: &state::Paths, root: &Path, command: &'static str) -> Result<(PathBuf, fs::File)> {
+    if !crate::system::is_root() {
+        return Err(Error::NeedRoot(command));
+    }
+    let root = std::path::absolute(root).at(root)?;
+    Ok((root, paths.lock()?))
 }
 
 /// Whether the updater runs: not when asked not to, nor for another

@@ -440,13 +440,15 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The rustls error in `e`, itself or carried in an `io::Error`.
-fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    e.downcast_ref::<rustls::Error>().or_else(|| {
-        e.downcast_ref::<std::io::Error>()?
-            .get_ref()?
-            .downcast_ref::<rustls::Error>()
-    })
+/// The rustls error in `e`, itself or carried in `io::Error`s (which the
+/// connector nests, and whose `source` skips what they carry).
+fn tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
 }
 
 /// Why rustls refused the server's certificate, in words: its own text
