@@ -729,3 +729,49 @@ echo "== with env"; probe
     // The real folder was never touched.
     assert!(!std::path::Path::new("/etc/ssl/certs/side-door-ca.pem").exists());
 }
+
+/// Every place that shows `env` written to a file names the shell the
+/// file is for: `$SHELL` is the login shell, not the file's (a fish user's
+/// `cabundle env >> ~/.bashrc` would put fish syntax in .bashrc).
+#[test]
+fn every_example_that_writes_env_to_a_file_names_its_shell() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = cabundle(tmp.path()).args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let texts = [
+        ("README.md", readme),
+        ("--help", help(&["--help"])),
+        ("env --help", help(&["env", "--help"])),
+    ];
+    let mut seen = 0;
+    for (name, text) in &texts {
+        // Command lines (examples start with the command), not prose.
+        for line in text.lines().filter(|l| {
+            l.trim_start().starts_with("cabundle env") && l.contains('>') && !l.contains("2>")
+        }) {
+            seen += 1;
+            let (command, file) = line.split_once('>').unwrap();
+            assert!(command.contains("--shell "), "{name}: {line}");
+            let shell = command
+                .split("--shell ")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next();
+            let file = file.trim_start_matches('>').trim();
+            let fits = match shell {
+                Some("bash") => file.contains("bash"),
+                Some("zsh") => file.contains("zsh"),
+                Some("fish") => file.contains("fish"),
+                Some("powershell") => file.contains("PROFILE"),
+                other => panic!("{name}: {line}: shell {other:?}"),
+            };
+            assert!(fits, "{name}: the file does not fit the shell: {line}");
+        }
+    }
+    assert!(seen >= 4, "no examples found");
+}
