@@ -1,11 +1,11 @@
 use crate::cli::ListArgs;
 use cabundle::date;
-use cabundle::error::{Error, Result};
+use cabundle::error::Result;
 use cabundle::merge::Status;
 use cabundle::state::Paths;
 use cabundle::state::manifest::{self, Filter, Record};
 
-use super::{out, render, say};
+use super::{out, out_json, render, say};
 
 pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     let filter = Filter {
@@ -18,11 +18,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     let m = &listing.manifest;
     if args.json {
         let records: Vec<&Record> = listing.records().collect();
-        let json = serde_json::to_string_pretty(&records).map_err(|e| Error::Config {
-            path: paths.manifest.clone(),
-            reason: e.to_string(),
-        })?;
-        return out(&(json + "\n"));
+        return out_json(&records);
     }
     let os = match (&m.os.family, &m.os.name) {
         (Some(f), Some(n)) => format!("{n} ({f})"),

@@ -64,6 +64,13 @@ fn out(text: &str) -> Result<()> {
     }
 }
 
+/// `value` as JSON on stdout (`--json`), pretty, one newline after it.
+fn out_json(value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::io("<stdout>", io::Error::other(e)))?;
+    out(&(json + "\n"))
+}
+
 /// A message for people, on stderr. Unlike `eprintln!`, a closed pipe
 /// (`cabundle sync 2>&1 | head -1`) is ignored rather than a panic.
 /// Messages quote file names and certificate names, which may hold

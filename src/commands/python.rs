@@ -1,9 +1,9 @@
 use crate::cli::{PythonAction, PythonArgs, PythonStatusArgs, PythonTarget};
 use cabundle::clients::python::{self, Interpreter, PTH_NAME, Status, Uninstalled};
-use cabundle::error::{Error, Result};
+use cabundle::error::Result;
 use cabundle::state::Paths;
 
-use super::{out, render, say};
+use super::{out, out_json, render, say};
 
 pub fn run(paths: &Paths, args: PythonArgs) -> Result<()> {
     match args
@@ -22,9 +22,7 @@ fn status(paths: &Paths, args: &PythonStatusArgs) -> Result<()> {
         say!("no Python interpreter found (looked at $VIRTUAL_ENV, $CONDA_PREFIX and PATH)");
     }
     if args.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::io("<stdout>", std::io::Error::other(e)))?;
-        return out(&(json + "\n"));
+        return out_json(&report);
     }
     out(&text(&report))
 }
