@@ -1359,8 +1359,8 @@ fn mozilla_not_trusted_wins_over_the_os_store() {
     );
 
     let root = debian_root(fx.tmp.path(), &[]);
-    for ca in [&with_cert, &trust_only] {
-        let name = ca.pem.len();
+    // One file each (named by position: two PEMs can be the same length).
+    for (name, ca) in [&with_cert, &trust_only].into_iter().enumerate() {
         write(
             &root.join(format!("usr/local/share/ca-certificates/os-{name}.crt")),
             &ca.pem,
