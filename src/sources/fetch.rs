@@ -135,11 +135,8 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
         } else {
             let name = crate::sources::mozilla::removed_name(&sha)
                 .unwrap_or_else(|| item.cert.name().to_string());
-            back.push(format!(
-                "{} ({})",
-                crate::cert::printable(&name),
-                &hex(&sha)[..16]
-            ));
+            // The whole SHA-256: what --allow-removed takes.
+            back.push(format!("{} ({})", crate::cert::printable(&name), hex(&sha)));
         }
     }
     if !back.is_empty() {

@@ -1132,6 +1132,11 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
             stderr.contains(&format!("holds {n} root(s)")) && stderr.contains("--allow-removed"),
             "{stderr}"
         );
+        // Named by the whole SHA-256, which is what --allow-removed takes.
+        assert!(
+            removed.keys().any(|fp| stderr.contains(fp.as_str())),
+            "{stderr}"
+        );
     }
     // Every removed root of the 2021 set named: accepted, and the names kept.
     let old = file_fingerprints(&data("certifi-2021.5.30-cacert.pem"));
