@@ -305,6 +305,14 @@ pub fn shown(path: &std::path::Path) -> String {
     printable(&path.to_string_lossy())
 }
 
+/// A count for people: "1 certificate", "2 certificates".
+pub fn count(n: usize, word: &str) -> String {
+    match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
+}
+
 /// Names, labels and paths end up in `#` comment lines of the bundle and on
 /// terminals: none of them may start a new line or send escapes there.
 pub fn printable(s: &str) -> String {

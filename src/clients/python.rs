@@ -487,13 +487,12 @@ fn judge(
     } else {
         ""
     };
-    let certificates = match count {
-        1 => "1 certificate".to_string(),
-        n => format!("{n} certificates"),
-    };
     verdict(
         false,
-        format!("uses {f} via {via} ({certificates}), not the cabundle bundle{hint}"),
+        format!(
+            "uses {f} via {via} ({}), not the cabundle bundle{hint}",
+            crate::cert::count(count, "certificate")
+        ),
     )
 }
 

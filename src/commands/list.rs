@@ -1,11 +1,12 @@
 use crate::cli::ListArgs;
+use cabundle::cert::count;
 use cabundle::date;
 use cabundle::error::Result;
 use cabundle::merge::Status;
 use cabundle::state::Paths;
 use cabundle::state::manifest::{self, Filter, Record};
 
-use super::{out, out_json, render, say};
+use super::{out, out_json, say};
 
 pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     let filter = Filter {
@@ -31,7 +32,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
             " ({}{})",
             if all { "with those left out" } else { "kept" },
             expiring
-                .map(|d| format!(", expiring within {}", render::count(d as usize, "day")))
+                .map(|d| format!(", expiring within {}", count(d as usize, "day")))
                 .unwrap_or_default()
         ),
     };
@@ -39,7 +40,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
         "{} as of {}: {} listed{what}; of these, {} from {os}, {} from Mozilla {}, {} added",
         m.bundle.display(),
         m.as_of,
-        render::count(listing.shown.len(), "certificate"),
+        count(listing.shown.len(), "certificate"),
         listing.from_os,
         listing.from_mozilla,
         m.mozilla.version,

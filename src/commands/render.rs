@@ -2,7 +2,7 @@
 //! with, the notes of a change, and what a fetch brought.
 
 use crate::cli::SyncArgs;
-use cabundle::cert::hex;
+use cabundle::cert::{count, hex};
 use cabundle::change::{Changed, Note};
 use cabundle::date;
 use cabundle::error::Result;
@@ -20,14 +20,6 @@ use super::{out, say};
 /// sync `--at 1990-01-01` finds most roots not valid yet).
 const EACH_MAX: usize = 10;
 const EXAMPLES: usize = 3;
-
-/// "1 certificate", "2 certificates".
-pub fn count(n: usize, word: &str) -> String {
-    match n {
-        1 => format!("1 {word}"),
-        n => format!("{n} {word}s"),
-    }
-}
 
 /// The stderr summary every command that syncs ends with. `at_given`:
 /// the date was the user's (`--at`), and is echoed as such.
