@@ -200,9 +200,10 @@ pub fn block(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Chan
     })
 }
 
-/// Undo `block` for the certificates `ids` name, and sync. A full SHA-256
-/// that is not blocked is said so and changes nothing; anything shorter
-/// must name a blocked certificate.
+/// Undo `block` for the certificates `ids` name, and sync. What is not
+/// blocked (a full SHA-256, or an id that names what the last sync saw)
+/// is said so and changes nothing, as `block` of what is blocked already;
+/// an id that names nothing at all is an error.
 pub fn unblock(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Changed<Target>> {
     change(paths, opts, Vec::new(), |notes| {
         let blocked: Vec<[u8; 32]> = Config::load(&paths.config())?.blocked().collect();
