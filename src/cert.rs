@@ -63,7 +63,7 @@ impl Cert {
     /// `sha256`, when given, is that of all of `bytes`, already computed.
     fn parse(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<(Cert, &[u8]), String> {
         let (rest, x509) = X509Certificate::from_der(bytes)
-            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+            .map_err(|e| format!("not an X.509 certificate ({})", parse_failure(&e)))?;
         let der = &bytes[..bytes.len() - rest.len()];
         if der.len() > MAX_CERT_SIZE {
             return Err(format!(
@@ -73,7 +73,7 @@ impl Cert {
         }
         let basic = x509
             .basic_constraints()
-            .map_err(|e| format!("bad basicConstraints extension ({e})"))?;
+            .map_err(|e| format!("bad basicConstraints extension ({})", x509_failure(&e)))?;
         let common_name = x509
             .subject()
             .iter_common_name()
@@ -235,6 +235,32 @@ pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
+/// Why x509-parser could not read a certificate, in words: its own text
+/// is a parser's (`Parsing Error: Der(UnexpectedTag { .. })`).
+fn parse_failure(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
+    use x509_parser::nom::Err;
+    match e {
+        Err::Incomplete(_) => "the data ends before the certificate does".into(),
+        Err::Error(e) | Err::Failure(e) => x509_failure(e),
+    }
+}
+
+/// One x509-parser error in words: its named failures say which part is
+/// wrong ("invalid serial"); a failure of the DER underneath them is one
+/// of two things to a person.
+fn x509_failure(e: &x509_parser::error::X509Error) -> String {
+    use x509_parser::der_parser::error::BerError;
+    use x509_parser::error::X509Error;
+    use x509_parser::nom::error::ErrorKind;
+    match e {
+        X509Error::Der(BerError::Incomplete(_)) | X509Error::NomError(ErrorKind::Eof) => {
+            "the data ends before the certificate does".into()
+        }
+        X509Error::Der(_) | X509Error::NomError(_) => "its DER encoding is malformed".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Accept a SHA-256 as people paste it: any case, with or without colons.
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
     let digits: String = s.chars().filter(|c| *c != ':').collect();
@@ -277,6 +303,14 @@ fn latin1_name(n: &x509_parser::x509::X509Name) -> String {
 /// A path as [`printable`] text.
 pub fn shown(path: &std::path::Path) -> String {
     printable(&path.to_string_lossy())
+}
+
+/// A count for people: "1 certificate", "2 certificates".
+pub fn count(n: usize, word: &str) -> String {
+    match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
 }
 
 /// Names, labels and paths end up in `#` comment lines of the bundle and on

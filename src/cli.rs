@@ -15,7 +15,7 @@ use cabundle::clients::env::{Shell, VARS};
     after_help = "Examples:\n  \
         cabundle sync                    # build the bundle: OS store + Mozilla roots, expired ones pruned\n  \
         cabundle add corp-root.pem       # trust your company's CA too (re-syncs)\n  \
-        cabundle env >> ~/.bashrc        # point Python, curl, git, Node, pip... at the bundle"
+        cabundle env --shell bash >> ~/.bashrc   # point Python, curl, git, Node, pip... at the bundle"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,9 +34,10 @@ const TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build the bundle from the OS trust store, Mozilla's roots and your added CAs
-    #[command(
-        after_help = "Examples:\n  cabundle sync\n  cabundle sync --root /mnt/image --at 2027-01-01"
-    )]
+    #[command(after_help = "Examples:\n  \
+                            cabundle sync\n  \
+                            cabundle sync --at 2027-01-01\n  \
+                            CABUNDLE_HOME=/mnt/image/etc/cabundle cabundle sync --root /mnt/image")]
     Sync(SyncArgs),
 
     /// Validate CA certificates, keep them in cabundle's store, and re-sync
@@ -47,7 +48,7 @@ pub enum Command {
 
     /// Take added CAs out again (by name, CN or SHA-256), and re-sync
     #[command(
-        after_help = "Examples:\n  cabundle remove corp\n  cabundle remove 'Corp Root CA'\n  cabundle remove 3f:2a:...:9c"
+        after_help = "Examples:\n  cabundle remove corp\n  cabundle remove 'Corp Root CA'\n  cabundle remove 3f2a9c0d8e7b6a51"
     )]
     Remove(RemoveArgs),
 
@@ -58,9 +59,16 @@ pub enum Command {
     List(ListArgs),
 
     /// Print the settings that point TLS clients at the bundle
-    #[command(
-        after_help = "Examples:\n  cabundle env >> ~/.bashrc\n  eval \"$(cabundle env)\"\n  cabundle env --shell fish >> ~/.config/fish/config.fish\n  cabundle env --shell dockerfile"
-    )]
+    #[command(after_help = "Examples:\n  \
+                            cabundle env --shell bash >> ~/.bashrc\n  \
+                            cabundle env --shell zsh >> ~/.zshrc\n  \
+                            cabundle env --shell fish > ~/.config/fish/conf.d/cabundle.fish\n  \
+                            cabundle env --shell powershell >> $PROFILE\n  \
+                            eval \"$(cabundle env)\"             # this shell only, in its own syntax\n  \
+                            cabundle env --shell dockerfile   # one ENV instruction\n\n\
+                            Without --shell, the syntax follows the name of the program in $SHELL: fish, \
+                            pwsh or powershell, else sh (bash, zsh, dash, ksh, or unset). Name the shell \
+                            when writing to a file: $SHELL is your login shell, not the file's.")]
     Env(EnvArgs),
 
     /// Fetch fresh Mozilla roots over verified HTTPS (or from a file), check
@@ -71,14 +79,18 @@ pub enum Command {
                             cabundle fetch --embedded   # back to the snapshot built in")]
     Fetch(FetchArgs),
 
-    /// Keep a certificate out of the bundle, whichever source carries it
-    #[command(
-        after_help = "Example:\n  cabundle block 3f2a...9c   # the SHA-256 from `cabundle list`"
-    )]
+    /// Keep a certificate out of the bundle, whichever source carries it,
+    /// and re-sync
+    #[command(after_help = "Examples:\n  \
+                            cabundle block 3f2a9c0d8e7b6a51   # as `cabundle list` shows it (8 hex digits will do)\n  \
+                            cabundle block 'Corp Old Root'    # by CN\n\n\
+                            A whole SHA-256 is blocked even when no source carries it yet. An id that \
+                            names several certificates changes nothing, and lists them.")]
     Block(BlockArgs),
 
-    /// Undo `cabundle block`
-    #[command(after_help = "Example:\n  cabundle unblock 3f2a...9c")]
+    /// Undo `cabundle block`, and re-sync
+    #[command(after_help = "Examples:\n  cabundle unblock 3f2a9c0d8e7b6a51\n  \
+                            cabundle list | grep ^blocked   # what is blocked")]
     Unblock(BlockArgs),
 
     /// Put your added CAs into the OS trust store, and run its updater
@@ -149,7 +161,10 @@ pub struct FetchArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
-    /// Read the OS trust store under this folder (an image's filesystem)
+    /// Read the OS trust store under this folder (an image's filesystem).
+    /// That system's added CAs, blocked list and bundle are not this one's:
+    /// set CABUNDLE_HOME to where they live (IMAGE/etc/cabundle for the
+    /// image's own); without it, a root other than / is refused
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
 
@@ -200,9 +215,11 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct BlockArgs {
-    /// SHA-256 fingerprints (hex, colons optional, any case)
-    #[arg(required = true, value_name = "FINGERPRINT", value_parser = parse_sha256)]
-    pub fingerprints: Vec<[u8; 32]>,
+    /// What `cabundle list` shows: a SHA-256 or a unique prefix of it (at
+    /// least 8 hex digits; colons optional, any case), the name a CA was
+    /// added under, or a CN
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
 
     #[command(flatten)]
     pub sync: SyncArgs,
@@ -300,8 +317,10 @@ pub struct SystemArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
-    /// The name given at `add`, a subject CN, or a SHA-256 (colons optional)
-    #[arg(required = true, value_name = "NAME|FINGERPRINT")]
+    /// The name given at `add`, a subject CN, or a SHA-256 or a unique
+    /// prefix of it as `cabundle list` shows it (at least 8 hex digits;
+    /// colons optional)
+    #[arg(required = true, value_name = "NAME|CN|SHA256")]
     pub what: Vec<String>,
 
     #[command(flatten)]
@@ -325,7 +344,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// Syntax to print (default: from $SHELL)
+    /// Syntax to print (default: from $SHELL's program name: fish,
+    /// pwsh/powershell, else sh)
     #[arg(long, value_enum)]
     pub shell: Option<Shell>,
 

@@ -113,6 +113,60 @@ pub enum Error {
         path.display()
     )]
     RecordRefused { path: PathBuf, count: usize },
+
+    /// An id given to `remove`, `block` or `unblock` that names nothing
+    /// there: `among` says what was searched ("added CA", ...).
+    #[error("no {among} matches {id:?} ({hint}); nothing was changed")]
+    NoMatch {
+        id: String,
+        among: &'static str,
+        hint: &'static str,
+    },
+
+    /// An id that names more than one certificate: each is listed, so the
+    /// user can pick one. `among` is plural ("added CAs", ...).
+    #[error(
+        "{id:?} matches {} {among}, so nothing was changed; give more of the SHA-256 of the one you mean:{}",
+        candidates.len(),
+        candidates.iter().map(|c| format!("\n  {c}")).collect::<String>()
+    )]
+    Ambiguous {
+        id: String,
+        among: &'static str,
+        candidates: Vec<String>,
+    },
+
+    /// `install --system` with nothing in the store it looked at. Under
+    /// sudo that is root's store, not the user's: say so, and how to add.
+    #[error("{}", no_added_cas(cas, sudo_user.as_deref()))]
+    NoAddedCas {
+        cas: PathBuf,
+        sudo_user: Option<String>,
+    },
+
+    /// `--root` names another system while the state (added CAs, blocked
+    /// list, bundle) would be this one's.
+    #[error(
+        "--root {}: that system's OS store would be merged with this machine's added CAs and \
+         blocked list, and written over this machine's bundle ({}). Say where that system's \
+         cabundle state lives with CABUNDLE_HOME (CABUNDLE_HOME={} for the image's own); \
+         nothing was written",
+        root.display(),
+        bundle.display(),
+        root.join("etc/cabundle").display()
+    )]
+    RootNeedsHome { root: PathBuf, bundle: PathBuf },
+}
+
+fn no_added_cas(cas: &std::path::Path, sudo_user: Option<&str>) -> String {
+    let cas = cas.display();
+    match sudo_user {
+        Some(user) => format!(
+            "no added CAs to install: root's store {cas} holds none. CAs that {user} added \
+             are {user}'s, not root's: add them for root with `sudo cabundle add FILE`"
+        ),
+        None => format!("no added CAs to install: {cas} holds none; `cabundle add FILE` first"),
+    }
 }
 
 impl Error {

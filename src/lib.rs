@@ -4,8 +4,17 @@
 //! Data flows one way: [`sources`] → [`decode`] → [`merge`] (policy) →
 //! [`outputs`] → [`clients`]. [`sync`] runs that pipeline; [`state`] is
 //! cabundle's own files; [`doctor`] explains what a client will make of it.
+//!
+//! Each command of the binary calls one function here and renders what it
+//! returns: `sync` → [`sync::run`], `add`/`remove`/`block`/`unblock` →
+//! [`change`], `fetch` → [`refresh`], `list` → [`state::manifest`],
+//! `install`/`uninstall --system` → [`outputs::os_store`], `env`/`exec` →
+//! [`clients::env`], `python` → [`clients::python`], `doctor` → [`doctor`].
+//! None of it prints: progress comes back through a callback the command
+//! gives, warnings and notes as data.
 
 pub mod cert;
+pub mod change;
 pub mod clients;
 pub mod date;
 pub mod decode;
@@ -14,6 +23,7 @@ pub mod error;
 pub mod lifetime;
 pub mod merge;
 pub mod outputs;
+pub mod refresh;
 pub mod sources;
 pub mod state;
 pub mod sync;

@@ -1,5 +1,6 @@
 //! One sync: gather every source, merge, apply policy, write the bundle and
-//! the manifest. Callers hold the state lock.
+//! the manifest. [`run`] is the engine of the `sync` command; [`sync`] and
+//! [`build`] are for callers that hold the state lock.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,29 @@ impl Report {
     pub fn with_status(&self, status: Status) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(move |e| e.status == status)
     }
+}
+
+/// What `sync` did: the fresh Mozilla set it fetched first, if asked to,
+/// and the sync.
+#[derive(Debug)]
+pub struct Synced {
+    pub refreshed: Option<crate::refresh::Refreshed>,
+    pub report: Report,
+}
+
+/// Under the lock: fetch fresh Mozilla roots first when `refresh` says
+/// from where, then sync.
+pub fn run(
+    paths: &Paths,
+    opts: &Options,
+    refresh: Option<&crate::refresh::Request<'_>>,
+) -> Result<Synced> {
+    let _lock = paths.lock()?;
+    let refreshed = refresh
+        .map(|req| crate::refresh::fetch_locked(paths, req))
+        .transpose()?;
+    let report = sync(paths, opts)?;
+    Ok(Synced { refreshed, report })
 }
 
 /// What the command line names must be there: a missing `--root` or

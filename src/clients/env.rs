@@ -1,10 +1,16 @@
-//! The settings that point TLS clients at the bundle, rendered for a shell.
-//! This runs from shell rc files, so it parses no certificate and reads
-//! nothing but the environment.
+//! The settings that point TLS clients at the bundle, rendered for a shell
+//! (the engine of `env`), or set for one command (of `exec`). This runs
+//! from shell rc files, so it parses no certificate and reads nothing but
+//! the environment.
 
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use clap::ValueEnum;
+
+use crate::error::{Error, Result};
+use crate::state::Paths;
 
 /// Every variable cabundle sets. Each one a client reads for its CA file is
 /// set to the whole bundle, since nearly every client *replaces* its roots
@@ -61,6 +67,77 @@ impl Shell {
     }
 }
 
+/// The settings for the bundle in `paths`: each variable of `only` (every
+/// one when empty), in [`VARS`]' order, to its value as text a shell can
+/// carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub vars: Vec<(&'static str, String)>,
+    /// The bundle, when it does not exist yet: Python ignores a missing
+    /// `SSL_CERT_FILE` without a word, so the user must be told.
+    pub missing_bundle: Option<PathBuf>,
+}
+
+/// The engine of `env`.
+pub fn settings(paths: &Paths, only: &[String]) -> Result<Settings> {
+    let bundle = text(&paths.bundle, "the bundle's")?;
+    let cert_dir = paths.cert_dir();
+    let cert_dir = text(&cert_dir, "the hashed folder's")?;
+    let vars = VARS
+        .iter()
+        .filter(|v| only.is_empty() || only.iter().any(|o| o == *v))
+        .map(|v| (*v, value(v, bundle, cert_dir).to_string()))
+        .collect();
+    Ok(Settings {
+        vars,
+        missing_bundle: missing_bundle(paths),
+    })
+}
+
+/// `path` as text that no setting can misread: UTF-8, no control
+/// character.
+pub fn text<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
+    let refuse = |reason: String| Error::Config {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match path.to_str() {
+        None => Err(refuse(format!(
+            "{what} path is not UTF-8, so no setting can name it"
+        ))),
+        Some(s) if s.chars().any(char::is_control) => Err(refuse(format!(
+            "{what} path holds a control character, which no setting can carry safely"
+        ))),
+        Some(s) => Ok(s),
+    }
+}
+
+fn missing_bundle(paths: &Paths) -> Option<PathBuf> {
+    (!paths.bundle.exists()).then(|| paths.bundle.clone())
+}
+
+/// A command with every variable pointed at the bundle in `paths`, ready
+/// to run (the engine of `exec`).
+#[derive(Debug)]
+pub struct Prepared {
+    pub command: Command,
+    /// As [`Settings::missing_bundle`].
+    pub missing_bundle: Option<PathBuf>,
+}
+
+pub fn prepare(paths: &Paths, program: &OsStr, args: &[OsString]) -> Prepared {
+    let cert_dir = paths.cert_dir();
+    let mut command = Command::new(program);
+    command.args(args).envs(
+        VARS.iter()
+            .map(|v| (v, value(v, paths.bundle.as_path(), cert_dir.as_path()))),
+    );
+    Prepared {
+        command,
+        missing_bundle: missing_bundle(paths),
+    }
+}
+
 /// The snippet that sets each variable to its value.
 pub fn render(shell: Shell, settings: &[(&str, &str)]) -> String {
     if shell == Shell::Json {
@@ -70,15 +147,26 @@ pub fn render(shell: Shell, settings: &[(&str, &str)]) -> String {
             .collect();
         return format!("{}\n", serde_json::Value::Object(map));
     }
+    if shell == Shell::Dockerfile {
+        // One ENV instruction, one layer: `VAR="value"` pairs on
+        // continuation lines.
+        let pairs: Vec<String> = settings
+            .iter()
+            .map(|(var, value)| format!("{var}={}", double_quote(value)))
+            .collect();
+        return match pairs.is_empty() {
+            true => String::new(),
+            false => format!("ENV {}\n", pairs.join(" \\\n    ")),
+        };
+    }
     let mut out = String::new();
     for &(var, value) in settings {
         let line = match shell {
             Shell::Sh => format!("export {var}={}", sh_quote(value)),
             Shell::Fish => format!("set -gx {var} {}", fish_quote(value)),
             Shell::Powershell => format!("$env:{var} = {}", powershell_quote(value)),
-            Shell::Dockerfile => format!("ENV {var}={}", double_quote(value)),
             Shell::Dotenv => format!("{var}={}", dotenv_quote(value)),
-            Shell::Json => unreachable!("handled above"),
+            Shell::Json | Shell::Dockerfile => unreachable!("handled above"),
         };
         out.push_str(&line);
         out.push('\n');

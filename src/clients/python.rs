@@ -4,15 +4,18 @@
 //! starts Python without the user's shell settings).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use wait_timeout::ChildExt;
 
 use crate::clients::env::VARS;
 use crate::decode;
+use crate::error::Error;
+use crate::state::{self, Paths};
 use crate::system::find_program;
 
 pub const PTH_NAME: &str = "cabundle.pth";
@@ -124,42 +127,232 @@ fn probed_vars() -> Vec<&'static str> {
     VARS.to_vec()
 }
 
+/// How long an interpreter gets to answer the probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Run the probe in `python`, with a time limit so a hung interpreter
-/// cannot hang us.
+/// cannot hang us. Its stderr is not read: what a broken interpreter or
+/// shim prints there is its own business, and the exit status says enough.
 pub fn probe(python: &Path) -> Result<Probe, String> {
-    let child = Command::new(python)
+    let mut child = Command::new(python)
         .arg("-c")
         .arg(PROBE)
         .args(probed_vars())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot run it: {e}"))?;
-    let pid = child.id();
-    // The pipes are drained by wait_with_output in a thread, so a chatty
-    // interpreter cannot fill them and stall; the deadline is kept here.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
+    // Drained in a thread, so a chatty interpreter cannot fill the pipe
+    // and stall while the deadline is kept here.
+    let mut stdout = child.stdout.take().ok_or("cannot read its output")?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
     });
-    let out = match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(result) => result.map_err(|e| e.to_string())?,
-        Err(_) => {
-            // SAFETY: kill has no memory preconditions; pid is our child,
-            // not yet reaped (the thread is still waiting on it).
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            return Err("did not answer within 20 s".into());
+    let status = match child.wait_timeout(PROBE_TIMEOUT) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            // Child::kill acts on this child, never on a reused pid: the
+            // child is not reaped until the wait below.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "did not answer within {} s",
+                PROBE_TIMEOUT.as_secs()
+            ));
         }
+        Err(e) => return Err(format!("cannot wait for it: {e}")),
     };
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("no message");
-        return Err(format!("failed ({}): {last}", out.status));
+    if !status.success() {
+        // 127 is the shell's "command not found": what a pyenv or asdf
+        // shim ends with when the version it names is not installed.
+        let hint = match status.code() {
+            Some(127) => ": a shim or link to an interpreter that is not installed?",
+            _ => "",
+        };
+        return Err(format!(
+            "does not run: it ended ({status}) without answering{hint}"
+        ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected answer ({e})"))
+    let out = reader
+        .join()
+        .map_err(|_| "cannot read its output".to_string())?
+        .map_err(|e| format!("cannot read its output: {e}"))?;
+    serde_json::from_slice(&out)
+        .map_err(|_| "ran, but its answer is not the probe's (is it Python 3?)".to_string())
+}
+
+/// One interpreter, as `python status` reports it.
+#[derive(Debug, Serialize)]
+pub struct Interpreter {
+    pub python: PathBuf,
+    pub found_by: String,
+    /// Other paths that lead to the same interpreter and environment
+    /// (links, shims, several PATH entries), each as "PATH (found by)".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub same_as: Vec<String>,
+    pub ok: bool,
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub probe: Option<Probe>,
+    pub clients: Vec<Verdict>,
+}
+
+/// What `python status` reports (its `--json` shape).
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub bundle: PathBuf,
+    pub bundle_exists: bool,
+    pub interpreters: Vec<Interpreter>,
+}
+
+/// The engine of `python status`: every interpreter [`discover`] finds (or
+/// those given), each once, with the verdict for each of its clients. An
+/// interpreter given by path that is not there is an error.
+pub fn status(explicit: &[PathBuf], bundle: &Path) -> Result<Status, Error> {
+    if let Some(missing) = explicit.iter().find(|p| !p.exists()) {
+        return Err(Error::Python {
+            python: missing.clone(),
+            reason: "no such file (--python)".into(),
+        });
+    }
+    let mut interpreters: Vec<Interpreter> = Vec::new();
+    for Candidate { python, found_by } in discover(explicit) {
+        let (probe, error) = match probe(&python) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e)),
+        };
+        // Shims, links and venvs often lead to the same interpreter and
+        // environment: the real executable and its site-packages say which.
+        let same = probe.as_ref().and_then(|p| {
+            interpreters
+                .iter_mut()
+                .find(|i| i.probe.as_ref().is_some_and(|q| same_interpreter(p, q)))
+        });
+        if let Some(first) = same {
+            first
+                .same_as
+                .push(format!("{} ({found_by})", python.display()));
+            continue;
+        }
+        interpreters.push(Interpreter {
+            clients: probe
+                .as_ref()
+                .map(|p| verdicts(p, bundle))
+                .unwrap_or_default(),
+            ok: probe.is_some(),
+            python,
+            found_by,
+            same_as: Vec::new(),
+            error,
+            probe,
+        });
+    }
+    Ok(Status {
+        bundle: bundle.to_path_buf(),
+        bundle_exists: bundle.exists(),
+        interpreters,
+    })
+}
+
+fn same_interpreter(a: &Probe, b: &Probe) -> bool {
+    let real = |p: &Probe| {
+        std::fs::canonicalize(&p.executable).unwrap_or_else(|_| PathBuf::from(&p.executable))
+    };
+    a.site_packages == b.site_packages && real(a) == real(b)
+}
+
+/// The interpreter to change: `python`, else the active venv's, else
+/// python3 on PATH.
+fn target(python: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(p) = python {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+        return Ok(Path::new(&venv).join("bin/python"));
+    }
+    find_program("python3").ok_or(Error::NoPython)
+}
+
+fn site_packages(python: &Path) -> Result<PathBuf, Error> {
+    probe(python)
+        .map(|p| p.site_packages)
+        .map_err(|reason| Error::Python {
+            python: python.to_path_buf(),
+            reason,
+        })
+}
+
+/// What `python install` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub pth: PathBuf,
+    /// The bundle, when it does not exist yet: until it does, the `.pth`
+    /// sets nothing.
+    pub missing_bundle: Option<PathBuf>,
+}
+
+/// The engine of `python install`: `cabundle.pth` into the interpreter's
+/// site-packages, pointing at the bundle in `paths`.
+pub fn install(paths: &Paths, python: Option<&Path>) -> Result<Installed, Error> {
+    let python = target(python)?;
+    let site = site_packages(&python)?;
+    let bundle = crate::clients::env::text(&paths.bundle, "the bundle's")?;
+    let cert_dir = paths.cert_dir();
+    let cert_dir = crate::clients::env::text(&cert_dir, "the hashed folder's")?;
+    let pth = site.join(PTH_NAME);
+    if pth.exists() && !is_ours(&pth) {
+        return Err(Error::Refused {
+            path: pth,
+            reason: "exists and was not written by cabundle".into(),
+        });
+    }
+    state::write_atomic(&pth, pth_contents(bundle, cert_dir).as_bytes()).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            Error::Python {
+                python: python.clone(),
+                reason: format!(
+                    "{} is not writable; use a virtualenv (python3 -m venv), or --python with an \
+                     interpreter you own",
+                    site.display()
+                ),
+            }
+        }
+        e => e,
+    })?;
+    Ok(Installed {
+        pth,
+        missing_bundle: (!paths.bundle.exists()).then(|| paths.bundle.clone()),
+    })
+}
+
+/// What `python uninstall` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uninstalled {
+    Removed(PathBuf),
+    /// There was no `cabundle.pth` for this interpreter.
+    Nothing {
+        python: PathBuf,
+    },
+}
+
+/// The engine of `python uninstall`: the `cabundle.pth` that install wrote,
+/// and nothing else.
+pub fn uninstall(python: Option<&Path>) -> Result<Uninstalled, Error> {
+    let python = target(python)?;
+    let pth = site_packages(&python)?.join(PTH_NAME);
+    if !pth.exists() {
+        return Ok(Uninstalled::Nothing { python });
+    }
+    if !is_ours(&pth) {
+        return Err(Error::Refused {
+            path: pth,
+            reason: "was not written by cabundle; leaving it".into(),
+        });
+    }
+    std::fs::remove_file(&pth).map_err(|e| Error::io(&pth, e))?;
+    Ok(Uninstalled::Removed(pth))
 }
 
 /// Will one client use the bundle, and if not, why not.
@@ -296,7 +489,10 @@ fn judge(
     };
     verdict(
         false,
-        format!("uses {f} via {via} ({count} certificates), not the cabundle bundle{hint}"),
+        format!(
+            "uses {f} via {via} ({}), not the cabundle bundle{hint}",
+            crate::cert::count(count, "certificate")
+        ),
     )
 }
 

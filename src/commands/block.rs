@@ -1,39 +1,24 @@
 use crate::cli::BlockArgs;
 use cabundle::cert::hex;
-use cabundle::error::{Error, Result};
+use cabundle::change::{self, Target};
+use cabundle::error::Result;
 use cabundle::state::Paths;
-use cabundle::state::config::Config;
-use cabundle::sync;
 
-use super::{say, sync::summarize, sync_options};
+use super::{render, sync_options};
 
-/// `block` (when `block` is true) or `unblock`, then re-sync.
-pub fn run(paths: &Paths, args: &BlockArgs, block: bool) -> Result<()> {
-    let opts = sync_options(&args.sync);
-    let _lock = paths.lock()?;
-    let path = paths.config();
-    let before = Config::load(&path)?;
-    let mut config = before.clone();
-    for sha in &args.fingerprints {
-        let fp = hex(sha);
-        if block {
-            if !config.block(*sha) {
-                say!("{fp} was already blocked");
-            }
-        } else if !config.unblock(*sha) {
-            return Err(Error::NotBlocked(fp));
-        }
-    }
-    config.save(&path)?;
-    match sync::sync(paths, &opts) {
-        Ok(report) => {
-            summarize(paths, &opts, &report, args.sync.verbose);
-            Ok(())
-        }
-        Err(e) => {
-            // Put the config back, so that config and bundle agree.
-            let _ = before.save(&path);
-            Err(e)
-        }
-    }
+pub fn block(paths: &Paths, args: &BlockArgs) -> Result<()> {
+    let opts = sync_options(paths, &args.sync)?;
+    let done = change::block(paths, &args.ids, &opts)?;
+    render::changed(paths, &opts, &args.sync, &done, |t| line("blocked", t))
+}
+
+pub fn unblock(paths: &Paths, args: &BlockArgs) -> Result<()> {
+    let opts = sync_options(paths, &args.sync)?;
+    let done = change::unblock(paths, &args.ids, &opts)?;
+    render::changed(paths, &opts, &args.sync, &done, |t| line("unblocked", t))
+}
+
+fn line(verb: &str, t: &Target) -> String {
+    let subject = t.subject.as_deref().unwrap_or("(no source carries it now)");
+    format!("{verb} {}  {subject}", hex(&t.sha256))
 }

@@ -1,62 +1,28 @@
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cli::DoctorArgs;
 use cabundle::date;
-use cabundle::doctor::{self, Finding, Level, UrlOptions, UrlReport};
+use cabundle::doctor::{self, Level, Report, UrlOptions};
 use cabundle::error::{Error, Result};
 use cabundle::state::Paths;
 
-use super::out;
-
-#[derive(Serialize)]
-struct Report {
-    healthy: bool,
-    findings: Vec<Finding>,
-    urls: Vec<UrlReport>,
-}
+use super::{out, out_json};
 
 pub fn run(paths: &Paths, args: &DoctorArgs) -> Result<()> {
-    let now = date::now();
-    let (findings, urls) = if args.urls.is_empty() {
-        (doctor::local(paths, now), Vec::new())
-    } else {
-        let opts = UrlOptions {
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            now,
-            save_issuer: args.save_issuer.clone(),
-        };
-        let sets = doctor::TrustSets::load(paths);
-        (
-            Vec::new(),
-            args.urls
-                .iter()
-                .map(|u| doctor::check_url(&sets, u, &opts))
-                .collect(),
-        )
+    let opts = UrlOptions {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        now: date::now(),
+        save_issuer: args.save_issuer.clone(),
     };
-    let problems = findings
-        .iter()
-        .filter(|f| f.level == Level::Problem)
-        .count()
-        + urls.iter().filter(|u| !u.ok).count();
-    let report = Report {
-        healthy: problems == 0,
-        findings,
-        urls,
-    };
+    let report = doctor::examine(paths, &args.urls, &opts);
     if args.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::io("<stdout>", std::io::Error::other(e)))?;
-        out(&(json + "\n"))?;
+        out_json(&report)?;
     } else {
         out(&render(&report))?;
     }
-    if problems == 0 {
-        Ok(())
-    } else {
-        Err(Error::Unhealthy(problems))
+    match report.problems() {
+        0 => Ok(()),
+        n => Err(Error::Unhealthy(n)),
     }
 }
 

@@ -1,52 +1,60 @@
 use crate::cli::ListArgs;
+use cabundle::cert::count;
 use cabundle::date;
-use cabundle::error::{Error, Result};
+use cabundle::error::Result;
 use cabundle::merge::Status;
 use cabundle::state::Paths;
-use cabundle::state::manifest::Manifest;
+use cabundle::state::manifest::{self, Filter, Record};
 
-use super::{out, say};
+use super::{out, out_json, say};
 
 pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
-    let manifest = Manifest::read(&paths.manifest, &paths.bundle)?;
-    let cutoff = args
-        .expiring
-        .map(|days| date::now().saturating_add(i64::from(days) * 86_400));
-    let records: Vec<_> = manifest
-        .certificates
-        .iter()
-        .filter(|r| args.all || r.status == Status::Kept)
-        // A date the manifest does not hold as cabundle writes it counts as
-        // expiring: better shown than hidden.
-        .filter(|r| cutoff.is_none_or(|c| date::parse_instant(&r.not_after).is_none_or(|t| t <= c)))
-        .collect();
+    let filter = Filter {
+        all: args.all,
+        expiring_by: args
+            .expiring
+            .map(|days| date::now().saturating_add(i64::from(days) * 86_400)),
+    };
+    let listing = manifest::list(paths, filter)?;
+    let m = &listing.manifest;
     if args.json {
-        let json = serde_json::to_string_pretty(&records).map_err(|e| Error::Config {
-            path: paths.manifest.clone(),
-            reason: e.to_string(),
-        })?;
-        return out(&(json + "\n"));
+        let records: Vec<&Record> = listing.records().collect();
+        return out_json(&records);
     }
-    let os = match (&manifest.os.family, &manifest.os.name) {
+    let os = match (&m.os.family, &m.os.name) {
         (Some(f), Some(n)) => format!("{n} ({f})"),
         (Some(f), None) => f.clone(),
         _ => "no OS store".into(),
     };
+    let what = match (args.all, args.expiring) {
+        (false, None) => String::new(),
+        (all, expiring) => format!(
+            " ({}{})",
+            if all { "with those left out" } else { "kept" },
+            expiring
+                .map(|d| format!(", expiring within {}", count(d as usize, "day")))
+                .unwrap_or_default()
+        ),
+    };
     say!(
-        "{} as of {}: {} from {}, Mozilla {}, {} added",
-        manifest.bundle.display(),
-        manifest.as_of,
-        records.len(),
-        os,
-        manifest.mozilla.version,
-        manifest.added
+        "{} as of {}: {} listed{what}; of these, {} from {os}, {} from Mozilla {}, {} added",
+        m.bundle.display(),
+        m.as_of,
+        count(listing.shown.len(), "certificate"),
+        listing.from_os,
+        listing.from_mozilla,
+        m.mozilla.version,
+        listing.added,
     );
     let mut text = String::new();
-    for r in records {
+    for r in listing.records() {
         let mut status = match r.status {
             Status::Kept => String::new(),
             _ => format!("  [{}]", r.reason),
         };
+        if r.status == Status::Kept && r.not_yet_valid_on(&m.as_of) {
+            status.push_str(&format!("  [not valid until {}]", head(&r.not_before, 10)));
+        }
         if let (Some(at), Status::Kept) = (&r.distrust_after, &r.status) {
             let until = r.kept_until.as_deref().unwrap_or("?");
             status.push_str(&format!(
@@ -63,8 +71,8 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
             r.sources.join(", ")
         ));
     }
-    for fp in &manifest.blocked {
-        let seen = manifest.certificates.iter().find(|r| &r.sha256 == fp);
+    for fp in &m.blocked {
+        let seen = m.certificates.iter().find(|r| &r.sha256 == fp);
         let what = seen.map_or("not in any source now", |r| r.subject.as_str());
         text.push_str(&format!("blocked     {}  {what}\n", head(fp, 16)));
     }

@@ -1,4 +1,7 @@
-//! One module per subcommand. They print; the library below them does not.
+//! One module per subcommand: each parses its arguments, calls one engine
+//! function of the library and renders what it returns. They print; the
+//! library below them does not. What several commands show the same way
+//! (the sync summary, notes) is in `render`.
 
 mod add;
 mod block;
@@ -10,9 +13,11 @@ mod install;
 mod list;
 mod python;
 mod remove;
+mod render;
 mod sync;
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use clap::CommandFactory;
@@ -33,8 +38,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Add(args) => add::run(&paths()?, &args),
         Command::Remove(args) => remove::run(&paths()?, &args),
         Command::Fetch(args) => fetch::run(&paths()?, &args),
-        Command::Block(args) => block::run(&paths()?, &args, true),
-        Command::Unblock(args) => block::run(&paths()?, &args, false),
+        Command::Block(args) => block::block(&paths()?, &args),
+        Command::Unblock(args) => block::unblock(&paths()?, &args),
         Command::Install(args) => install::install(&paths()?, &args),
         Command::Uninstall(args) => install::uninstall(&paths()?, &args),
         Command::List(args) => list::run(&paths()?, &args),
@@ -57,6 +62,13 @@ fn out(text: &str) -> Result<()> {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
         _ => Ok(()),
     }
+}
+
+/// `value` as JSON on stdout (`--json`), pretty, one newline after it.
+fn out_json(value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::io("<stdout>", io::Error::other(e)))?;
+    out(&(json + "\n"))
 }
 
 /// A message for people, on stderr. Unlike `eprintln!`, a closed pipe
@@ -83,11 +95,24 @@ fn waiting(w: &Waiting) {
     );
 }
 
-fn sync_options(args: &SyncArgs) -> cabundle::sync::Options {
-    cabundle::sync::Options {
+/// The sync every command that changes the state ends with, as its
+/// arguments say. `--root` names another system: merging that system's
+/// OS store with this one's added CAs and writing this one's bundle is
+/// not what anyone means, so it needs CABUNDLE_HOME to say where that
+/// system's state is.
+fn sync_options(paths: &Paths, args: &SyncArgs) -> Result<cabundle::sync::Options> {
+    // A root that is not there is reported by the sync itself, by name.
+    let other_system = std::fs::canonicalize(&args.root).is_ok_and(|r| r != Path::new("/"));
+    if other_system && cabundle::state::home_override().is_none() {
+        return Err(Error::RootNeedsHome {
+            root: args.root.clone(),
+            bundle: paths.bundle.clone(),
+        });
+    }
+    Ok(cabundle::sync::Options {
         root: args.root.clone(),
         macos_export: args.macos_export.clone(),
         macos_trust_settings: args.macos_trust_settings.clone(),
         at: args.at.unwrap_or_else(date::now),
-    }
+    })
 }

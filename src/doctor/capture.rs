@@ -1431,7 +1431,12 @@ fn certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, FlightError> {
 /// The proxy for `host` from HTTPS_PROXY / https_proxy, unless NO_PROXY
 /// names it.
 pub fn proxy_for(host: &str) -> Option<(String, u16)> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    proxy_in(host, |k| std::env::var(k).ok())
+}
+
+/// [`proxy_for`] in the environment `env` gives.
+fn proxy_in(host: &str, env: impl Fn(&str) -> Option<String>) -> Option<(String, u16)> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
     let proxy = var("HTTPS_PROXY").or_else(|| var("https_proxy"))?;
     let no_proxy = var("NO_PROXY")
         .or_else(|| var("no_proxy"))
@@ -1496,19 +1501,23 @@ mod tests {
 
     #[test]
     fn proxies_follow_no_proxy() {
-        // SAFETY: tests in this module are the only ones touching these.
-        unsafe {
-            std::env::set_var("HTTPS_PROXY", "http://user:pw@proxy.corp:3128/");
-            std::env::set_var("NO_PROXY", "localhost,.internal");
-        }
-        assert_eq!(proxy_for("example.com"), Some(("proxy.corp".into(), 3128)));
-        assert_eq!(proxy_for("git.internal"), None);
-        assert_eq!(proxy_for("localhost"), None);
-        unsafe {
-            std::env::remove_var("HTTPS_PROXY");
-            std::env::remove_var("NO_PROXY");
-        }
-        assert_eq!(proxy_for("example.com"), None);
+        let env = |k: &str| match k {
+            "HTTPS_PROXY" => Some("http://user:pw@proxy.corp:3128/".to_string()),
+            "NO_PROXY" => Some("localhost,.internal".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            proxy_in("example.com", env),
+            Some(("proxy.corp".into(), 3128))
+        );
+        assert_eq!(proxy_in("git.internal", env), None);
+        assert_eq!(proxy_in("localhost", env), None);
+        let lower = |k: &str| (k == "https_proxy").then(|| "proxy.lower:8080".to_string());
+        assert_eq!(
+            proxy_in("example.com", lower),
+            Some(("proxy.lower".into(), 8080))
+        );
+        assert_eq!(proxy_in("example.com", |_| None), None);
     }
 
     // ------------------------------------------------------- the ClientHello

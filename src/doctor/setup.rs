@@ -58,9 +58,9 @@ pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
                 Level::Ok,
                 "bundle",
                 format!(
-                    "{} holds {} certificates",
+                    "{} holds {}",
                     paths.bundle.display(),
-                    d.items.len()
+                    crate::cert::count(d.items.len(), "certificate")
                 ),
                 None,
             ));
@@ -311,7 +311,10 @@ fn variables(paths: &Paths, out: &mut Vec<Finding>) {
             Ok(d) => out.push(finding(
                 Level::Warning,
                 var,
-                format!("{var}={shown} ({} certificates) is not the cabundle bundle", d.items.len()),
+                format!(
+                    "{var}={shown} ({}) is not the cabundle bundle",
+                    crate::cert::count(d.items.len(), "certificate")
+                ),
                 Some("eval \"$(cabundle env)\""),
             )),
         }

@@ -56,6 +56,150 @@ impl Record {
     }
 }
 
+/// What `install --system` or `uninstall --system` did, shown to the
+/// command before the updater runs, so that the updater's own output comes
+/// after what led to it.
+#[derive(Debug)]
+pub struct Done {
+    /// The system's root, absolute.
+    pub root: PathBuf,
+    /// Whether anything was recorded for this root (uninstall: when not,
+    /// nothing was ever installed there and nothing was done).
+    pub recorded: bool,
+    /// Files written (install) or removed (uninstall), as real paths.
+    pub files: Vec<PathBuf>,
+    /// Recorded files left alone, and why.
+    pub left: Removal,
+    pub update: Update,
+}
+
+/// What becomes of the distribution's updater (its command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// It runs now.
+    Runs(String),
+    /// `--no-update`: the user runs it.
+    Skipped(String),
+    /// The root is not this system's: it must run inside that system.
+    Elsewhere(String),
+    /// Nothing changed, so there is nothing to update.
+    Unneeded,
+}
+
+/// The engine of `install --system`: the added CAs into the drop-in folder
+/// of the OS store under `root` (recorded in `paths.installed()`), then
+/// the updater. `show` is told what was done before the updater runs.
+pub fn install(
+    paths: &state::Paths,
+    root: &Path,
+    no_update: bool,
+    show: &mut dyn FnMut(&Done),
+) -> Result<()> {
+    let (root, _lock) = begin(paths, root, "install --system")?;
+    let layout = layout(&root)?;
+    let added = user::list(&paths.cas, None)?;
+    if added.is_empty() {
+        // Under sudo, the user's own store is not the one read: say so.
+        let sudo_user = std::env::var("SUDO_USER").ok().filter(|u| u != "root");
+        return Err(Error::NoAddedCas {
+            cas: paths.cas.clone(),
+            sudo_user,
+        });
+    }
+    let mut record = Record::load(&paths.installed())?;
+    let before = record.roots.get(&root).cloned().unwrap_or_default();
+    let (written, left) = write(&root, layout, &plan(layout, &added), &before)?;
+    let files = written
+        .iter()
+        .map(|w| real_path(&root, &w.path))
+        .collect::<Result<Vec<_>>>()?;
+    record.roots.insert(root.clone(), written);
+    record.save(&paths.installed())?;
+    let done = Done {
+        root: root.clone(),
+        recorded: true,
+        files,
+        left,
+        update: update(layout.install.updater, &root, no_update),
+    };
+    show(&done);
+    run_update(layout.install.updater, &done.update)
+}
+
+/// The engine of `uninstall --system`: exactly what `install --system`
+/// recorded for `root` is removed (see [`remove`]), then the updater.
+/// `show` is told what was done before the updater runs.
+pub fn uninstall(
+    paths: &state::Paths,
+    root: &Path,
+    no_update: bool,
+    show: &mut dyn FnMut(&Done),
+) -> Result<()> {
+    let (root, _lock) = begin(paths, root, "uninstall --system")?;
+    let mut record = Record::load(&paths.installed())?;
+    let Some(written) = record.roots.remove(&root) else {
+        show(&Done {
+            root,
+            recorded: false,
+            files: Vec::new(),
+            left: Removal::default(),
+            update: Update::Unneeded,
+        });
+        return Ok(());
+    };
+    // What may be removed is decided by the layout, before anything is.
+    let layout = layout(&root)?;
+    let mut left = remove(&root, layout, &written)?;
+    record.save(&paths.installed())?;
+    let done = Done {
+        root: root.clone(),
+        recorded: true,
+        files: std::mem::take(&mut left.removed),
+        update: update(layout.install.updater_after_removal, &root, no_update),
+        left,
+    };
+    show(&done);
+    run_update(layout.install.updater_after_removal, &done.update)?;
+    if done.left.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RecordRefused {
+            path: paths.installed(),
+            count: done.left.refused.len(),
+        })
+    }
+}
+
+/// What `command` does first: refuse unless root, make the root absolute
+/// (the record is keyed by it), and take the lock.
+fn begin(paths: &state::Paths, root: &Path, command: &'static str) -> Result<(PathBuf, fs::File)> {
+    if !crate::system::is_root() {
+        return Err(Error::NeedRoot(command));
+    }
+    let root = std::path::absolute(root).at(root)?;
+    Ok((root, paths.lock()?))
+}
+
+/// Whether the updater runs: not when asked not to, nor for another
+/// system's root (it would update this one).
+fn update(command: &[&str], root: &Path, no_update: bool) -> Update {
+    let line = command.join(" ");
+    if no_update {
+        Update::Skipped(line)
+    } else if root != Path::new("/") {
+        Update::Elsewhere(line)
+    } else {
+        Update::Runs(line)
+    }
+}
+
+fn run_update(command: &[&str], update: &Update) -> Result<()> {
+    match update {
+        Update::Runs(_) => run_updater(command),
+        _ => Ok(()),
+    }
+}
+
 /// The layout under `root`, which must be one install knows.
 pub fn layout(root: &Path) -> Result<&'static Layout> {
     os::detect(root)

@@ -43,7 +43,28 @@ pub struct Options<'a> {
 /// A set fetched and checked, and what the user should know about it.
 pub struct Fetched {
     pub roots: Roots,
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+/// Something the user should know about a set that was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// By the sets' own dates, this one is older than the one in use.
+    Older {
+        date: String,
+        current_version: String,
+        current_date: String,
+    },
+}
+
+/// How [`parse`] words the version of a set whose file carries no date:
+/// its `date` is then the day it was fetched, not the set's own.
+const UNDATED: &str = "fetched ";
+
+/// The day a set was made, when it is known: the embedded snapshot's and a
+/// dated file's (curl's header), not the fetch day of an undated one.
+fn own_date(p: &Provenance) -> Option<&str> {
+    (!p.version.starts_with(UNDATED)).then_some(p.date.as_str())
 }
 
 /// Fetch, verify and describe a set of roots. Nothing is written.
@@ -114,11 +135,8 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
         } else {
             let name = crate::sources::mozilla::removed_name(&sha)
                 .unwrap_or_else(|| item.cert.name().to_string());
-            back.push(format!(
-                "{} ({})",
-                crate::cert::printable(&name),
-                &hex(&sha)[..16]
-            ));
+            // The whole SHA-256: what --allow-removed takes.
+            back.push(format!("{} ({})", crate::cert::printable(&name), hex(&sha)));
         }
     }
     if !back.is_empty() {
@@ -140,13 +158,14 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
     }
     roots.provenance.allowed_removed.sort();
     let mut notes = Vec::new();
-    let own = &roots.provenance.date;
-    if roots.provenance.version.starts_with("fetched") && own < &current.date {
-        notes.push(format!(
-            "this set is dated {own}, older than the one in use ({}, {}); \
-             `cabundle fetch --embedded` returns to the snapshot built in",
-            current.version, current.date
-        ));
+    if let (Some(own), Some(theirs)) = (own_date(&roots.provenance), own_date(current))
+        && own < theirs
+    {
+        notes.push(Note::Older {
+            date: own.to_string(),
+            current_version: current.version.clone(),
+            current_date: theirs.to_string(),
+        });
     }
     Ok(Fetched { roots, notes })
 }
@@ -232,7 +251,7 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
         ),
         None => (
             today.clone(),
-            format!("fetched {today} (the file carries no date)"),
+            format!("{UNDATED}{today} (the file carries no date)"),
         ),
     };
     let pem = format!(
@@ -396,19 +415,66 @@ fn parse_sha256_line(text: &[u8]) -> Option<String> {
 }
 
 /// An error and its causes on one line: reqwest's own message alone
-/// ("error sending request") does not say what went wrong.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
+/// ("error sending request") does not say what went wrong. rustls's verdict
+/// on the server's certificate ends it, in words ([`tls_reason`]).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let tls = tls_error(err);
+        let text = tls.map_or_else(|| err.to_string(), tls_reason);
         if !out.contains(&text) {
-            out.push_str(": ");
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
             out.push_str(&text);
         }
-        source = s.source();
+        if tls.is_some() {
+            break;
+        }
+        next = err.source();
     }
     out
+}
+
+/// The rustls error in `e`, itself or carried in `io::Error`s (which the
+/// connector nests, and whose `source` skips what they carry).
+fn tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// Why rustls refused the server's certificate, in words: its own text
+/// gives times as Unix seconds ("verification time 1796032243 (UNIX)").
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let day = |t: &rustls::pki_types::UnixTime| {
+        date::instant(i64::try_from(t.as_secs()).unwrap_or(i64::MAX))
+    };
+    let why = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::Expired => "has expired".to_string(),
+            C::ExpiredContext { not_after, .. } => format!("expired on {}", day(not_after)),
+            C::NotValidYet => "is not valid yet".to_string(),
+            C::NotValidYetContext { not_before, .. } => {
+                format!(
+                    "is not valid until {} (check this machine's clock)",
+                    day(not_before)
+                )
+            }
+            C::UnknownIssuer => "is signed by a CA the bundle does not hold (unknown issuer); \
+                                 behind a TLS-inspecting proxy, `cabundle add` its CA first"
+                .to_string(),
+            C::BadSignature => "has a signature that does not verify".to_string(),
+            other => return format!("the server's certificate was refused: {other}"),
+        },
+        other => return other.to_string(),
+    };
+    format!("the server's certificate {why}")
 }
 
 #[cfg(test)]

@@ -144,3 +144,74 @@ impl From<&Entry> for Record {
         }
     }
 }
+
+/// Which records `list` asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// Also those left out (expired, distrusted, blocked).
+    pub all: bool,
+    /// Only those that expire by this time.
+    pub expiring_by: Option<i64>,
+}
+
+/// What `list` shows: the records asked for, and how many of them each
+/// kind of source carried (one may come from several).
+#[derive(Debug)]
+pub struct Listing {
+    pub manifest: Manifest,
+    /// Positions in `manifest.certificates` of the records asked for.
+    pub shown: Vec<usize>,
+    pub from_os: usize,
+    pub from_mozilla: usize,
+    pub added: usize,
+}
+
+impl Listing {
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.shown.iter().map(|&i| &self.manifest.certificates[i])
+    }
+}
+
+/// The engine of `list`: the manifest beside the bundle, filtered.
+pub fn list(paths: &state::Paths, filter: Filter) -> Result<Listing> {
+    let manifest = Manifest::read(&paths.manifest, &paths.bundle)?;
+    let shown: Vec<usize> = (0..manifest.certificates.len())
+        .filter(|&i| {
+            let r = &manifest.certificates[i];
+            // A date the manifest does not hold as cabundle writes it counts
+            // as expiring: better shown than hidden.
+            (filter.all || r.status == Status::Kept)
+                && filter
+                    .expiring_by
+                    .is_none_or(|by| date::parse_instant(&r.not_after).is_none_or(|t| t <= by))
+        })
+        .collect();
+    let count = |from: &dyn Fn(&str) -> bool| {
+        shown
+            .iter()
+            .filter(|&&i| manifest.certificates[i].sources.iter().any(|s| from(s)))
+            .count()
+    };
+    let mozilla = |s: &str| s == crate::sources::mozilla::LABEL;
+    let added = |s: &str| s.starts_with(crate::sources::user::LABEL_PREFIX);
+    Ok(Listing {
+        from_os: count(&|s| !mozilla(s) && !added(s)),
+        from_mozilla: count(&mozilla),
+        added: count(&added),
+        shown,
+        manifest,
+    })
+}
+
+impl Record {
+    /// Valid only from a day after `day` (YYYY-MM-DD, the sync's date):
+    /// kept, but no client will accept it until then. (Days, as the
+    /// manifest records the sync's: a certificate made today is not
+    /// flagged.)
+    pub fn not_yet_valid_on(&self, day: &str) -> bool {
+        match (date::parse_instant(&self.not_before), date::parse_day(day)) {
+            (Some(from), Ok(day)) => from >= day.saturating_add(86_400),
+            _ => false,
+        }
+    }
+}

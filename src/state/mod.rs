@@ -46,10 +46,9 @@ impl Paths {
     }
 
     fn locate() -> Result<Paths> {
-        if let Some(home) = std::env::var_os("CABUNDLE_HOME").filter(|h| !h.is_empty()) {
+        if let Some(home) = home_override() {
             return Ok(Paths::in_one(
-                &std::path::absolute(PathBuf::from(home))
-                    .map_err(|e| Error::io("CABUNDLE_HOME", e))?,
+                &std::path::absolute(home).map_err(|e| Error::io("CABUNDLE_HOME", e))?,
             ));
         }
         if is_root() {
@@ -164,6 +163,14 @@ impl Paths {
         create_dir(&self.config_dir)?;
         lock::acquire(&self.config_dir.join(".lock"), &self.lock_wait)
     }
+}
+
+/// `CABUNDLE_HOME`, when set (and not empty): the one folder that holds all
+/// of cabundle's state, whoever runs it.
+pub fn home_override() -> Option<PathBuf> {
+    std::env::var_os("CABUNDLE_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 /// See [`Paths::check_safe`].

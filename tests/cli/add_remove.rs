@@ -343,3 +343,99 @@ fn links_in_the_store_are_reported_and_skipped_never_followed() {
         .collect();
     assert_eq!(names, ["ca.pem"], "add wrote through the link");
 }
+
+/// `remove` takes what `list` shows: the first 16 hex digits, or any
+/// unique prefix of 8 or more. Two added CAs with one CN are listed, not
+/// guessed between, and nothing changes.
+#[test]
+fn remove_takes_the_id_list_shows_and_lists_what_is_ambiguous() {
+    let f = Fixture::new();
+    let (a, b) = (valid_ca("Same Name CA"), valid_ca("Same Name CA"));
+    f.run(&["add", "--name", "a", &f.file("a.pem", &a.pem)])
+        .assert()
+        .success();
+    f.run(&["add", "--name", "b", &f.file("b.pem", &b.pem)])
+        .assert()
+        .success();
+    let before = snapshot(&f.home);
+    let out = f.run(&["remove", "same name ca"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for (ca, name) in [(&a, "a"), (&b, "b")] {
+        let id = &openssl_sha256(&ca.pem)[..16];
+        assert!(
+            err.contains(&format!(
+                "{id}  CN=Same Name CA, O=cabundle tests  (added as {name})"
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(before, snapshot(&f.home));
+
+    let list = cabundle(&f.home).arg("list").output().unwrap();
+    let shown = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .find(|l| l.contains("(added:a)"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .unwrap();
+    f.run(&["remove", &shown])
+        .assert()
+        .success()
+        .stdout(contains("removed a: CN=Same Name CA"));
+    let fp = openssl_sha256(&b.pem);
+    f.run(&["remove", &fp[..8]])
+        .assert()
+        .success()
+        .stdout(contains("removed b: CN=Same Name CA"));
+    assert!(!bundle_holds(&f.bundle(), &a.pem) && !bundle_holds(&f.bundle(), &b.pem));
+}
+
+/// What a refusal says is about the file, in words: no parser's Debug
+/// text (`Der(UnexpectedTag { .. })`, `NomError(Eof)`).
+#[test]
+fn refusals_carry_no_parser_internals() {
+    let f = Fixture::new();
+    let corp = valid_ca("Cut Short CA");
+    let whole = f.file("whole.der", "");
+    assert!(openssl(&["x509", "-outform", "DER", "-out", &whole], &corp.pem).0);
+    let der = fs::read(&whole).unwrap();
+    let cases = [
+        // A SEQUENCE of 256 bytes that holds two.
+        (
+            "claims.der",
+            vec![0x30u8, 0x82, 0x01, 0x00, 0xde, 0xad],
+            "ends before",
+        ),
+        ("short.der", der[..der.len() / 2].to_vec(), "ends before"),
+        // A whole certificate whose version is a string, not an INTEGER.
+        ("tag.der", retagged(&der), "invalid version"),
+    ];
+    for (name, bytes, why) in cases {
+        let path = f.file(name, bytes);
+        let out = f.run(&["add", &path]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(name) && err.contains(why), "{name}: {err}");
+        for internal in [
+            "Der(",
+            "Nom",
+            "Parsing Error",
+            "UnexpectedTag",
+            "Incomplete",
+        ] {
+            assert!(!err.contains(internal), "{name}: {err}");
+        }
+    }
+}
+
+/// `der` with the tag of its version field (the first `[0] INTEGER` in the
+/// TBSCertificate) changed from INTEGER to OCTET STRING.
+fn retagged(der: &[u8]) -> Vec<u8> {
+    let mut out = der.to_vec();
+    let at = out
+        .windows(3)
+        .position(|w| w == [0xa0, 0x03, 0x02])
+        .expect("a v3 certificate");
+    out[at + 2] = 0x04;
+    out
+}

@@ -369,30 +369,47 @@ fn json_is_one_object_mapping_every_variable_to_the_bundle() {
     }
 }
 
+/// One ENV instruction (one layer), in its multi-variable form: the first
+/// line `ENV VAR="..." \`, then one `    VAR="..."` per line, each but the
+/// last continued with ` \`.
 #[test]
-fn dockerfile_gives_one_env_line_per_variable() {
+fn dockerfile_gives_one_env_instruction_for_every_variable() {
     let tmp = tempfile::tempdir().unwrap();
-    for home in awkward_homes(tmp.path()) {
-        let out = env_quiet(&home, &["--shell", "dockerfile"]);
+    let homes = awkward_homes(tmp.path());
+    for home in &homes {
+        let out = env_quiet(home, &["--shell", "dockerfile"]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(out.matches("ENV ").count(), 1, "{out}");
         let mut seen = Vec::new();
-        for line in out.lines() {
+        for (i, line) in lines.iter().enumerate() {
+            let indent = if i == 0 { "ENV " } else { "    " };
             let rest = line
-                .strip_prefix("ENV ")
-                .unwrap_or_else(|| panic!("not an ENV line: {line}"));
-            let (var, word) = rest
+                .strip_prefix(indent)
+                .unwrap_or_else(|| panic!("line {i} does not start with {indent:?}: {line}"));
+            let pair = match i + 1 == lines.len() {
+                true => rest,
+                false => rest
+                    .strip_suffix(" \\")
+                    .unwrap_or_else(|| panic!("not continued: {line}")),
+            };
+            let (var, word) = pair
                 .split_once('=')
-                .unwrap_or_else(|| panic!("not ENV VAR=\"...\": {line}"));
+                .unwrap_or_else(|| panic!("not VAR=\"...\": {line}"));
             assert!(word.starts_with('"') && word.ends_with('"'), "{line}");
             // Docker's lexer: inside "...", `\` escapes `"`, `$` and `\`.
-            assert_eq!(
-                unquote_double(word, "\"$\\"),
-                value_of(&home, var),
-                "{line}"
-            );
+            assert_eq!(unquote_double(word, "\"$\\"), value_of(home, var), "{line}");
             seen.push(var.to_string());
         }
         assert_eq!(seen, VARS, "{out}");
     }
+    // One variable: one line, not continued.
+    let home = &homes[0];
+    let one = env_quiet(home, &["--shell", "dockerfile", "--only", "PIP_CERT"]);
+    assert_eq!(one.lines().count(), 1, "{one}");
+    assert!(
+        one.starts_with("ENV PIP_CERT=\"") && one.ends_with("\"\n"),
+        "{one}"
+    );
 }
 
 #[test]
@@ -711,4 +728,50 @@ echo "== with env"; probe
     assert!(with.contains("curl: accepted"), "curl changed:\n{said}");
     // The real folder was never touched.
     assert!(!std::path::Path::new("/etc/ssl/certs/side-door-ca.pem").exists());
+}
+
+/// Every place that shows `env` written to a file names the shell the
+/// file is for: `$SHELL` is the login shell, not the file's (a fish user's
+/// `cabundle env >> ~/.bashrc` would put fish syntax in .bashrc).
+#[test]
+fn every_example_that_writes_env_to_a_file_names_its_shell() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = cabundle(tmp.path()).args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let texts = [
+        ("README.md", readme),
+        ("--help", help(&["--help"])),
+        ("env --help", help(&["env", "--help"])),
+    ];
+    let mut seen = 0;
+    for (name, text) in &texts {
+        // Command lines (examples start with the command), not prose.
+        for line in text.lines().filter(|l| {
+            l.trim_start().starts_with("cabundle env") && l.contains('>') && !l.contains("2>")
+        }) {
+            seen += 1;
+            let (command, file) = line.split_once('>').unwrap();
+            assert!(command.contains("--shell "), "{name}: {line}");
+            let shell = command
+                .split("--shell ")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next();
+            let file = file.trim_start_matches('>').trim();
+            let fits = match shell {
+                Some("bash") => file.contains("bash"),
+                Some("zsh") => file.contains("zsh"),
+                Some("fish") => file.contains("fish"),
+                Some("powershell") => file.contains("PROFILE"),
+                other => panic!("{name}: {line}: shell {other:?}"),
+            };
+            assert!(fits, "{name}: the file does not fit the shell: {line}");
+        }
+    }
+    assert!(seen >= 4, "no examples found");
 }

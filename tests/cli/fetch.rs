@@ -873,7 +873,12 @@ fn server_with_an_expired_certificate_fails_verification() {
         "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&fs::read(roots_pem()).unwrap()))},
     });
     let server = start_server(fx.tmp.path(), &fx.corp.leaf(days(-60), days(-1)), &routes);
-    assert_refused(&fx, &server.url("/cacert.pem"), 10, &["expired"]);
+    let stderr = assert_refused(&fx, &server.url("/cacert.pem"), 10, &["expired"]);
+    // In words and dates, not rustls's "verification time N (UNIX)".
+    assert!(
+        stderr.contains("the server's certificate expired on ") && !stderr.contains("UNIX"),
+        "{stderr}"
+    );
     assert!(
         server.log().is_empty(),
         "a request got through: {:?}",
@@ -1127,6 +1132,11 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
             stderr.contains(&format!("holds {n} root(s)")) && stderr.contains("--allow-removed"),
             "{stderr}"
         );
+        // Named by the whole SHA-256, which is what --allow-removed takes.
+        assert!(
+            removed.keys().any(|fp| stderr.contains(fp.as_str())),
+            "{stderr}"
+        );
     }
     // Every removed root of the 2021 set named: accepted, and the names kept.
     let old = file_fingerprints(&data("certifi-2021.5.30-cacert.pem"));
@@ -1354,8 +1364,8 @@ fn mozilla_not_trusted_wins_over_the_os_store() {
     );
 
     let root = debian_root(fx.tmp.path(), &[]);
-    for ca in [&with_cert, &trust_only] {
-        let name = ca.pem.len();
+    // One file each (named by position: two PEMs can be the same length).
+    for (name, ca) in [&with_cert, &trust_only].into_iter().enumerate() {
         write(
             &root.join(format!("usr/local/share/ca-certificates/os-{name}.crt")),
             &ca.pem,
@@ -1475,4 +1485,50 @@ fn a_distrust_after_root_is_kept_until_its_last_leaf_can_expire() {
             && reason.contains("2035-02-17T00:00:00Z"),
         "{reason}"
     );
+}
+
+/// curl's cacert.pem with its header dated `day` (as curl writes it), over
+/// the embedded snapshot's roots.
+fn curl_set(dir: &Path, day: &str) -> PathBuf {
+    let header = format!(
+        "##\n## Bundle of CA Root Certificates\n##\n## Certificate data from Mozilla as of: {day} GMT\n##\n\n"
+    );
+    write(
+        &dir.join(format!("cacert-{}.pem", day.replace(' ', "-"))),
+        header + &fs::read_to_string(roots_pem()).unwrap(),
+    )
+}
+
+/// A set older than the one it replaces, by the sets' own dates (curl's
+/// header; the snapshot's), is taken with a warning that says so and how
+/// to return to the snapshot built in; a newer one, or one that carries no
+/// date, without.
+#[test]
+fn a_set_older_than_the_one_in_use_is_said_to_be() {
+    let fx = setup();
+    let embedded: toml::Table = toml::from_str(
+        &fs::read_to_string(manifest_dir().join("bundles/mozilla-roots.toml")).unwrap(),
+    )
+    .unwrap();
+    let embedded_date = embedded["date"].as_str().unwrap();
+    let old = curl_set(fx.tmp.path(), "Tue Jul  2 03:12:04 2024");
+    let new = curl_set(fx.tmp.path(), "Fri Jan  1 00:00:00 2100");
+
+    let stderr = fetch_ok(&fx.home, old.to_str().unwrap());
+    assert!(
+        stderr.contains("warning: this set is dated 2024-07-02, older than the one it replaces")
+            && stderr.contains(&format!("dated {embedded_date})"))
+            && stderr.contains("`cabundle fetch --embedded` returns to the snapshot built in"),
+        "{stderr}"
+    );
+    let stderr = fetch_ok(&fx.home, new.to_str().unwrap());
+    assert!(!stderr.contains("older"), "{stderr}");
+    let stderr = fetch_ok(&fx.home, old.to_str().unwrap());
+    assert!(
+        stderr.contains("older than the one it replaces (Mozilla data as of 2100-01-01"),
+        "{stderr}"
+    );
+    // certdata.txt carries no date of its own: nothing to compare.
+    let stderr = fetch_ok(&fx.home, certdata(fx.tmp.path()).to_str().unwrap());
+    assert!(!stderr.contains("older"), "{stderr}");
 }

@@ -580,3 +580,43 @@ fn a_doctored_record_deletes_nothing_install_did_not_write() {
     );
     untouched();
 }
+
+/// With no added CAs, install says which store it looked in; under sudo,
+/// that root's store is not the user's, and how to add for root.
+#[test]
+fn with_nothing_added_install_names_the_store_it_read_and_sudo_is_explained() {
+    if !is_root() {
+        eprintln!("skipped: install --system needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let cas = home.join("cas");
+    let install = |sudo_user: Option<&str>| {
+        let mut cmd = cabundle(&home);
+        cmd.args(["install", "--system", "--no-update", "--root"])
+            .arg(&root);
+        match sudo_user {
+            Some(user) => cmd.env("SUDO_USER", user),
+            None => cmd.env_remove("SUDO_USER"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = install(None);
+    assert!(
+        err.contains(&format!("{} holds none", cas.display()))
+            && err.contains("`cabundle add FILE` first"),
+        "{err}"
+    );
+    let err = install(Some("alice"));
+    assert!(
+        err.contains(&format!("root's store {} holds none", cas.display()))
+            && err.contains("alice")
+            && err.contains("`sudo cabundle add FILE`"),
+        "{err}"
+    );
+    assert!(!root.join("usr/local/share/ca-certificates").exists());
+}

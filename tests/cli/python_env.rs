@@ -652,25 +652,39 @@ fn broken_interpreters_are_reported_and_the_others_still_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let broken = write(&tmp.path().join("broken-python"), "#!/bin/sh\nexit 1\n");
-    fs::set_permissions(&broken, fs::Permissions::from_mode(0o755)).unwrap();
-    let missing = tmp.path().join("no-such-python");
+    // A pyenv shim whose version is not installed ends as the shell's
+    // "not found" does, after its own words on stderr.
+    let shim = write(
+        &tmp.path().join("shims/python3.9"),
+        "#!/bin/sh\necho 'pyenv: python3.9: command not found' >&2\necho >&2\n\
+         echo 'The `python3.9` command exists in these Python versions:' >&2\nexit 127\n",
+    );
+    for script in [&broken, &shim] {
+        fs::set_permissions(script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let good = shared_python();
 
-    let status = status_json(&home, &[&broken, &missing, &good], &[]);
+    let status = status_json(&home, &[&broken, &shim, &good], &[]);
     let interpreters = status["interpreters"].as_array().unwrap();
     assert_eq!(interpreters.len(), 3, "{status:#}");
-    for (i, path) in interpreters.iter().zip([&broken, &missing, &good]) {
+    for (i, path) in interpreters.iter().zip([&broken, &shim, &good]) {
         assert_eq!(i["python"], path.to_str().unwrap(), "{status:#}");
         assert_eq!(i["found_by"], "--python");
     }
     for i in &interpreters[..2] {
         assert_eq!(i["ok"], false, "{i:#}");
-        assert!(i["error"].as_str().is_some_and(|e| !e.is_empty()), "{i:#}");
         assert_eq!(i["clients"], serde_json::json!([]), "{i:#}");
         // Only what is known: the probe's fields appear when it ran.
         assert_eq!(
             keys(i),
             set(&["python", "found_by", "ok", "error", "clients"]),
+            "{i:#}"
+        );
+        // What the interpreter printed is not taken for the reason.
+        let error = i["error"].as_str().unwrap();
+        assert!(error.contains("does not run"), "{i:#}");
+        assert!(
+            !error.contains("pyenv") && !error.contains("versions"),
             "{i:#}"
         );
     }
@@ -685,7 +699,7 @@ fn broken_interpreters_are_reported_and_the_others_still_checked() {
         interpreters[1]["error"]
             .as_str()
             .unwrap()
-            .contains("cannot run it"),
+            .contains("not installed"),
         "{status:#}"
     );
     let ok = &interpreters[2];
@@ -694,30 +708,111 @@ fn broken_interpreters_are_reported_and_the_others_still_checked() {
     assert!(!ok["clients"].as_array().unwrap().is_empty(), "{ok:#}");
     assert_eq!(keys(ok), set(INTERPRETER_KEYS));
 
+    // In text, each broken one is one line of its own.
     let out = cb(&home)
         .args(["python", "status"])
         .arg("--python")
         .arg(&broken)
         .arg("--python")
-        .arg(&missing)
+        .arg(&shim)
         .arg("--python")
         .arg(&good)
         .output()
         .unwrap();
     let stdout = text(&out.stdout);
-    assert_eq!(stdout.matches("  broken: ").count(), 2, "{stdout}");
+    for bad in [&broken, &shim] {
+        let line = format!("BROKEN {} (from --python): does not run", bad.display());
+        assert_eq!(stdout.matches(&line).count(), 1, "{stdout}");
+    }
+    assert!(!stdout.contains("pyenv"), "{stdout}");
     assert!(
         stdout.contains(&format!("{} (from --python)\n  Python 3.", good.display())),
         "{stdout}"
     );
 
     // install has one target: a broken one is an error naming it.
-    for bad in [&broken, &missing] {
+    for bad in [&broken, &shim] {
         python_cmd(&home, "install", bad)
             .assert()
             .code(1)
             .stderr(predicates::str::contains(bad.to_str().unwrap()));
     }
+}
+
+/// An interpreter named by a path that is not there is an error (exit 1,
+/// the path named), for status as for install.
+#[test]
+fn a_python_that_is_not_there_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let missing = tmp.path().join("no-such-python");
+    for action in ["status", "install", "uninstall"] {
+        let out = python_cmd(&home, action, &missing).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{action}: {}", both(&out));
+        assert!(
+            text(&out.stderr).contains(missing.to_str().unwrap()),
+            "{action}: {}",
+            both(&out)
+        );
+        assert!(out.stdout.is_empty(), "{action}: {}", both(&out));
+    }
+}
+
+/// Links (as PATH entries, shims and venvs make them) that lead to one
+/// interpreter and environment are one interpreter, listed once with the
+/// other paths that lead to it; another environment of the same
+/// executable (a venv) stays apart.
+#[test]
+fn one_interpreter_reached_by_several_paths_is_listed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let venv = shared_python();
+    // The base interpreter of the venv, as `sys._base_executable` says.
+    let out = scrubbed(&venv)
+        .args(["-c", "import sys; print(sys._base_executable)"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    let base = PathBuf::from(text(&out.stdout).trim());
+    let (a, b) = (tmp.path().join("a/python3"), tmp.path().join("b/python"));
+    for link in [&a, &b] {
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&base, link).unwrap();
+    }
+
+    let status = status_json(&home, &[&a, &venv, &b], &[]);
+    let interpreters = status["interpreters"].as_array().unwrap();
+    assert_eq!(interpreters.len(), 2, "{status:#}");
+    assert_eq!(interpreters[0]["python"], a.to_str().unwrap());
+    assert_eq!(
+        interpreters[0]["same_as"],
+        serde_json::json!([format!("{} (--python)", b.display())]),
+        "{status:#}"
+    );
+    assert_eq!(interpreters[1]["python"], venv.to_str().unwrap());
+    assert!(interpreters[1].get("same_as").is_none(), "{status:#}");
+    assert_ne!(
+        interpreters[0]["site_packages"], interpreters[1]["site_packages"],
+        "{status:#}"
+    );
+
+    let out = cb(&home)
+        .args(["python", "status", "--python"])
+        .arg(&a)
+        .arg("--python")
+        .arg(&b)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("  Python 3.").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{} (from --python; also {} (--python))",
+            a.display(),
+            b.display()
+        )),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -658,3 +658,208 @@ fn a_v1_self_signed_root_is_a_ca() {
     assert!(bundle_holds(&home2.join("ca-bundle.pem"), &pem));
     assert_bundle_is_what_list_keeps(&home2);
 }
+
+/// `cabundle ARGS` with no CABUNDLE_HOME, as a user whose default state
+/// (XDG paths) is under `xdg`: as root, the default state would be the
+/// machine's own /etc/cabundle, which no test may touch, so as root the
+/// command runs as nobody (setpriv).
+fn without_home(xdg: &Path, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = assert_cmd::cargo::cargo_bin("cabundle");
+    let mut cmd = if cabundle::system::is_root() {
+        if !require("setpriv", "--version", "util-linux") {
+            return None;
+        }
+        // nobody must reach its folders, and own the one it writes in.
+        let mut up = xdg.parent();
+        while let Some(dir) = up.filter(|d| d.starts_with(std::env::temp_dir())) {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+            up = dir.parent();
+        }
+        fs::create_dir_all(xdg).unwrap();
+        std::os::unix::fs::chown(xdg, Some(65534), Some(65534)).unwrap();
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        fs::create_dir_all(xdg).unwrap();
+        std::process::Command::new(&bin)
+    };
+    cmd.args(args)
+        .env_remove("CABUNDLE_HOME")
+        .env("HOME", xdg.join("home"))
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .env("XDG_CACHE_HOME", xdg.join("cache"));
+    scrub(&mut cmd);
+    Some(cmd.output().unwrap())
+}
+
+/// `--root IMAGE` names another system, whose added CAs, blocked list and
+/// bundle are its own: without CABUNDLE_HOME saying where they are, sync
+/// and the commands that sync refuse (naming the image's own state folder)
+/// and write nothing. With it, the image's state is used and written.
+#[test]
+fn a_root_other_than_this_system_needs_cabundle_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = debian_root(dir.path(), &[&valid_ca("Image Root").pem]);
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Image Corp CA").pem);
+    let xdg = dir.path().join("xdg");
+    let o = |s: &'static str| std::ffi::OsStr::new(s);
+    for args in [
+        vec![o("sync"), o("--root"), image.as_os_str()],
+        vec![o("add"), corp.as_os_str(), o("--root"), image.as_os_str()],
+        vec![o("block"), o("Image Root"), o("--root"), image.as_os_str()],
+    ] {
+        let Some(out) = without_home(&xdg, &args) else {
+            return;
+        };
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        let image_state = format!("CABUNDLE_HOME={}", image.join("etc/cabundle").display());
+        assert!(err.contains(&image_state), "{args:?}: {err}");
+        assert!(err.contains("nothing was written"), "{args:?}: {err}");
+        assert!(snapshot(&xdg).is_empty(), "{args:?} wrote state");
+        assert!(!image.join("etc/cabundle").exists(), "{args:?}");
+    }
+    // This system's root, however it is spelled, needs nothing more.
+    let Some(out) = without_home(&xdg, &[o("sync"), o("--root"), o("/.")]) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(xdg.join("data/cabundle/ca-bundle.pem").is_file());
+
+    // The image's own state, named.
+    let state = image.join("etc/cabundle");
+    for args in [&["add"][..], &["sync"]] {
+        let mut cmd = cabundle(&state);
+        cmd.args(args);
+        if args == ["add"] {
+            cmd.arg(&corp);
+        }
+        cmd.arg("--root").arg(&image).assert().success();
+    }
+    let bundle = fs::read_to_string(state.join("ca-bundle.pem")).unwrap();
+    assert!(bundle.contains("CN=Image Root") && bundle.contains("CN=Image Corp CA"));
+}
+
+/// A sync far in the past finds nearly every root not valid yet: one line
+/// says how many, names a few, and points at `list`, which marks each;
+/// the date given is echoed as `--at`'s. Past ten of a kind, the same for
+/// expired roots.
+#[test]
+fn a_far_date_is_summarised_not_listed_root_by_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = debian_root(dir.path(), &[&valid_ca("Recent Root").pem]);
+    let home = dir.path().join("home");
+    let sync_at = |at: &str| {
+        let out = cabundle(&home)
+            .args(["sync", "--at", at, "--root"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        err
+    };
+
+    let err = sync_at("1990-01-01");
+    assert!(err.lines().count() < 10, "{err}");
+    assert!(err.contains("as of 1990-01-01 (--at)"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("kept certificates are not valid yet on 1990-01-01"))
+        .unwrap_or_else(|| panic!("no summary line:\n{err}"));
+    assert!(line.contains("more; `cabundle list` marks each"), "{line}");
+    assert!(!err.contains("is not valid until"), "{err}");
+    let list = cabundle(&home).arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    let kept = text.lines().filter(|l| !l.starts_with("blocked")).count();
+    assert!(kept > 100, "{text}");
+    assert_eq!(text.matches("[not valid until ").count(), kept, "{text}");
+
+    let err = sync_at("2100-01-01");
+    assert!(err.lines().count() < 10, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("pruned ") && l.contains("`cabundle list --all` lists each")),
+        "{err}"
+    );
+    assert!(err.contains("wrote 0 certificates"), "{err}");
+
+    // A few of a kind are still named one by one, and a date of the
+    // user's own is never mistaken for today.
+    let err = sync_at(&today());
+    assert!(err.contains(&format!("as of {} (--at)", today())), "{err}");
+    let out = cabundle(&home)
+        .args(["sync", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(!stderr_of(&out).contains("(--at)"), "{}", stderr_of(&out));
+}
+
+fn today() -> String {
+    let d = days(0).date();
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
+
+/// The header of `list` counts, per source, what it lists: with
+/// `--expiring`, only those; a certificate two sources carry counts for
+/// both.
+#[test]
+fn list_counts_what_it_lists_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let mozilla =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
+            .unwrap();
+    let shared = pem_blocks(&mozilla)
+        .into_iter()
+        .find(|b| openssl_unexpired(b))
+        .unwrap();
+    let soon = ca("Soon Root", days(-100), days(5));
+    let root = debian_root(dir.path(), &[&shared, &soon.pem, &valid_ca("Own Root").pem]);
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Listed Corp CA").pem);
+    let add = [
+        "add",
+        corp.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    cabundle(&home).args(add).assert().success();
+    let header = |args: &[&str]| {
+        let out = cabundle(&home).arg("list").args(args).output().unwrap();
+        assert!(out.status.success());
+        let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+        (stderr_of(&out), listed)
+    };
+    let kept = list_json(&home)
+        .iter()
+        .filter(|r| r["status"] == "kept")
+        .count();
+    let moz = list_json(&home)
+        .iter()
+        .filter(|r| r["status"] == "kept" && r["sources"].to_string().contains("\"mozilla\""))
+        .count();
+
+    let (err, listed) = header(&[]);
+    assert_eq!(listed, kept);
+    assert!(
+        err.contains(&format!(
+            "{kept} certificates listed; of these, 3 from Debian GNU/Linux 12 (bookworm) (debian), \
+             {moz} from Mozilla "
+        )) && err.trim_end().ends_with(", 1 added"),
+        "{err}"
+    );
+    let (err, listed) = header(&["--expiring", "30"]);
+    assert_eq!(listed, 1);
+    assert!(
+        err.contains(
+            "1 certificate listed (kept, expiring within 30 days); of these, 1 from Debian"
+        ) && err.contains(", 0 from Mozilla ")
+            && err.trim_end().ends_with(", 0 added"),
+        "{err}"
+    );
+}

@@ -31,7 +31,7 @@ fn every_command_has_help_with_an_example() {
         .arg("--help")
         .assert()
         .success()
-        .stdout(contains("cabundle env >> ~/.bashrc"));
+        .stdout(contains("cabundle env --shell bash >> ~/.bashrc"));
 }
 
 #[test]

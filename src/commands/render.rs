@@ -1,0 +1,291 @@
+//! What several commands show the same way: the summary every sync ends
+//! with, the notes of a change, and what a fetch brought.
+
+use crate::cli::SyncArgs;
+use cabundle::cert::{count, hex};
+use cabundle::change::{Changed, Note};
+use cabundle::date;
+use cabundle::error::Result;
+use cabundle::merge::{Entry, Status};
+use cabundle::refresh::Refreshed;
+use cabundle::sources::fetch::Note as FetchNote;
+use cabundle::sources::user::Added;
+use cabundle::state::Paths;
+use cabundle::sync::{Options, Report};
+
+use super::{out, say};
+
+/// Up to this many certificates of one kind get a line each; past that,
+/// one line says how many, names a few, and where the whole list is (a
+/// sync `--at 1990-01-01` finds most roots not valid yet).
+const EACH_MAX: usize = 10;
+const EXAMPLES: usize = 3;
+
+/// The stderr summary every command that syncs ends with. `at_given`:
+/// the date was the user's (`--at`), and is echoed as such.
+pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbose: bool) {
+    let root = opts.root.display();
+    let certificates = count(r.os.certificates, "certificate");
+    match (&r.os.family, &r.os.name) {
+        (Some(family), name) if family == "macos" => say!(
+            "OS store: {} ({family}), {certificates}",
+            name.as_deref().unwrap_or("macOS"),
+        ),
+        (Some(family), name) => say!(
+            "OS store under {root}: {} ({family} layout), {certificates}",
+            name.as_deref().unwrap_or("unknown release"),
+        ),
+        (None, _) => say!(
+            "warning: no OS trust store found under {root}; the bundle holds Mozilla's roots and your added CAs"
+        ),
+    }
+    if verbose {
+        for f in &r.files {
+            say!(
+                "  read {} ({})",
+                f.path.display(),
+                count(f.certificates, "certificate")
+            );
+        }
+    }
+    say!(
+        "Mozilla roots: {} ({}, {}); added CAs: {}",
+        r.mozilla,
+        r.mozilla_provenance.upstream,
+        r.mozilla_provenance.date,
+        r.added
+    );
+    for p in &r.problems {
+        say!("warning: {p}");
+    }
+    let expired: Vec<&Entry> = r.with_status(Status::Expired).collect();
+    let distrusted: Vec<&Entry> = r.with_status(Status::Distrusted).collect();
+    let blocked: Vec<&Entry> = r.with_status(Status::Blocked).collect();
+    let kept: Vec<&Entry> = r.with_status(Status::Kept).collect();
+    let day = date::day(opts.at);
+    say!(
+        "{} as of {day}{}: {} kept, {} expired and pruned, {} distrusted, {} blocked",
+        count(r.entries.len(), "unique certificate"),
+        if at_given { " (--at)" } else { "" },
+        kept.len(),
+        expired.len(),
+        distrusted.len(),
+        blocked.len()
+    );
+    each_or_some(
+        &expired,
+        |e| {
+            format!(
+                "pruned: {} (expired {})",
+                e.cert.name(),
+                date::day(e.cert.not_after)
+            )
+        },
+        |e| {
+            format!(
+                "{} (expired {})",
+                e.cert.name(),
+                date::day(e.cert.not_after)
+            )
+        },
+        &format!("pruned {} expired certificates", expired.len()),
+        "`cabundle list --all` lists each",
+    );
+    each_or_some(
+        &blocked,
+        |e| format!("blocked: {}", e.cert.name()),
+        |e| e.cert.name().to_string(),
+        &format!("blocked {} certificates", blocked.len()),
+        "`cabundle list` lists each",
+    );
+    each_or_some(
+        &distrusted,
+        |e| format!("left out: {} ({})", e.cert.name(), e.reason),
+        |e| e.cert.name().to_string(),
+        &format!("left out {} distrusted certificates", distrusted.len()),
+        "`cabundle list --all` lists each with its reason",
+    );
+    let retiring: Vec<(&Entry, i64)> = kept
+        .iter()
+        .filter_map(|e| Some((*e, e.distrust_after?)))
+        .collect();
+    let kept_until = |after: i64| date::day(cabundle::lifetime::last_valid(after));
+    each_or_some(
+        &retiring,
+        |(e, after)| {
+            format!(
+                "note: {}: Mozilla distrusts TLS certificates it issues after {}; kept until {}, \
+                 when the last one issued by then expires",
+                e.cert.name(),
+                date::day(*after),
+                kept_until(*after)
+            )
+        },
+        |(e, after)| format!("{} (kept until {})", e.cert.name(), kept_until(*after)),
+        &format!(
+            "note: {} roots that Mozilla distrusts for TLS certificates issued after a date are \
+             kept until the last one issued by then expires",
+            retiring.len()
+        ),
+        "`cabundle list` shows each date",
+    );
+    let early: Vec<&&Entry> = kept
+        .iter()
+        .filter(|e| e.cert.not_before > opts.at)
+        .collect();
+    each_or_some(
+        &early,
+        |e| {
+            format!(
+                "warning: {} is not valid until {}; kept",
+                e.cert.name(),
+                date::day(e.cert.not_before)
+            )
+        },
+        |e| format!("{} (from {})", e.cert.name(), date::day(e.cert.not_before)),
+        &format!(
+            "warning: {} kept certificates are not valid yet on {day}",
+            early.len()
+        ),
+        "`cabundle list` marks each",
+    );
+    say!(
+        "wrote {} to {}",
+        count(kept.len(), "certificate"),
+        paths.bundle.display()
+    );
+}
+
+/// A line per item (`each`), or past [`EACH_MAX`] one line: `many`, the
+/// first few items (`short`), how many more, and where they all are.
+fn each_or_some<T>(
+    items: &[T],
+    each: impl Fn(&T) -> String,
+    short: impl Fn(&T) -> String,
+    many: &str,
+    where_all: &str,
+) {
+    if items.len() <= EACH_MAX {
+        for item in items {
+            say!("{}", each(item));
+        }
+        return;
+    }
+    let some: Vec<String> = items.iter().take(EXAMPLES).map(short).collect();
+    say!(
+        "{many}, among them {}, and {} more; {where_all}",
+        some.join("; "),
+        items.len() - some.len()
+    );
+}
+
+/// What a change did, one line each on stdout; then its notes and the
+/// sync's summary on stderr.
+pub fn changed<T>(
+    paths: &Paths,
+    opts: &Options,
+    args: &SyncArgs,
+    done: &Changed<T>,
+    line: impl Fn(&T) -> String,
+) -> Result<()> {
+    let lines: String = done.done.iter().map(|t| line(t) + "\n").collect();
+    out(&lines)?;
+    done.notes.iter().for_each(note);
+    summary(paths, opts, args.at.is_some(), &done.report, args.verbose);
+    Ok(())
+}
+
+/// An added CA that `add` stored or `remove` took out.
+pub fn stored(verb: &str, a: &Added) -> String {
+    format!(
+        "{verb} {}: {} (sha256 {})",
+        a.name,
+        a.cert.subject,
+        a.cert.fingerprint()
+    )
+}
+
+/// The bundle the settings name is not there yet: clients would ignore it
+/// (Python without a word) or fail. `until` says what waits for it.
+pub fn missing_bundle(bundle: &std::path::Path, until: &str) {
+    say!(
+        "warning: {} does not exist yet; run `cabundle sync`{until}",
+        bundle.display()
+    );
+}
+
+/// What the user should know about a change that went ahead.
+pub fn note(n: &Note) {
+    match n {
+        Note::AlreadyAdded(cert) => say!(
+            "already added: {} (sha256 {})",
+            cert.subject,
+            cert.fingerprint()
+        ),
+        Note::NotYetValid { file, cert } => say!(
+            "warning: {}: {} is not valid until {}",
+            file.display(),
+            cert.name(),
+            date::instant(cert.not_before)
+        ),
+        Note::AlreadyBlocked(sha) => say!("{} was already blocked", hex(sha)),
+        Note::Unseen(sha) => say!(
+            "note: no certificate the last sync saw has the SHA-256 {}; it is blocked all the \
+             same, and stays out if a source ever brings it",
+            hex(sha)
+        ),
+        Note::NotBlocked(sha) => say!("{} was not blocked; nothing to unblock", hex(sha)),
+    }
+}
+
+/// What a fetch brought, on stderr (also after `sync --refresh`).
+pub fn fetched(fetched: &Refreshed) {
+    let p = &fetched.provenance;
+    say!(
+        "fetched {} Mozilla roots from {} ({}, {}, sha256 {}); {} with a distrust-after date, {} explicitly distrusted",
+        p.count,
+        p.upstream,
+        p.format,
+        p.version,
+        p.upstream_sha256,
+        p.distrust_after.len(),
+        p.distrusted.len()
+    );
+    for fp in &p.allowed_removed {
+        say!("warning: let back in by name, although Mozilla removed it: {fp}");
+    }
+    for note in &fetched.notes {
+        match note {
+            FetchNote::Older {
+                date,
+                current_version,
+                current_date,
+            } => say!(
+                "warning: this set is dated {date}, older than the one it replaces ({current_version}, \
+                 dated {current_date}); `cabundle fetch --embedded` returns to the snapshot built in"
+            ),
+        }
+    }
+    say!(
+        "cached in {}; `cabundle sync` uses them from now on (`cabundle fetch --embedded` returns to the snapshot built in)",
+        fetched.cache_dir.display()
+    );
+}
+
+/// The download's progress on one line, on a terminal only.
+pub fn progress(got: u64, expected: Option<u64>) {
+    use std::io::{IsTerminal, Write};
+    let mut err = std::io::stderr();
+    if !err.is_terminal() {
+        return;
+    }
+    let _ = match (got, expected) {
+        (0, None) => writeln!(err),
+        (got, expected) => {
+            let total = expected
+                .map(|t| format!(" of {} KiB", t / 1024))
+                .unwrap_or_default();
+            write!(err, "\rcabundle: downloaded {} KiB{total}", got / 1024)
+        }
+    };
+}
