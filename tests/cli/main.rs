@@ -21,5 +21,6 @@ mod macos;
 mod os_layouts;
 mod python_client;
 mod python_env;
+mod snapshots;
 mod sync;
 mod usage;

@@ -94,17 +94,23 @@ pub struct Synced {
 impl Synced {
     /// The root's store holds `bundled`; the home is `home/`.
     pub fn new(bundled: &[&str]) -> Synced {
-        Synced::named(bundled, "home")
+        Synced::synced_with(bundled, &[])
     }
 
-    /// The home is `home_name` below the temp folder (a name with spaces,
-    /// quotes and `$`, say).
-    pub fn named(bundled: &[&str], home_name: &str) -> Synced {
+    /// [`Synced::new`], synced as of `day` (`sync --at DAY`).
+    pub fn as_of(bundled: &[&str], day: &str) -> Synced {
+        Synced::synced_with(bundled, &["--at", day])
+    }
+
+    fn synced_with(bundled: &[&str], sync_args: &[&str]) -> Synced {
         let tmp = tempfile::tempdir().unwrap();
         let root = debian_root(tmp.path(), bundled);
-        let home = tmp.path().join(home_name);
+        let home = tmp.path().join("home");
         let synced = Synced { tmp, root, home };
-        synced.sync();
+        synced
+            .run(&[&["sync"], sync_args].concat())
+            .assert()
+            .success();
         synced
     }
 
@@ -123,7 +129,7 @@ impl Synced {
         cmd
     }
 
-    /// `sync`, which must succeed.
+    /// `sync` again, which must succeed.
     pub fn sync(&self) {
         self.run(&["sync"]).assert().success();
     }
@@ -216,14 +222,19 @@ pub fn record<'a>(records: &'a [Value], fp: &str) -> &'a Value {
     mine[0]
 }
 
-/// Where a record's certificate came from.
-pub fn sources(record: &Value) -> Vec<String> {
-    record["sources"]
+/// A JSON array of strings, as Rust strings.
+pub fn strings<T: FromIterator<String>>(array: &Value) -> T {
+    array
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
         .iter()
         .map(|s| s.as_str().unwrap().to_string())
         .collect()
+}
+
+/// Where a record's certificate came from.
+pub fn sources(record: &Value) -> Vec<String> {
+    strings(&record["sources"])
 }
 
 /// Every certificate of the home's bundle by openssl's SHA-256, checking
@@ -269,12 +280,7 @@ print(json.dumps({"cas": cas, "total": ctx.cert_store_stats()["x509"]}))
     let list = cabundle(home).args(["list", "--json"]).output().unwrap();
     assert!(list.status.success());
     let kept: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
-    let loaded_cas: BTreeSet<String> = seen["cas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let loaded_cas: BTreeSet<String> = strings(&seen["cas"]);
     let kept_fps: BTreeSet<String> = kept
         .iter()
         .map(|r| r["sha256"].as_str().unwrap().to_string())
