@@ -105,13 +105,7 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
     assert_eq!(cached, oracle.keys().cloned().collect::<BTreeSet<_>>());
 
     // After sync (no OS store, offline): the same, minus expired roots.
-    let empty = dir.path().join("empty");
-    fs::create_dir_all(&empty).unwrap();
-    cabundle(&home)
-        .args(["sync", "--offline", "--root"])
-        .arg(&empty)
-        .assert()
-        .success();
+    sync_offline(&home, &[]);
     let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
     let mut expected = BTreeSet::new();
     let view: Vec<(String, bool)> = pem_blocks(&bundle)

@@ -148,9 +148,7 @@ fn add_refuses_each_case_by_name_and_changes_nothing() {
 #[test]
 fn sync_reports_each_case_in_a_drop_in_folder_and_keeps_the_good_anchor() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
-    fs::create_dir_all(&drop).unwrap();
+    let (root, drop) = debian_drop_in(dir.path());
     let good = valid_ca("Good Anchor Among Hostile Ones");
     write(&drop.join("good.crt"), &good.pem);
     let mut names = Vec::new();

@@ -180,11 +180,9 @@ fn hostile_entries_in_a_rhel_anchor_folder_are_reported_and_skipped() {
 /// and every hostile entry is reported once per level. A folder already
 /// being walked should not be walked again (compare (dev, inode)).
 #[test]
-
 fn a_directory_loop_reads_each_file_once() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     let good = valid_ca("Read Once");
     write(&drop.join("good.crt"), &good.pem);
     mkfifo(&drop.join("pipe.crt"));
@@ -203,11 +201,9 @@ fn a_directory_loop_reads_each_file_once() {
 /// walk branch at every level: 2^16 listings took 42 s in a debug build and
 /// printed 131,076 warnings; with three links it did not finish in 60 s.
 #[test]
-
 fn links_back_to_the_folder_do_not_hang_sync() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     let good = valid_ca("Beside Three Loops");
     write(&drop.join("good.crt"), &good.pem);
     for link in ["a", "b", "c"] {
@@ -218,6 +214,17 @@ fn links_back_to_the_folder_do_not_hang_sync() {
     assert!(bundle_fingerprints(&home).contains(&openssl_sha256(&good.pem)));
 }
 
+/// A CA only "the host" has (a file `host/FILE` outside the image), and an
+/// image (a Debian root) with an empty drop-in folder: (temp folder, CA,
+/// its file, root, drop-in folder).
+fn host_and_image(cn: &str, file: &str) -> (TempDir, Ca, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let host_only = valid_ca(cn);
+    let host_file = write(&dir.path().join("host").join(file), &host_only.pem);
+    let (root, drop) = debian_drop_in(dir.path());
+    (dir, host_only, host_file, root, drop)
+}
+
 /// Paths are read under `--root`, but an absolute symlink inside the tree
 /// is resolved by the kernel against the host's `/`. An image whose
 /// anchor (or bundle) is an absolute link (RHEL-family images, to our
@@ -226,14 +233,8 @@ fn links_back_to_the_folder_do_not_hang_sync() {
 /// links to an absolute path where only the host has a CA; the image has
 /// no such file, so nothing may be read through it.
 #[test]
-
 fn an_absolute_symlink_in_the_tree_does_not_reach_the_host() {
-    let dir = tempfile::tempdir().unwrap();
-    let host_only = valid_ca("Host Only CA");
-    let host_file = write(&dir.path().join("host/corp.pem"), &host_only.pem);
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
-    fs::create_dir_all(&drop).unwrap();
+    let (dir, host_only, host_file, root, drop) = host_and_image("Host Only CA", "corp.pem");
     symlink(&host_file, drop.join("corp.crt")).unwrap();
     let home = dir.path().join("home");
     sync_ok(&home, &root, &[]);
@@ -253,12 +254,8 @@ fn an_absolute_symlink_in_the_tree_does_not_reach_the_host() {
 /// host's certificate stays out.
 #[test]
 fn a_link_chain_too_long_to_follow_inside_the_tree_never_falls_back_to_the_host() {
-    let dir = tempfile::tempdir().unwrap();
-    let host_only = valid_ca("Host Only CA Behind A Long Chain");
-    let host_file = write(&dir.path().join("host/secret.pem"), &host_only.pem);
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
-    fs::create_dir_all(&drop).unwrap();
+    let (dir, host_only, host_file, root, drop) =
+        host_and_image("Host Only CA Behind A Long Chain", "secret.pem");
     // Inside the tree, the host file's path is the start of the chain.
     let inside = root.join(host_file.strip_prefix("/").unwrap());
     fs::create_dir_all(inside.parent().unwrap()).unwrap();

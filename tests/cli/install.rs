@@ -105,11 +105,7 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
         }
         // The OS store now holds them: a sync of that root sees them there.
         let other = dir.path().join("other-home");
-        cabundle(&other)
-            .args(["sync", "--root"])
-            .arg(&root)
-            .assert()
-            .success();
+        sync_ok(&other, &root, &[]);
         let text = fs::read_to_string(other.join("ca-bundle.pem")).unwrap();
         assert!(
             text.contains(&format!("# Sources: os:/{folder}/cabundle-corp.{ext}")),

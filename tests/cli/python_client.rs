@@ -14,9 +14,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::server::{HELLO_BODY as BODY, Https};
-use common::{
-    Synced, both, days, pem_blocks, require, scrubbed_loopback, stderr_of, valid_ca, venv,
-};
+use common::{Corp, both, days, pem_blocks, require, scrubbed_loopback, stderr_of, venv};
 
 /// GET the URL with requests or urllib; prints `OK <body>` or
 /// `FAIL <exception>` (exit 1).
@@ -107,8 +105,17 @@ fn curl_get(home: &Path, url: &str) -> Output {
     )
 }
 
-/// curl fails verification (exit 60).
-fn assert_curl_refuses(when: &str, home: &Path, url: &str) {
+/// requests, urllib/ssl with nothing but SSL_CERT_FILE set, and curl all
+/// fail verification (curl: exit 60).
+fn assert_all_refuse(when: &str, home: &Path, url: &str) {
+    assert_verify_fails(
+        &format!("requests {when}"),
+        python_get(home, &[], "requests", url),
+    );
+    assert_verify_fails(
+        &format!("urllib {when}"),
+        python_get(home, &["--only", "SSL_CERT_FILE"], "urllib", url),
+    );
     let out = curl_get(home, url);
     assert_eq!(
         out.status.code(),
@@ -128,28 +135,17 @@ fn python_and_curl_trust_the_corp_ca_while_it_is_added_and_only_then() {
     if !require("curl", "--version", "Debian: apt-get install curl") {
         return;
     }
-    let s = Synced::new(&[]);
+    let s = Corp::new();
     let home = &s.home;
     let before = bundle_blocks(home);
-
-    let corp = valid_ca("cabundle test Corp TLS Inspection CA");
-    let corp_file = s.file("corp.pem", &corp.pem);
+    let corp = &s.corp;
     let server = Https::hello(s.dir(), &corp.leaf(days(-1), days(30)));
     let url = server.url("");
 
     // Not added yet: the bundle holds public roots only.
-    assert_verify_fails(
-        "requests before add",
-        python_get(home, &[], "requests", &url),
-    );
-    // urllib/ssl with nothing but SSL_CERT_FILE set.
-    assert_verify_fails(
-        "urllib before add",
-        python_get(home, &["--only", "SSL_CERT_FILE"], "urllib", &url),
-    );
-    assert_curl_refuses("before add", home, &url);
+    assert_all_refuse("before add", home, &url);
 
-    s.run(&["add", &corp_file])
+    s.run(&["add", s.corp_file.to_str().unwrap()])
         .assert()
         .success()
         .stdout(predicates::str::contains("added corp:"));
@@ -193,14 +189,6 @@ fn python_and_curl_trust_the_corp_ca_while_it_is_added_and_only_then() {
         "remove did not restore the bundle"
     );
 
-    assert_verify_fails(
-        "requests after remove",
-        python_get(home, &[], "requests", &url),
-    );
-    assert_verify_fails(
-        "urllib after remove",
-        python_get(home, &["--only", "SSL_CERT_FILE"], "urllib", &url),
-    );
-    assert_curl_refuses("after remove", home, &url);
+    assert_all_refuse("after remove", home, &url);
     drop(server);
 }

@@ -114,8 +114,7 @@ fn two_syncs_give_byte_identical_bundles() {
 #[test]
 fn drop_in_anchors_count_before_the_updater_runs_and_bad_files_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     let pem_ca = valid_ca("Dropped PEM");
     let der_ca = valid_ca("Dropped DER");
     let nested = valid_ca("Nested");
@@ -350,8 +349,7 @@ fn list_json_has_the_documented_fields() {
 #[test]
 fn a_path_spelling_a_pem_block_injects_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     // A certificate whose base64 has no run longer than a file name may
     // be; the name changes the fixed part of the encoding.
     let (injected, block) = (0..500)
@@ -406,13 +404,10 @@ fn a_certdata_label_spelling_a_pem_block_injects_nothing() {
         .iter()
         .map(|pem| Root::delegator(pem, &label))
         .collect();
-    let file = write(&dir.path().join("certdata.txt"), certdata(&roots));
-    cabundle(&home)
-        .args(["fetch", "--from"])
-        .arg(&file)
-        .assert()
-        .success();
-    sync_offline(&home, &[]);
+    sync_fetched(
+        &home,
+        &write(&dir.path().join("certdata.txt"), certdata(&roots)),
+    );
     let fp = openssl_sha256(&injected.pem);
     for entry in fs::read_dir(home.join("cache")).unwrap().flatten() {
         let text = fs::read_to_string(entry.path()).unwrap();
@@ -521,14 +516,8 @@ fn a_v1_self_signed_root_is_a_ca() {
     for block in snapshot_roots().iter().chain([&pem]) {
         set += &format!("\n# Label: \"root\"\n{block}");
     }
-    let file = write(&dir.path().join("cacert.pem"), set);
     let home2 = dir.path().join("home2");
-    cabundle(&home2)
-        .args(["fetch", "--from"])
-        .arg(&file)
-        .assert()
-        .success();
-    sync_offline(&home2, &[]);
+    sync_fetched(&home2, &write(&dir.path().join("cacert.pem"), set));
     assert!(bundle_holds(&home2.join("ca-bundle.pem"), &pem));
     assert_bundle_is_what_list_keeps(&home2);
 }

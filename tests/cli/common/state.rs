@@ -33,6 +33,15 @@ pub fn debian_root(dir: &Path, bundled: &[&str]) -> PathBuf {
     root
 }
 
+/// The drop-in folder of a [`debian_root`] under `dir`, made: (root, drop-in
+/// folder), where an admin's own CAs go before `update-ca-certificates`.
+pub fn debian_drop_in(dir: &Path) -> (PathBuf, PathBuf) {
+    let root = debian_root(dir, &[]);
+    let drop = root.join("usr/local/share/ca-certificates");
+    fs::create_dir_all(&drop).unwrap();
+    (root, drop)
+}
+
 /// Every file below `dir`, with contents, for before/after comparisons.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -206,6 +215,17 @@ pub fn sync_ok(home: &Path, root: &Path, args: &[&str]) -> String {
 pub fn sync_offline(home: &Path, args: &[&str]) -> String {
     let empty = tempfile::tempdir().unwrap();
     sync_ok(home, empty.path(), &[&["--offline"], args].concat())
+}
+
+/// `fetch --from FILE` (which must succeed), then [`sync_offline`]: the
+/// bundle holds that Mozilla set.
+pub fn sync_fetched(home: &Path, file: &Path) {
+    cabundle(home)
+        .args(["fetch", "--from"])
+        .arg(file)
+        .assert()
+        .success();
+    sync_offline(home, &[]);
 }
 
 /// `list --json --all` of a home: every record, kept or not.
