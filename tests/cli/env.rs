@@ -584,7 +584,8 @@ fn shell_from_the_environment_picks_the_syntax() {
 #[test]
 fn a_blocked_ca_in_the_os_hashed_folder_is_refused_after_env() {
     use common::server::{hello_server, start_https};
-    if !common::require("unshare", "--help", "util-linux")
+    if !common::require_root("a private mount namespace, to bind-mount over /etc/ssl/certs")
+        || !common::require("unshare", "--help", "util-linux")
         || !common::require("curl", "--version", "Debian: apt-get install curl")
     {
         return;
