@@ -1230,11 +1230,13 @@ fn mozilla_not_trusted_wins_over_the_os_store() {
         "{stderr}"
     );
 
-    for ca in [&with_cert, &trust_only] {
-        let name = ca.pem.len();
+    // One drop-in each, by index: named by PEM length (as before), the
+    // two collided whenever their (random) signatures made them the same
+    // length, and the trust-object-only CA was then in no source at all.
+    for (i, ca) in [&with_cert, &trust_only].into_iter().enumerate() {
         write(
             &fx.root
-                .join(format!("usr/local/share/ca-certificates/os-{name}.crt")),
+                .join(format!("usr/local/share/ca-certificates/os-{i}.crt")),
             &ca.pem,
         );
     }
