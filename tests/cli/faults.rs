@@ -309,6 +309,29 @@ impl Drop for Group {
     }
 }
 
+/// Wait (up to 10 s) until `lock` is `held` or free, as `flock -n` finds it.
+fn wait_for_lock(lock: &Path, held: bool) {
+    let start = std::time::Instant::now();
+    loop {
+        let free = Command::new("flock")
+            .arg("-n")
+            .arg(lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success();
+        if free != held {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the lock is still {} after 10 s",
+            if held { "free" } else { "held" }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Another process holds the lock (util-linux `flock`): the waiter says on
 /// stderr, after a second, which pid holds it, keeps waiting, and gives up
 /// after `--lock-timeout` with exit 1 and nothing changed.
@@ -333,21 +356,7 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
             .unwrap(),
     );
     // Held once `flock -n` cannot take it.
-    let start = Instant::now();
-    while Command::new("flock")
-        .args(["-n"])
-        .arg(&lock)
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "flock never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&lock, true);
     for args in [
         vec!["--lock-timeout", "2", "sync"],
         vec!["sync", "--lock-timeout", "2"],
@@ -388,7 +397,10 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2), "{err}");
     assert!(!err.contains("waiting for the lock"), "{err}");
+    // Killing the group ends `sleep`, which holds the lock, a moment after
+    // the `flock` process the guard waits for.
     drop(holder);
+    wait_for_lock(&lock, false);
     cabundle(&home)
         .args(["sync", "--lock-timeout", "0", "--root"])
         .arg(&root)
