@@ -1,14 +1,45 @@
 #!/usr/bin/env bash
-# Run the test suite. The integration tests drive the real binary against
-# openssl, python3 + requests and bash; fail early and clearly without them.
+# Run the test suite on a Debian or Ubuntu machine that has the Rust
+# toolchain: install the packages the tests drive (scripts/test-packages.txt;
+# as root, and only what is missing), make the one venv with requests and
+# httpx that every Python test uses (target/test-venv, made once, reused),
+# then `cargo test "$@"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=()
-command -v openssl >/dev/null || missing+=(openssl)
-command -v bash >/dev/null || missing+=(bash)
-python3 -c 'import requests' 2>/dev/null || missing+=("python3 with requests")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "scripts/test.sh: missing: ${missing[*]} (see .ci/run for how CI installs them)" >&2
-  exit 1
+
+mapfile -t packages < <(sed 's/#.*//' scripts/test-packages.txt | xargs -n1)
+if command -v dpkg-query >/dev/null; then
+  missing=()
+  for p in "${packages[@]}"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "scripts/test.sh: missing Debian packages: ${missing[*]}" >&2
+      echo "install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+      exit 1
+    fi
+    echo "scripts/test.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "scripts/test.sh: no dpkg here; install the equivalents of scripts/test-packages.txt yourself" >&2
 fi
+
+# The venv, unless one is given. pip keeps this environment: its proxy and
+# CA settings are what let it reach the package index.
+if [ -z "${CABUNDLE_TEST_VENV:-}" ]; then
+  export CABUNDLE_TEST_VENV="$PWD/target/test-venv"
+  ready() { "$CABUNDLE_TEST_VENV/bin/python" -c 'import requests, httpx, certifi' 2>/dev/null; }
+  if ! ready; then
+    echo "scripts/test.sh: making $CABUNDLE_TEST_VENV (python3 -m venv, pip install requests httpx)" >&2
+    rm -rf "$CABUNDLE_TEST_VENV"
+    env -u VIRTUAL_ENV python3 -m venv "$CABUNDLE_TEST_VENV"
+    "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx
+    ready
+  fi
+fi
+
 exec cargo test "$@"

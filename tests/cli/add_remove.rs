@@ -10,50 +10,22 @@ use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+/// A synced state over a small Debian-shaped root.
+fn fixture() -> Synced {
+    Synced::new(&[&valid_ca("OS Root").pem])
 }
 
-impl Fixture {
-    /// A synced state over a small Debian-shaped root.
-    fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let root = debian_root(dir.path(), &[&valid_ca("OS Root").pem]);
-        let home = dir.path().join("home");
-        let f = Fixture { dir, root, home };
-        f.run(&["sync"]).assert().success();
-        f
-    }
-
-    fn run(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = cabundle(&self.home);
-        cmd.args(args).arg("--root").arg(&self.root);
-        cmd
-    }
-
-    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        write(&self.dir.path().join("in").join(name), contents)
-            .display()
-            .to_string()
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.home.join("ca-bundle.pem")
-    }
-
-    fn verifies(&self, leaf: &str) -> bool {
-        openssl_verifies(&self.bundle(), leaf, self.dir.path())
-    }
+/// Does the bundle let openssl verify `leaf`?
+fn verifies(f: &Synced, leaf: &str) -> bool {
+    openssl_verifies(&f.bundle(), leaf, f.dir())
 }
 
 #[test]
 fn an_added_corp_ca_verifies_its_leaves_until_removed() {
-    let f = Fixture::new();
+    let f = fixture();
     let corp = valid_ca("Corp Inspection CA");
     let (leaf, _) = corp.leaf(days(-1), days(90));
-    assert!(!f.verifies(&leaf));
+    assert!(!verifies(&f, &leaf));
 
     let path = f.file("corp.pem", &corp.pem);
     let fp = openssl_sha256(&corp.pem);
@@ -62,7 +34,7 @@ fn an_added_corp_ca_verifies_its_leaves_until_removed() {
             .and(contains(fp.as_str()))
             .and(contains("CN=Corp Inspection CA")),
     );
-    assert!(f.verifies(&leaf));
+    assert!(verifies(&f, &leaf));
     // It joined the full bundle: public roots are still there.
     let bundle = fs::read_to_string(f.bundle()).unwrap();
     assert!(pem_blocks(&bundle).len() > 100);
@@ -72,13 +44,13 @@ fn an_added_corp_ca_verifies_its_leaves_until_removed() {
         .assert()
         .success()
         .stdout(contains("removed corp:"));
-    assert!(!f.verifies(&leaf));
+    assert!(!verifies(&f, &leaf));
     assert!(!fs::read_to_string(f.bundle()).unwrap().contains(&fp));
 }
 
 #[test]
 fn remove_takes_a_cn_or_a_fingerprint_in_any_form() {
-    let f = Fixture::new();
+    let f = fixture();
     let a = valid_ca("Alpha Corp CA");
     let b = valid_ca("Beta Corp CA");
     let both = f.file("both.pem", format!("{}{}", a.pem, b.pem));
@@ -101,7 +73,7 @@ fn remove_takes_a_cn_or_a_fingerprint_in_any_form() {
 
 #[test]
 fn adding_twice_keeps_one_copy() {
-    let f = Fixture::new();
+    let f = fixture();
     let corp = valid_ca("Twice CA");
     let path = f.file("twice.pem", &corp.pem);
     f.run(&["add", &path]).assert().success();
@@ -115,14 +87,14 @@ fn adding_twice_keeps_one_copy() {
 
 #[test]
 fn der_files_and_leaves_with_allow_leaf_are_accepted() {
-    let f = Fixture::new();
+    let f = fixture();
     let corp = valid_ca("Der CA");
     let (ok, _) = openssl(
         &["x509", "-outform", "DER", "-out", &f.file("ca.der", "")],
         &corp.pem,
     );
     assert!(ok);
-    f.run(&["add", &f.dir.path().join("in/ca.der").display().to_string()])
+    f.run(&["add", &f.dir().join("in/ca.der").display().to_string()])
         .assert()
         .success();
     assert!(
@@ -148,7 +120,7 @@ fn der_files_and_leaves_with_allow_leaf_are_accepted() {
 /// Each unfit file: exit 1, the file named, and not one byte of state changed.
 #[test]
 fn unfit_files_are_refused_and_change_nothing() {
-    let f = Fixture::new();
+    let f = fixture();
     let good = f.file("good.pem", valid_ca("Good CA").pem);
     let corp = valid_ca("Issuer");
     let (leaf, key) = corp.leaf(days(-1), days(30));
@@ -179,12 +151,12 @@ fn unfit_files_are_refused_and_change_nothing() {
         ),
         (
             "missing.pem",
-            f.dir.path().join("in/missing.pem").display().to_string(),
+            f.dir().join("in/missing.pem").display().to_string(),
             "No such file",
         ),
         (
             "/in",
-            f.dir.path().join("in").display().to_string(),
+            f.dir().join("in").display().to_string(),
             "not a regular file",
         ),
     ];
@@ -210,7 +182,7 @@ fn unfit_files_are_refused_and_change_nothing() {
 
 #[test]
 fn unknown_names_are_errors_that_change_nothing() {
-    let f = Fixture::new();
+    let f = fixture();
     let path = f.file("corp.pem", valid_ca("Kept CA").pem);
     f.run(&["add", &path]).assert().success();
     let before = snapshot(&f.home);
@@ -228,7 +200,7 @@ fn unknown_names_are_errors_that_change_nothing() {
 
 #[test]
 fn a_failed_resync_takes_the_new_ca_out_again() {
-    let f = Fixture::new();
+    let f = fixture();
     let before = snapshot(&f.home);
     // The bundle's path is now a folder, so writing the bundle fails.
     let bundle = f.bundle();
@@ -251,7 +223,7 @@ fn list_cas(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn concurrent_adds_lose_no_ca() {
-    let f = Fixture::new();
+    let f = fixture();
     let cas: Vec<Ca> = (0..8)
         .map(|i| valid_ca(&format!("Parallel CA {i}")))
         .collect();
@@ -288,9 +260,9 @@ fn concurrent_adds_lose_no_ca() {
 /// through them to delete a target, and `add` will not write through one.
 #[test]
 fn links_in_the_store_are_reported_and_skipped_never_followed() {
-    let f = Fixture::new();
+    let f = fixture();
     let cas = f.home.join("cas");
-    let outside = f.dir.path().join("outside");
+    let outside = f.dir().join("outside");
     let folder_ca = valid_ca("Linked Folder CA");
     let file_ca = valid_ca("Linked File CA");
     let in_folder = write(&outside.join("folder/ca.pem"), &folder_ca.pem);
@@ -300,7 +272,7 @@ fn links_in_the_store_are_reported_and_skipped_never_followed() {
     std::os::unix::fs::symlink(&target, cas.join("corp/link.pem")).unwrap();
 
     let out = f.run(&["sync"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     for link in [cas.join("linked"), cas.join("corp/link.pem")] {
         let line = err
@@ -349,7 +321,7 @@ fn links_in_the_store_are_reported_and_skipped_never_followed() {
 /// guessed between, and nothing changes.
 #[test]
 fn remove_takes_the_id_list_shows_and_lists_what_is_ambiguous() {
-    let f = Fixture::new();
+    let f = fixture();
     let (a, b) = (valid_ca("Same Name CA"), valid_ca("Same Name CA"));
     f.run(&["add", "--name", "a", &f.file("a.pem", &a.pem)])
         .assert()
@@ -394,7 +366,7 @@ fn remove_takes_the_id_list_shows_and_lists_what_is_ambiguous() {
 /// text (`Der(UnexpectedTag { .. })`, `NomError(Eof)`).
 #[test]
 fn refusals_carry_no_parser_internals() {
-    let f = Fixture::new();
+    let f = fixture();
     let corp = valid_ca("Cut Short CA");
     let whole = f.file("whole.der", "");
     assert!(openssl(&["x509", "-outform", "DER", "-out", &whole], &corp.pem).0);

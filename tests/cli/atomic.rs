@@ -12,29 +12,15 @@ use common::*;
 
 #[test]
 fn kill_9_at_random_moments_leaves_an_old_or_new_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[&valid_ca("OS Root").pem]);
-    let home = dir.path().join("home");
-    let bin = assert_cmd::cargo::cargo_bin("cabundle");
-
     // Two states whose bundles differ: with and without an added CA.
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let without = fs::read(home.join("ca-bundle.pem")).unwrap();
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp CA").pem);
-    cabundle(&home)
-        .arg("add")
-        .arg(&corp)
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
-    let with = fs::read(home.join("ca-bundle.pem")).unwrap();
+    let s = Synced::new(&[&valid_ca("OS Root").pem]);
+    let (root, home) = (&s.root, &s.home);
+    let bin = assert_cmd::cargo::cargo_bin("cabundle");
+    let without = fs::read(s.bundle()).unwrap();
+    s.add("corp", &valid_ca("Corp CA").pem);
+    let with = fs::read(s.bundle()).unwrap();
     assert_ne!(with, without);
-    let (stored, parked) = (home.join("cas/corp"), dir.path().join("parked"));
+    let (stored, parked) = (home.join("cas/corp"), s.dir().join("parked"));
 
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -51,8 +37,8 @@ fn kill_9_at_random_moments_leaves_an_old_or_new_bundle() {
         }
         let mut child = Command::new(&bin)
             .args(["sync", "--root"])
-            .arg(&root)
-            .env("CABUNDLE_HOME", &home)
+            .arg(root)
+            .env("CABUNDLE_HOME", home)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -75,30 +61,15 @@ fn kill_9_at_random_moments_leaves_an_old_or_new_bundle() {
         outcomes[0], outcomes[1]
     );
     // The next run cleans up whatever the killed ones left.
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let names: Vec<String> = fs::read_dir(&home)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    s.sync();
+    assert_no_temp_files(home);
 }
 
 #[test]
 fn a_file_size_limit_fails_cleanly_and_keeps_the_old_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let before = fs::read(home.join("ca-bundle.pem")).unwrap();
+    let s = Synced::new(&[]);
+    let (root, home) = (&s.root, &s.home);
+    let before = fs::read(s.bundle()).unwrap();
     assert!(before.len() > 64 * 1024);
     write(
         &root.join("usr/local/share/ca-certificates/new.crt"),
@@ -110,21 +81,16 @@ fn a_file_size_limit_fails_cleanly_and_keeps_the_old_bundle() {
         .arg("-c")
         .arg(r#"ulimit -f 64; exec "$0" sync --root "$1""#)
         .arg(&bin)
-        .arg(&root)
-        .env("CABUNDLE_HOME", &home)
+        .arg(root)
+        .env("CABUNDLE_HOME", home)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("ca-bundle.pem") && err.contains("File too large"),
         "{err}"
     );
-    assert_eq!(before, fs::read(home.join("ca-bundle.pem")).unwrap());
-    let names: Vec<String> = fs::read_dir(&home)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(before, fs::read(s.bundle()).unwrap());
+    assert_no_temp_files(home);
 }

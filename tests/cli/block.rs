@@ -9,31 +9,13 @@ use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
-fn mozilla_root() -> String {
-    let snapshot =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
-            .unwrap();
-    pem_blocks(&snapshot)
-        .into_iter()
-        .rev()
-        .find(|b| openssl_unexpired(b))
-        .unwrap()
-}
-
 #[test]
 fn a_blocked_root_leaves_every_source_until_unblocked() {
-    let dir = tempfile::tempdir().unwrap();
-    let public = mozilla_root();
-    let root = debian_root(dir.path(), &[&public]);
-    let home = dir.path().join("home");
-    let bundle = home.join("ca-bundle.pem");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let fp = openssl_sha256(&public);
-    assert!(bundle_holds(&bundle, &public));
+    let public = &public_root(0).pem;
+    let s = Synced::new(&[public]);
+    let (home, bundle) = (&s.home, s.bundle());
+    let fp = openssl_sha256(public);
+    assert!(bundle_holds(&bundle, public));
 
     // Colons and capitals, as people paste them from other tools.
     let pasted: Vec<String> = fp
@@ -42,48 +24,29 @@ fn a_blocked_root_leaves_every_source_until_unblocked() {
         .chunks(2)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    cabundle(&home)
-        .args(["block", &pasted.join(":"), "--root"])
-        .arg(&root)
+    s.run(&["block", &pasted.join(":")])
         .assert()
         .success()
         .stderr(contains("blocked:"));
-    assert!(!bundle_holds(&bundle, &public));
+    assert!(!bundle_holds(&bundle, public));
     assert!(
         fs::read_to_string(home.join("config.toml"))
             .unwrap()
             .contains(&fp)
     );
-    cabundle(&home)
+    cabundle(home)
         .arg("list")
         .assert()
         .success()
         .stdout(contains("blocked").and(contains(&fp[..16])));
-    let all = cabundle(&home)
-        .args(["list", "--json", "--all"])
-        .output()
-        .unwrap();
-    let records: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).unwrap();
-    let rec = records.iter().find(|r| r["sha256"] == fp.as_str()).unwrap();
-    assert_eq!(rec["status"], "blocked");
+    assert_eq!(record(&list_json(home), &fp)["status"], "blocked");
 
     // A later sync keeps it out; unblock brings it back.
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    assert!(!bundle_holds(&bundle, &public));
-    cabundle(&home)
-        .args(["unblock", &fp, "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    assert!(bundle_holds(&bundle, &public));
-    // Unblocking again changes nothing and says so, as blocking twice does.
-    cabundle(&home)
-        .args(["unblock", &fp, "--root"])
-        .arg(&root)
+    s.sync();
+    assert!(!bundle_holds(&bundle, public));
+    s.run(&["unblock", &fp]).assert().success();
+    assert!(bundle_holds(&bundle, public));
+    s.run(&["unblock", &fp])
         .assert()
         .success()
         .stderr(contains("was not blocked"));
@@ -91,24 +54,15 @@ fn a_blocked_root_leaves_every_source_until_unblocked() {
 
 #[test]
 fn blocking_something_not_seen_is_kept_and_listed() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let home = dir.path().join("home");
-    let unseen = "ab".repeat(32);
-    cabundle(&home)
-        .args(["block", &unseen, "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    cabundle(&home)
+    let s = Synced::new(&[]);
+    s.run(&["block", &"ab".repeat(32)]).assert().success();
+    cabundle(&s.home)
         .arg("list")
         .assert()
         .success()
         .stdout(contains("not in any source"));
-    // Not a fingerprint, nor anything the last sync saw.
-    cabundle(&home)
-        .args(["block", "not-a-fingerprint", "--root"])
-        .arg(&root)
+    cabundle(&s.home)
+        .args(["block", "not-a-fingerprint"])
         .assert()
         .code(1)
         .stderr(contains("matches \"not-a-fingerprint\"").and(contains("nothing was changed")));
@@ -116,25 +70,16 @@ fn blocking_something_not_seen_is_kept_and_listed() {
 
 #[test]
 fn a_corrupt_config_stops_sync_by_name_and_keeps_the_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let before = fs::read(home.join("ca-bundle.pem")).unwrap();
-    write(&home.join("config.toml"), "blocked = [\"oops\"");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
+    let s = Synced::new(&[]);
+    let before = fs::read(s.bundle()).unwrap();
+    write(&s.home.join("config.toml"), "blocked = [\"oops\"");
+    s.run(&["sync"])
         .assert()
         .code(1)
         .stderr(contains("config.toml"));
-    assert_eq!(before, fs::read(home.join("ca-bundle.pem")).unwrap());
+    assert_eq!(before, fs::read(s.bundle()).unwrap());
     assert_eq!(
-        fs::read_to_string(home.join("config.toml")).unwrap(),
+        fs::read_to_string(s.home.join("config.toml")).unwrap(),
         "blocked = [\"oops\""
     );
 }

@@ -58,11 +58,7 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
         .arg(CERTDATA)
         .output()
         .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
     let oracle: BTreeMap<String, String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -82,19 +78,8 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
     // A 2023 file: it holds roots Mozilla has removed since, which fetch
     // refuses unless each is named. Here every one is, to compare the whole
     // file with the oracle.
-    let ledger: toml::Table = toml::from_str(
-        &fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-removed.toml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let removed: Vec<&String> = ledger["removed"]
-        .as_table()
-        .unwrap()
-        .keys()
-        .filter(|k| oracle.contains_key(*k))
-        .collect();
+    let ledger = removed_ledger();
+    let removed: Vec<&String> = ledger.keys().filter(|k| oracle.contains_key(*k)).collect();
     assert!(!removed.is_empty(), "the 2023 file has roots removed since");
     cabundle(&home)
         .args(["fetch", "--from", CERTDATA])
@@ -120,13 +105,7 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
     assert_eq!(cached, oracle.keys().cloned().collect::<BTreeSet<_>>());
 
     // After sync (no OS store, offline): the same, minus expired roots.
-    let empty = dir.path().join("empty");
-    fs::create_dir_all(&empty).unwrap();
-    cabundle(&home)
-        .args(["sync", "--offline", "--root"])
-        .arg(&empty)
-        .assert()
-        .success();
+    sync_offline(&home, &[]);
     let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
     let mut expected = BTreeSet::new();
     let view: Vec<(String, bool)> = pem_blocks(&bundle)
@@ -138,14 +117,7 @@ fn the_kept_set_is_exactly_the_trusted_delegators_of_a_real_certdata() {
         "an expired root in the bundle"
     );
     let got: BTreeSet<String> = view.into_iter().map(|(fp, _)| fp).collect();
-    let records: Vec<serde_json::Value> = serde_json::from_slice(
-        &cabundle(&home)
-            .args(["list", "--json", "--all"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let records = list_json(&home);
     for r in &records {
         let fp = r["sha256"].as_str().unwrap().to_string();
         assert!(oracle.contains_key(&fp), "{fp} is not a trusted delegator");

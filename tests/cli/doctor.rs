@@ -10,7 +10,6 @@
 
 use crate::common;
 
-use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
@@ -19,114 +18,24 @@ use std::process::{Command as StdCommand, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CustomExtension, IsCa, KeyPair};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use cabundle::clients::env::VARS;
 use common::server::{ServerChild, launch};
-use common::{Ca, ca, cabundle, days, debian_root, openssl_sha256, snapshot, valid_ca, write};
+use common::{
+    Ca, LOOPBACK_SANS, Ran, Synced, ca, ca_params, days, expected_value, intermediate, leaf_from,
+    leaf_params, openssl_sha256, run_bounded, scrubbed, sha256_hex, snapshot, valid_ca, venv,
+    write,
+};
 
-/// No command in this file may run longer than this.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// `program` with nothing in the outer environment that could decide an
-/// outcome: CA settings (this machine exports most of them), proxies (which
-/// would send a loopback connection elsewhere) and OpenSSL's config
-/// ([`common::scrub`]), and `SHELL`.
-fn scrubbed(program: impl AsRef<std::ffi::OsStr>) -> StdCommand {
-    let mut cmd = StdCommand::new(program);
-    common::scrub(&mut cmd).env_remove("SHELL");
-    cmd
-}
-
-/// `cabundle` for setup commands (sync, add), with nothing inherited.
-fn cb(home: &Path) -> assert_cmd::Command {
-    let mut cmd = cabundle(home);
-    common::scrub(&mut cmd).env_remove("SHELL");
-    cmd.timeout(Duration::from_secs(60));
-    cmd
-}
-
-/// `cabundle doctor` with nothing inherited; the caller adds arguments and
-/// whatever variables the case is about.
+/// `cabundle doctor` with nothing inherited ([`common::scrubbed`]); the
+/// caller adds arguments and whatever variables the case is about.
 fn doctor(home: &Path) -> StdCommand {
     let mut cmd = scrubbed(env!("CARGO_BIN_EXE_cabundle"));
     cmd.env("CABUNDLE_HOME", home).arg("doctor");
     cmd
-}
-
-/// One finished (or killed) child process.
-struct Ran {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-    timed_out: bool,
-}
-
-impl fmt::Display for Ran {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\n  exit {:?} after {:.1?}{}\n--- stdout\n{}--- stderr\n{}---",
-            self.what,
-            self.code,
-            self.elapsed,
-            if self.timed_out {
-                " (KILLED at the deadline)"
-            } else {
-                ""
-            },
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-/// Run `cmd` with stdin closed; kill it at the deadline.
-fn run_bounded(mut cmd: StdCommand) -> Ran {
-    let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    Ran {
-        what,
-        code: if timed_out { None } else { status.code() },
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        elapsed,
-        timed_out,
-    }
 }
 
 /// Run a `doctor ... --json` command: the run and its parsed report.
@@ -139,75 +48,25 @@ fn run_json(cmd: StdCommand) -> (Ran, Value) {
     (ran, json)
 }
 
-// ---------------------------------------------------------------- state
-
-/// A CABUNDLE_HOME synced from a Debian-shaped root holding no OS
-/// certificate: the bundle is the embedded Mozilla roots plus what a test
-/// adds.
-struct Fixture {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    root: PathBuf,
+/// `doctor URL --json --timeout 3 --save-issuer SAVED` in `home`.
+fn save_issuer(home: &Path, port: u16, saved: &Path) -> (Ran, Value) {
+    let mut cmd = doctor(home);
+    cmd.args([url(port).as_str(), "--json", "--timeout", "3"])
+        .arg("--save-issuer")
+        .arg(saved);
+    run_json(cmd)
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let home = tmp.path().join("home");
-        let root = debian_root(tmp.path(), &[]);
-        cb(&home)
-            .arg("sync")
-            .arg("--root")
-            .arg(&root)
-            .assert()
-            .success();
-        Fixture { tmp, home, root }
-    }
+// ---------------------------------------------------------------- state
 
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.home.join("ca-bundle.pem")
-    }
-
-    /// `cabundle add` the CA under `name`: it joins the full bundle.
-    fn add(&self, name: &str, ca: &Ca) {
-        let file = write(&self.dir().join(format!("add-{name}.pem")), &ca.pem);
-        cb(&self.home)
-            .arg("add")
-            .arg(&file)
-            .arg("--name")
-            .arg(name)
-            .arg("--root")
-            .arg(&self.root)
-            .assert()
-            .success();
-    }
+/// The state every case starts from: a CABUNDLE_HOME synced from a
+/// Debian-shaped root holding no OS certificate, so the bundle is the
+/// embedded Mozilla roots plus what a test adds.
+fn fixture() -> Synced {
+    Synced::new(&[])
 }
 
 // ---------------------------------------------------------- certificates
-
-fn ca_params(cn: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name
-        .push(DnType::OrganizationName, "cabundle tests");
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = not_before;
-    p.not_after = not_after;
-    p
-}
-
-/// A CA certificate signed by `parent`.
-fn intermediate(parent: &Ca, cn: &str, nb: OffsetDateTime, na: OffsetDateTime) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let params = ca_params(cn, nb, na);
-    let pem = params.signed_by(&key, &parent.issuer()).unwrap().pem();
-    Ca { pem, key, params }
-}
 
 /// `subject`'s name and key, vouched for by `by`: a cross-certificate, as
 /// "ISRG Root X1 signed by DST Root CA X3" was.
@@ -216,32 +75,6 @@ fn cross_signed(subject: &Ca, by: &Ca, nb: OffsetDateTime, na: OffsetDateTime) -
     p.not_before = nb;
     p.not_after = na;
     p.signed_by(&subject.key, &by.issuer()).unwrap().pem()
-}
-
-const LOOPBACK_SANS: &[&str] = &["localhost", "127.0.0.1"];
-
-fn leaf_params(sans: &[&str], nb: OffsetDateTime, na: OffsetDateTime) -> CertificateParams {
-    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-    let mut p = CertificateParams::new(sans).unwrap();
-    p.distinguished_name.push(DnType::CommonName, "localhost");
-    p.not_before = nb;
-    p.not_after = na;
-    p
-}
-
-/// A server certificate from `issuer`: (cert PEM, key PEM).
-fn leaf_from(
-    issuer: &Ca,
-    sans: &[&str],
-    extensions: Vec<CustomExtension>,
-    nb: OffsetDateTime,
-    na: OffsetDateTime,
-) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut p = leaf_params(sans, nb, na);
-    p.custom_extensions = extensions;
-    let cert = p.signed_by(&key, &issuer.issuer()).unwrap();
-    (cert.pem(), key.serialize_pem())
 }
 
 /// A self-signed server certificate (not a CA) for 127.0.0.1 / localhost.
@@ -464,24 +297,13 @@ fn url(port: u16) -> String {
 /// the IP 127.0.0.1? Panics when the handshake fails for a reason other than
 /// verification, so a broken server cannot pass for agreement.
 fn openssl_accepts(cafile: &Path, port: u16) -> bool {
-    let mut cmd = scrubbed("openssl");
-    cmd.args(["s_client", "-connect"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["-servername", "localhost", "-verify_return_error"])
-        .arg("-CAfile")
-        .arg(cafile)
-        .args(["-no-CApath", "-no-CAstore", "-verify_ip", "127.0.0.1"]);
-    let ran = run_bounded(cmd);
-    assert!(!ran.timed_out, "openssl s_client hung:\n{ran}");
-    let text = format!("{}{}", ran.stdout, ran.stderr);
-    if ran.code == Some(0) && text.contains("Verify return code: 0 (ok)") {
-        return true;
+    match s_client(cafile, port) {
+        Outcome::Verified => true,
+        Outcome::Refused(..) => false,
+        Outcome::NoHandshake(why) => {
+            panic!("openssl s_client neither verified nor failed verification: {why}")
+        }
     }
-    assert!(
-        ran.code != Some(0) && text.contains("verify error:"),
-        "openssl s_client neither verified nor failed verification:\n{ran}"
-    );
-    false
 }
 
 const PY_CLIENT: &str = r#"
@@ -521,7 +343,7 @@ fn python_accepts(cafile: &Path, port: u16) -> bool {
 
 /// `doctor URL --json` with SSL_CERT_FILE unset, so the bundle is the trust
 /// set in force: see [`judge`].
-fn diagnose(fx: &Fixture, port: u16, expect: Option<&str>) -> Value {
+fn diagnose(fx: &Synced, port: u16, expect: Option<&str>) -> Value {
     judge(fx, port, None, expect)
 }
 
@@ -583,7 +405,7 @@ except Exception as e:
 
 /// Python `requests` (the shared venv's) with `verify=cafile`.
 fn requests(cafile: &Path, port: u16) -> Outcome {
-    let mut cmd = scrubbed(common::venv::venv_python(common::venv::venv()));
+    let mut cmd = scrubbed(venv::python());
     cmd.args(["-c", REQUESTS_CLIENT])
         .arg(cafile)
         .arg(port.to_string())
@@ -605,7 +427,7 @@ fn requests(cafile: &Path, port: u16) -> Outcome {
 /// fails when doctor's OpenSSL verdict fails, with the same error number;
 /// requests agrees, or, where the two differ, doctor has a line saying so
 /// for Python. One row of the closing note's table is printed per call.
-fn judge(fx: &Fixture, port: u16, trust: Option<&Path>, expect: Option<&str>) -> Value {
+fn judge(fx: &Synced, port: u16, trust: Option<&Path>, expect: Option<&str>) -> Value {
     let mut cmd = doctor(&fx.home);
     if let Some(file) = trust {
         cmd.env("SSL_CERT_FILE", file);
@@ -719,9 +541,9 @@ fn chain_field(u: &Value, i: usize, field: &str) -> Value {
 
 #[test]
 fn healthy_server_is_verified_exit_0() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Healthy Root");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = root.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
@@ -742,9 +564,9 @@ fn healthy_server_is_verified_exit_0() {
 
 #[test]
 fn expired_leaf() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root for Expired Leaf");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = root.leaf(days(-60), days(-1));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
@@ -756,9 +578,9 @@ fn expired_leaf() {
 
 #[test]
 fn expired_intermediate() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over Expired Intermediate");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(
         &root,
         "cabundle doctor Expired Intermediate",
@@ -785,9 +607,9 @@ fn expired_intermediate() {
 /// expired certificate.
 #[test]
 fn expired_cross_signed_root_beside_a_valid_path_is_ok_with_a_note() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let new_root = valid_ca("cabundle doctor ISRG-like Root X1");
-    fx.add("new-root", &new_root);
+    fx.add("new-root", &new_root.pem);
     let old_root = ca("cabundle doctor DST-like Root X3", days(-4000), days(-30));
     let cross = cross_signed(&new_root, &old_root, days(-1500), days(-3));
     let inter = intermediate(&new_root, "cabundle doctor R3-like", days(-100), days(300));
@@ -814,7 +636,7 @@ fn expired_cross_signed_root_beside_a_valid_path_is_ok_with_a_note() {
 /// (so `sync` pruned it and `add` refuses it): no valid path.
 #[test]
 fn expired_root_with_no_other_path() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = ca("cabundle doctor Expired Root", days(-3000), days(-3));
     let inter = intermediate(
         &root,
@@ -838,7 +660,7 @@ fn expired_root_with_no_other_path() {
 /// here knows (a TLS-inspection proxy's own CA, say).
 #[test]
 fn unknown_issuer_names_the_issuer() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let (leaf, key) = unknown.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &unknown.pem], &key)]);
@@ -873,9 +695,9 @@ fn unknown_issuer_names_the_issuer() {
 
 #[test]
 fn hostname_mismatch() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root for Mismatch");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = leaf_from(&root, &["other.example"], vec![], days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
@@ -899,9 +721,9 @@ fn hostname_mismatch() {
 /// intermediate verifies, so the missing intermediate is the only fault.
 #[test]
 fn missing_intermediate() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over Issuing CA");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(&root, "cabundle doctor Issuing CA 1", days(-100), days(300));
     let aia = "http://127.0.0.1:9/issuing-ca-1.der";
     let (leaf, key) = leaf_from(
@@ -933,7 +755,7 @@ fn missing_intermediate() {
 
 #[test]
 fn self_signed() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let (leaf, key) = self_signed_leaf();
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
@@ -944,9 +766,9 @@ fn self_signed() {
 
 #[test]
 fn not_yet_valid() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root for Future Leaf");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = root.leaf(days(10), days(40));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
 
@@ -960,9 +782,9 @@ fn not_yet_valid() {
 /// force, both ways round; openssl and Python trusting that file agree.
 #[test]
 fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let added = valid_ca("cabundle doctor Added Root");
-    fx.add("added", &added);
+    fx.add("added", &added.pem);
     let elsewhere = valid_ca("cabundle doctor Root only in SSL_CERT_FILE");
     let only_elsewhere = write(&fx.dir().join("elsewhere.pem"), &elsewhere.pem);
     let (leaf_a, key_a) = added.leaf(days(-1), days(30));
@@ -1016,7 +838,7 @@ fn ssl_cert_file_is_the_trust_set_in_force_when_set() {
 #[test]
 
 fn stray_expired_certificate_does_not_hide_an_unknown_issuer() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let stray = ca("cabundle doctor Stray Expired Root", days(-400), days(-3));
     let (leaf, key) = unknown.leaf(days(-1), days(30));
@@ -1037,7 +859,7 @@ fn stray_expired_certificate_does_not_hide_an_unknown_issuer() {
 #[test]
 
 fn ssl_cert_dir_counts_in_the_trust_set_in_force() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let dir_ca = valid_ca("cabundle doctor CA in SSL_CERT_DIR");
     let certdir = fx.dir().join("certdir");
     write(&certdir.join("dir-ca.pem"), &dir_ca.pem);
@@ -1085,18 +907,14 @@ fn ssl_cert_dir_counts_in_the_trust_set_in_force() {
 /// nothing; once reviewed and added, the server verifies.
 #[test]
 fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let corp = valid_ca("cabundle doctor Inspection CA");
     let (leaf, key) = corp.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &corp.pem], &key)]);
     let saved = fx.dir().join("review/issuer.pem");
     let before = snapshot(&fx.home);
 
-    let mut cmd = doctor(&fx.home);
-    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
-        .arg("--save-issuer")
-        .arg(&saved);
-    let (ran, json) = run_json(cmd);
+    let (ran, json) = save_issuer(&fx.home, srv.ports[0], &saved);
     let u = &json["urls"][0];
     assert_eq!(u["failure"], "unknown-issuer", "{ran}");
     assert_eq!(ran.code, Some(1), "{ran}");
@@ -1110,22 +928,12 @@ fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
     assert!(snapshot(&fx.home) == before, "doctor changed CABUNDLE_HOME");
 
     // The review done, the user adds it; now the server verifies.
-    cb(&fx.home)
-        .arg("add")
-        .arg(&saved)
-        .arg("--root")
-        .arg(&fx.root)
-        .assert()
-        .success();
+    fx.run(&["add", saved.to_str().unwrap()]).assert().success();
     diagnose(&fx, srv.ports[0], None);
 
     // Nothing fails, so nothing is saved.
     let again = fx.dir().join("review/none.pem");
-    let mut cmd = doctor(&fx.home);
-    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
-        .arg("--save-issuer")
-        .arg(&again);
-    let (ran, json) = run_json(cmd);
+    let (ran, json) = save_issuer(&fx.home, srv.ports[0], &again);
     assert_eq!(json["urls"][0]["saved_issuer"], Value::Null, "{ran}");
     assert!(!again.exists(), "a healthy server's chain was saved");
 }
@@ -1134,7 +942,7 @@ fn save_issuer_writes_the_presented_ca_and_adds_nothing() {
 /// (and adds nothing).
 #[test]
 fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let (leaf, key) = unknown.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
@@ -1142,11 +950,7 @@ fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
     let bundle_before = fs::read(fx.bundle()).unwrap();
     let before = snapshot(&fx.home);
 
-    let mut cmd = doctor(&fx.home);
-    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
-        .arg("--save-issuer")
-        .arg(&saved);
-    let (ran, json) = run_json(cmd);
+    let (ran, json) = save_issuer(&fx.home, srv.ports[0], &saved);
     assert_eq!(json["urls"][0]["failure"], "missing-intermediate", "{ran}");
     assert_eq!(json["urls"][0]["saved_issuer"], Value::Null, "{ran}");
     assert!(!saved.exists(), "the leaf was saved as its own issuer");
@@ -1169,17 +973,13 @@ fn save_issuer_on_a_leaf_only_server_saves_nothing_and_says_why() {
 #[test]
 
 fn save_issuer_does_not_pass_off_the_leaf_as_the_issuer() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let unknown = valid_ca("cabundle doctor Unknown Corp CA");
     let (leaf, key) = unknown.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
     let saved = fx.dir().join("issuer.pem");
 
-    let mut cmd = doctor(&fx.home);
-    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
-        .arg("--save-issuer")
-        .arg(&saved);
-    let (ran, json) = run_json(cmd);
+    let (ran, json) = save_issuer(&fx.home, srv.ports[0], &saved);
     let u = &json["urls"][0];
     if saved.exists() {
         let pem = fs::read_to_string(&saved).unwrap();
@@ -1329,29 +1129,13 @@ fn fastrand_serial() -> usize {
     N.fetch_add(1, Ordering::Relaxed) * 104_729
 }
 
-impl Fixture {
-    /// `cabundle add` a CA given as PEM.
-    fn add_pem(&self, name: &str, pem: &str) {
-        let file = write(&self.dir().join(format!("add-{name}.pem")), pem);
-        cb(&self.home)
-            .arg("add")
-            .arg(&file)
-            .arg("--name")
-            .arg(name)
-            .arg("--root")
-            .arg(&self.root)
-            .assert()
-            .success();
-    }
-}
-
 /// The seed's case: the trust file in force (SSL_CERT_FILE) still holds a
 /// root that expired, and the server's chain ends there. openssl, curl
 /// and requests given that file fail with "certificate has expired" at
 /// depth 2; so does doctor, and its fix is the bundle, which prunes it.
 #[test]
 fn expired_root_in_the_trust_file_in_force() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = ca(
         "cabundle doctor Expired Trusted Root",
         days(-3000),
@@ -1376,9 +1160,9 @@ fn expired_root_in_the_trust_file_in_force() {
 
 #[test]
 fn not_yet_valid_intermediate() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Future CA");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(&root, "cabundle doctor Future CA", days(5), days(300));
     let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &key)]);
@@ -1392,9 +1176,9 @@ fn not_yet_valid_intermediate() {
 /// the fix is the server's, and never "add the issuer".
 #[test]
 fn sha1_intermediate_is_a_weak_signature() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over SHA-1");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let r = Made::from_ca(fx.dir(), "root", &root);
     let inter = made(fx.dir(), "SHA-1 CA", "ec", "sha1", MADE_CA, Some(&r));
     let leaf = made(fx.dir(), "leaf", "ec", "sha256", MADE_LEAF, Some(&inter));
@@ -1407,9 +1191,9 @@ fn sha1_intermediate_is_a_weak_signature() {
 
 #[test]
 fn md5_leaf_is_a_weak_signature() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = made(fx.dir(), "RSA Root", "rsa:2048", "sha256", MADE_CA, None);
-    fx.add_pem("root", &root.pem);
+    fx.add("root", &root.pem);
     let leaf = made(fx.dir(), "leaf", "ec", "md5", MADE_LEAF, Some(&root));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf.pem], &leaf.key_pem)]);
 
@@ -1422,9 +1206,9 @@ fn md5_leaf_is_a_weak_signature() {
 /// in the trust file: both too weak at any OpenSSL security level.
 #[test]
 fn weak_rsa_keys() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Weak CA");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let r = Made::from_ca(fx.dir(), "root", &root);
     let inter = made(fx.dir(), "Weak CA", "rsa:768", "sha256", MADE_CA, Some(&r));
     let leaf = made(fx.dir(), "leaf", "ec", "sha256", MADE_LEAF, Some(&inter));
@@ -1454,9 +1238,9 @@ fn weak_rsa_keys() {
 
 #[test]
 fn client_only_leaf_is_the_wrong_purpose() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Client Cert");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let key = KeyPair::generate().unwrap();
     let mut p = leaf_params(LOOPBACK_SANS, days(-1), days(30));
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
@@ -1470,20 +1254,15 @@ fn client_only_leaf_is_the_wrong_purpose() {
 /// localhost.
 #[test]
 fn name_constraints_violation() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Constrained CA");
-    fx.add("root", &root);
-    let key = KeyPair::generate().unwrap();
+    fx.add("root", &root.pem);
     let mut p = ca_params("cabundle doctor example.com only", days(-30), days(300));
     p.name_constraints = Some(rcgen::NameConstraints {
         permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.com".into())],
         excluded_subtrees: vec![],
     });
-    let inter = Ca {
-        pem: p.signed_by(&key, &root.issuer()).unwrap().pem(),
-        key,
-        params: p,
-    };
+    let inter = Ca::made(p, Some(&root));
     let (leaf, leaf_key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &inter.pem], &leaf_key)]);
 
@@ -1493,16 +1272,11 @@ fn name_constraints_violation() {
 /// The root allows no intermediate (pathLen 0); the server's chain has one.
 #[test]
 fn path_length_violation() {
-    let fx = Fixture::new();
-    let key = KeyPair::generate().unwrap();
+    let fx = fixture();
     let mut p = ca_params("cabundle doctor Root with pathLen 0", days(-30), days(3000));
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    let root = Ca {
-        pem: p.self_signed(&key).unwrap().pem(),
-        key,
-        params: p,
-    };
-    fx.add("root", &root);
+    let root = Ca::made(p, None);
+    fx.add("root", &root.pem);
     let inter = intermediate(
         &root,
         "cabundle doctor CA under pathLen 0",
@@ -1518,17 +1292,12 @@ fn path_length_violation() {
 /// The certificate that signed the leaf says CA:FALSE.
 #[test]
 fn issuer_that_is_not_a_ca() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Non-CA");
-    fx.add("root", &root);
-    let key = KeyPair::generate().unwrap();
+    fx.add("root", &root.pem);
     let mut p = ca_params("cabundle doctor Not a CA", days(-30), days(300));
     p.is_ca = IsCa::ExplicitNoCa;
-    let not_ca = Ca {
-        pem: p.signed_by(&key, &root.issuer()).unwrap().pem(),
-        key,
-        params: p,
-    };
+    let not_ca = Ca::made(p, Some(&root));
     let (leaf, leaf_key) = leaf_from(&not_ca, LOOPBACK_SANS, vec![], days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf, &not_ca.pem], &leaf_key)]);
 
@@ -1537,9 +1306,9 @@ fn issuer_that_is_not_a_ca() {
 
 #[test]
 fn unknown_critical_extension() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over a Critical Extension");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let mut ext =
         CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
     ext.set_criticality(true);
@@ -1553,9 +1322,9 @@ fn unknown_critical_extension() {
 /// store: the intermediate is missing, and there is nothing to save.
 #[test]
 fn missing_intermediate_without_aia() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over Issuing CA 2");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(&root, "cabundle doctor Issuing CA 2", days(-100), days(300));
     let (leaf, key) = leaf_from(&inter, LOOPBACK_SANS, vec![], days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
@@ -1573,9 +1342,9 @@ fn missing_intermediate_without_aia() {
 /// with it the chain verifies.
 #[test]
 fn missing_intermediate_confirmed_through_aia() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root over Issuing CA 3");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(&root, "cabundle doctor Issuing CA 3", days(-100), days(300));
     let der = cabundle::decode::decode(inter.pem.as_bytes()).items[0]
         .cert
@@ -1603,9 +1372,9 @@ fn missing_intermediate_confirmed_through_aia() {
 /// leaf, root, intermediate: out of order, which OpenSSL sorts out.
 #[test]
 fn reversed_chain_verifies_as_in_openssl() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root of a Reversed Chain");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(
         &root,
         "cabundle doctor CA of a Reversed Chain",
@@ -1623,7 +1392,7 @@ fn reversed_chain_verifies_as_in_openssl() {
 /// curl and requests all accept it.
 #[test]
 fn self_signed_ca_server_after_the_advice_is_followed() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let key = KeyPair::generate().unwrap();
     let mut p = leaf_params(LOOPBACK_SANS, days(-1), days(30));
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -1632,17 +1401,9 @@ fn self_signed_ca_server_after_the_advice_is_followed() {
 
     let u = diagnose(&fx, srv.ports[0], Some("self-signed"));
     let saved = fx.dir().join("server.pem");
-    let mut cmd = doctor(&fx.home);
-    cmd.args([url(srv.ports[0]).as_str(), "--json", "--timeout", "3"])
-        .arg("--save-issuer")
-        .arg(&saved);
-    let (ran, _) = run_json(cmd);
+    let (ran, _) = save_issuer(&fx.home, srv.ports[0], &saved);
     assert!(saved.exists(), "{u:#}\n{ran}");
-    cb(&fx.home)
-        .args(["add", "--allow-leaf"])
-        .arg(&saved)
-        .arg("--root")
-        .arg(&fx.root)
+    fx.run(&["add", "--allow-leaf", saved.to_str().unwrap()])
         .assert()
         .success();
     diagnose(&fx, srv.ports[0], None);
@@ -1668,9 +1429,9 @@ except ssl.SSLCertVerificationError as e:
 /// are set by hand on this machine's Python, over the same OpenSSL.
 #[test]
 fn python_3_13_strictness_has_its_own_line() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Root for Strict Python");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = root.leaf(days(-1), days(30));
     let (_, text) = common::openssl(&["x509", "-noout", "-text"], &leaf);
     assert!(!text.contains("Authority Key Identifier"), "{text}");
@@ -1709,9 +1470,9 @@ fn python_3_13_strictness_has_its_own_line() {
 /// and says which clients refuse the connection, as curl and requests do.
 #[test]
 fn protocols_and_suites_per_client() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let served = Served::new();
-    fx.add("root", &served.root);
+    fx.add("root", &served.root.pem);
     let dh = fx.dir().join("dh.pem");
     let mut cmd = scrubbed("openssl");
     cmd.args(["dhparam", "-dsaparam", "-out"])
@@ -1875,7 +1636,7 @@ fn trickling_server_cannot_outlast_the_timeout() {
 // ------------------------------------------------------------ setup checks
 
 /// `doctor --json` (no URL) with every variable in `set` and nothing else.
-fn setup(fx: &Fixture, set: &[(&str, &Path)]) -> (Ran, Value) {
+fn setup(fx: &Synced, set: &[(&str, &Path)]) -> (Ran, Value) {
     let mut cmd = doctor(&fx.home);
     cmd.arg("--json");
     for (var, value) in set {
@@ -1902,12 +1663,9 @@ fn findings<'a>(json: &'a Value, check: &str) -> Vec<&'a Value> {
 
 /// Every variable as `cabundle env` sets it: the bundle, and SSL_CERT_DIR
 /// the hashed folder beside it.
-fn all_at_bundle(fx: &Fixture) -> Vec<(&'static str, PathBuf)> {
+fn all_at_bundle(fx: &Synced) -> Vec<(&'static str, PathBuf)> {
     VARS.iter()
-        .map(|v| match *v {
-            "SSL_CERT_DIR" => (*v, fx.home.join("certs")),
-            _ => (*v, fx.bundle()),
-        })
+        .map(|v| (*v, PathBuf::from(expected_value(&fx.bundle(), v))))
         .collect()
 }
 
@@ -1917,7 +1675,7 @@ fn as_refs<'a>(set: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Pat
 
 #[test]
 fn setup_everything_pointing_at_the_bundle_is_healthy() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let set = all_at_bundle(&fx);
     let (ran, json) = setup(&fx, &as_refs(&set));
     assert_eq!(ran.code, Some(0), "{ran}");
@@ -1940,7 +1698,7 @@ fn setup_everything_pointing_at_the_bundle_is_healthy() {
 
 #[test]
 fn setup_ssl_cert_file_pointing_to_a_missing_file_is_a_problem() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let missing = fx.dir().join("nowhere/ca.pem");
     let mut set = all_at_bundle(&fx);
     set[0] = ("SSL_CERT_FILE", missing.clone());
@@ -1959,7 +1717,7 @@ fn setup_ssl_cert_file_pointing_to_a_missing_file_is_a_problem() {
 
 #[test]
 fn setup_requests_ca_bundle_with_one_certificate_replaces_public_roots() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let corp = valid_ca("cabundle doctor Corp Root");
     let corp_file = write(&fx.dir().join("corp.pem"), &corp.pem);
     let mut set = all_at_bundle(&fx);
@@ -1993,7 +1751,7 @@ fn touch(when: &str, path: &Path) {
 /// not. The fix doctor prints clears it.
 #[test]
 fn setup_a_source_changed_since_the_sync_is_named_whatever_its_time() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let set = all_at_bundle(&fx);
     let (ran, json) = setup(&fx, &as_refs(&set));
     assert!(findings(&json, "bundle age").is_empty(), "{ran}");
@@ -2027,18 +1785,13 @@ fn setup_a_source_changed_since_the_sync_is_named_whatever_its_time() {
         "{ran}"
     );
 
-    cb(&fx.home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&fx.root)
-        .assert()
-        .success();
+    fx.sync();
     let (ran, json) = setup(&fx, &as_refs(&set));
     assert!(findings(&json, "bundle age").is_empty(), "{ran}");
     assert_eq!(ran.code, Some(0), "{ran}");
 
     // An added CA, and the OS bundle changed in place with its old time.
-    fx.add("corp", &valid_ca("cabundle doctor Corp Root"));
+    fx.add("corp", &valid_ca("cabundle doctor Corp Root").pem);
     let os_bundle = fx.root.join("etc/ssl/certs/ca-certificates.crt");
     let mut text = fs::read_to_string(&os_bundle).unwrap();
     text.push_str(&valid_ca("cabundle doctor Installed Later").pem);
@@ -2070,9 +1823,9 @@ fn assert_keys(v: &Value, keys: &[&str], what: &str) {
 
 #[test]
 fn json_shape() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Shape Root");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let inter = intermediate(
         &root,
         "cabundle doctor Shape Issuing CA",
@@ -2206,9 +1959,9 @@ fn exit_codes() {
 
     // Healthy (0) and problem (1) are covered by the class tests; several
     // URLs: one bad one makes the run unhealthy, in the order given.
-    let fx = Fixture::new();
+    let fx = fixture();
     let root = valid_ca("cabundle doctor Exit Root");
-    fx.add("root", &root);
+    fx.add("root", &root.pem);
     let (leaf, key) = root.leaf(days(-1), days(30));
     let srv = Servers::start(fx.dir(), &[tls(&[&leaf], &key)]);
     let refused = closed_port();
@@ -2345,14 +2098,6 @@ impl SServer {
             thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-fn sha256_hex(der: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `capture::capture` of 127.0.0.1:`port`, checked: the served chain, the
@@ -2507,9 +2252,9 @@ fn capture_tls_1_3_only_and_tls_1_2_aead_servers_through_rustls() {
 /// raw ClientHello, it said "connect").
 #[test]
 fn doctor_reads_the_chain_of_a_cbc_only_server() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let served = Served::new();
-    fx.add("root", &served.root);
+    fx.add("root", &served.root.pem);
     let srv = SServer::start(
         fx.dir(),
         &served,

@@ -4,10 +4,9 @@
 //! signals, stdin and stdout pass through unchanged (it is exec(2)'d), and
 //! every variable of `cabundle::clients::env::VARS` is the bundle inside it.
 //!
-//! Python: the venv with requests from `$CABUNDLE_TEST_VENV`, else the one
-//! tests/python_env.rs also uses, made once under target/tmp/test-venv.
-//! curl, git and node are exercised when installed and skipped with a note
-//! otherwise. Nothing leaves 127.0.0.1.
+//! Python: the shared venv with requests ([`common::venv`]).
+//! curl, git and node are required (scripts/test.sh installs them; a test
+//! fails naming the one it lacks). Nothing leaves 127.0.0.1.
 
 use crate::common;
 
@@ -15,37 +14,16 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 
-use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, https_server, start_https};
-use common::venv::{self, run_ok};
-use common::{Ca, EnvRemove, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
-
-/// Nothing TLS-related inherited ([`common::scrub_loopback`]), and for git
-/// no system or user config, and never a prompt.
-fn scrub<C: EnvRemove>(cmd: &mut C) -> &mut C {
-    scrub_loopback(cmd)
-        .set_env("GIT_CONFIG_NOSYSTEM", "1")
-        .set_env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .set_env("GIT_TERMINAL_PROMPT", "0")
-}
-
-fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
-    let mut cmd = StdCommand::new(program);
-    scrub(&mut cmd);
-    cmd.stdin(Stdio::null());
-    cmd
-}
-
-/// The real binary, state in `home`, nothing TLS-related inherited.
-fn cb(home: &Path) -> Command {
-    let mut cmd = cabundle(home);
-    scrub(&mut cmd);
-    cmd
-}
+use common::server::{HELLO_BODY as BODY, Https, https_server};
+use common::{
+    Corp, both, cabundle_loopback as cb, days, expected_value, on_path, require, run_ok,
+    scrubbed_loopback as scrubbed, text, venv, write,
+};
 
 /// `cabundle exec -- COMMAND...`.
 fn exec(home: &Path, command: &[&OsStr]) -> Command {
@@ -54,19 +32,15 @@ fn exec(home: &Path, command: &[&OsStr]) -> Command {
     cmd
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn both(out: &Output) -> String {
-    format!("{}{}", text(&out.stdout), text(&out.stderr))
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
+/// `program` on PATH, or a failure naming it ([`require`]).
+fn required(program: &str, package: &str) -> Option<std::path::PathBuf> {
+    require(
+        program,
+        "--version",
+        &format!("Debian: apt-get install {package}"),
+    )
+    .then(|| on_path(program))
+    .flatten()
 }
 
 // ---------------------------------------------------------------------------
@@ -133,88 +107,6 @@ class Handler(Quiet):
     )
 }
 
-struct Server {
-    _child: ServerChild,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}/{path}", self.port)
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn start_server(
-    dir: &Path,
-    script: &str,
-    (cert_pem, key_pem): &(String, String),
-    args: &[&Path],
-) -> Server {
-    let (child, port, log) = start_https(
-        scrubbed(venv::python()).current_dir(dir),
-        dir,
-        script,
-        (cert_pem, key_pem),
-        args,
-        "start the HTTPS server",
-    );
-    Server {
-        _child: child,
-        port,
-        log,
-    }
-}
-
-/// A synced home over an empty Debian root (Mozilla's roots only), and a
-/// corp CA with a server leaf it signed.
-struct Setup {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    root: PathBuf,
-    bundle: PathBuf,
-    corp_file: PathBuf,
-    leaf: (String, String),
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let root = debian_root(tmp.path(), &[]);
-    cb(&home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
-    let corp: Ca = valid_ca("cabundle test Corp TLS Inspection CA");
-    let corp_file = write(&tmp.path().join("corp.pem"), &corp.pem);
-    Setup {
-        bundle: home.join("ca-bundle.pem"),
-        leaf: corp.leaf(days(-1), days(30)),
-        tmp,
-        home,
-        root,
-        corp_file,
-    }
-}
-
-impl Setup {
-    fn add_corp(&self) {
-        cb(&self.home)
-            .arg("add")
-            .arg(&self.corp_file)
-            .arg("--root")
-            .arg(&self.root)
-            .assert()
-            .success();
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Clients
 
@@ -229,8 +121,8 @@ except Exception as e:
 
 #[test]
 fn exec_gives_requests_and_curl_the_bundle() {
-    let s = setup();
-    let server = start_server(s.tmp.path(), &hello_server(), &s.leaf, &[]);
+    let s = Corp::new();
+    let server = Https::hello(s.dir(), &s.corp.leaf(days(-1), days(30)));
     let url = server.url("");
     let py = venv::python();
     let requests: [&OsStr; 4] = [
@@ -263,8 +155,7 @@ fn exec_gives_requests_and_curl_the_bundle() {
         both(&out)
     );
 
-    let Some(curl) = on_path("curl") else {
-        eprintln!("note: curl is not installed; skipping the curl checks");
+    let Some(curl) = required("curl", "curl") else {
         return;
     };
     // -q first: ignore any ~/.curlrc.
@@ -300,13 +191,12 @@ fn git(dir: &Path) -> StdCommand {
 
 #[test]
 fn exec_lets_git_fetch_over_https() {
-    let Some(git_bin) = on_path("git") else {
-        eprintln!("note: git is not installed; skipping the git checks");
+    let Some(git_bin) = required("git", "git") else {
         return;
     };
-    let s = setup();
+    let s = Corp::new();
     s.add_corp();
-    let dir = s.tmp.path();
+    let dir = s.dir();
     let readme = "a repository served over TLS by git http-backend\n";
     run_ok(
         git(dir).args(["-c", "init.defaultBranch=main", "init", "-q", "work"]),
@@ -341,7 +231,8 @@ fn exec_lets_git_fetch_over_https() {
         git(dir).args(["clone", "-q", "--bare", "work", "srv/repo.git"]),
         "git clone --bare",
     );
-    let server = start_server(dir, &git_server(), &s.leaf, &[&dir.join("srv")]);
+    let (cert, key) = s.corp.leaf(days(-1), days(30));
+    let server = Https::start(dir, &git_server(), (&cert, &key), &[&dir.join("srv")]);
     let url = server.url("repo.git");
 
     // Not through exec: git's own default CAs do not include the corp CA.
@@ -358,19 +249,25 @@ fn exec_lets_git_fetch_over_https() {
         both(&out)
     );
 
-    let ls_remote: [&OsStr; 3] = [git_bin.as_os_str(), "ls-remote".as_ref(), url.as_ref()];
-    let out = exec(&s.home, &ls_remote)
-        .env("HOME", dir)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cabundle exec -- git ls-remote:\n{}\nserver:\n{}",
-        both(&out),
-        server.log()
-    );
-    let refs = text(&out.stdout);
+    // `cabundle exec -- git ARGS`, which must succeed: its stdout.
+    let through_exec = |args: &[&str]| {
+        let command: Vec<&OsStr> = std::iter::once(git_bin.as_os_str())
+            .chain(args.iter().map(OsStr::new))
+            .collect();
+        let out = exec(&s.home, &command)
+            .env("HOME", dir)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cabundle exec -- git {args:?}:\n{}\nserver:\n{}",
+            both(&out),
+            server.log()
+        );
+        text(&out.stdout)
+    };
+    let refs = through_exec(&["ls-remote", &url]);
     assert!(refs.contains(&format!("{head}\tHEAD\n")), "{refs}");
     assert!(
         refs.contains(&format!("{head}\trefs/heads/main\n")),
@@ -378,24 +275,7 @@ fn exec_lets_git_fetch_over_https() {
     );
 
     // A clone needs the POST side of the protocol too.
-    let clone: [&OsStr; 5] = [
-        git_bin.as_os_str(),
-        "clone".as_ref(),
-        "-q".as_ref(),
-        url.as_ref(),
-        "clone".as_ref(),
-    ];
-    let out = exec(&s.home, &clone)
-        .env("HOME", dir)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cabundle exec -- git clone:\n{}\nserver:\n{}",
-        both(&out),
-        server.log()
-    );
+    through_exec(&["clone", "-q", &url, "clone"]);
     assert_eq!(
         fs::read_to_string(dir.join("clone/README")).unwrap(),
         readme
@@ -405,13 +285,12 @@ fn exec_lets_git_fetch_over_https() {
 
 #[test]
 fn exec_gives_node_the_bundle_as_extra_ca_certs() {
-    let Some(node) = on_path("node") else {
-        eprintln!("note: node is not installed; skipping the NODE_EXTRA_CA_CERTS check");
+    let Some(node) = required("node", "nodejs") else {
         return;
     };
-    let s = setup();
+    let s = Corp::new();
     s.add_corp();
-    let server = start_server(s.tmp.path(), &hello_server(), &s.leaf, &[]);
+    let server = Https::hello(s.dir(), &s.corp.leaf(days(-1), days(30)));
     let script = format!(
         "require('https').get('{}', r => process.exit(r.statusCode===200?0:1))\
          .on('error', e => {{console.error(e.message); process.exit(2)}})",
@@ -442,7 +321,7 @@ fn os(args: &[&'static str]) -> Vec<&'static OsStr> {
 
 #[test]
 fn exit_codes_signals_stdin_and_stdout_pass_through() {
-    let s = setup();
+    let s = Corp::new();
     let home = &s.home;
 
     exec(home, &os(&["sh", "-c", "exit 7"])).assert().code(7);
@@ -524,7 +403,7 @@ fn exit_codes_signals_stdin_and_stdout_pass_through() {
         .assert()
         .code(127)
         .stderr(predicates::str::contains("cabundle-test-no-such-command"));
-    let not_exec = write(&s.tmp.path().join("not-executable"), "#!/bin/sh\nexit 0\n");
+    let not_exec = write(&s.dir().join("not-executable"), "#!/bin/sh\nexit 0\n");
     exec(home, &[not_exec.as_os_str()])
         .assert()
         .code(126)
@@ -543,22 +422,20 @@ fn tls_vars(stdout: &[u8]) -> Vec<(String, String)> {
 
 #[test]
 fn every_tls_variable_is_the_bundle_inside_the_command() {
-    let s = setup();
+    let s = Corp::new();
     let out = exec(&s.home, &os(&["env"])).output().unwrap();
     assert!(out.status.success(), "{}", both(&out));
     assert_eq!(text(&out.stderr), "", "a warning with the bundle in place");
     let seen = tls_vars(&out.stdout);
-    let bundle = s.bundle.to_str().unwrap();
+    let bundle = s.bundle();
+    let bundle = bundle.to_str().unwrap();
     // OpenSSL's certificate folder is cabundle's hashed one beside the
     // bundle, so /etc/ssl/certs cannot add roots that cabundle pruned or
     // blocked.
-    let cert_dir = s.bundle.with_file_name("certs");
+    let cert_dir = s.bundle().with_file_name("certs");
     let expected: Vec<(String, String)> = cabundle::clients::env::VARS
         .iter()
-        .map(|v| match *v {
-            "SSL_CERT_DIR" => (v.to_string(), cert_dir.to_str().unwrap().to_string()),
-            _ => (v.to_string(), bundle.to_string()),
-        })
+        .map(|v| (v.to_string(), expected_value(&s.bundle(), v)))
         .collect();
     let mut sorted = seen.clone();
     sorted.sort();
@@ -572,7 +449,7 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
         .flatten()
         .map(|e| common::openssl_sha256(&std::fs::read_to_string(e.path()).unwrap()))
         .collect();
-    assert_eq!(in_dir, common::file_fingerprints(&s.bundle));
+    assert_eq!(in_dir, common::file_fingerprints(&s.bundle()));
 
     // Set in the outer environment to something else: exec overrides it.
     let out = exec(&s.home, &os(&["env"]))
@@ -582,7 +459,7 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
     assert!(tls_vars(&out.stdout).contains(&("REQUESTS_CA_BUNDLE".into(), bundle.into())));
 
     // No bundle yet: it says so on stderr and runs the command anyway.
-    let fresh = s.tmp.path().join("fresh-home");
+    let fresh = s.dir().join("fresh-home");
     let out = exec(&fresh, &os(&["env"])).output().unwrap();
     assert!(out.status.success(), "{}", both(&out));
     assert!(
@@ -590,12 +467,7 @@ fn every_tls_variable_is_the_bundle_inside_the_command() {
         "{}",
         both(&out)
     );
-    let fresh_bundle = fresh.join("ca-bundle.pem");
     for (k, v) in tls_vars(&out.stdout) {
-        let want = match k.as_str() {
-            "SSL_CERT_DIR" => fresh.join("certs"),
-            _ => fresh_bundle.clone(),
-        };
-        assert_eq!(v, want.to_str().unwrap());
+        assert_eq!(v, expected_value(&fresh.join("ca-bundle.pem"), &k));
     }
 }

@@ -11,13 +11,14 @@ use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
-/// A small tmpfs, mounted for the test and unmounted after; `None` where
-/// this machine does not let the test mount one (not root, no mount).
+/// A small tmpfs, mounted for the test and unmounted after.
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
+    /// `None` where this machine does not let the test mount one (not
+    /// root, no mount) and skipping was asked for ([`require_that`]).
     fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        fs::create_dir_all(dir).ok()?;
+        fs::create_dir_all(dir).unwrap();
         let ok = Command::new("mount")
             // mode: a tmpfs root is 1777 by default, a folder any user can
             // write, which cabundle refuses as root for its state.
@@ -31,9 +32,9 @@ impl Tmpfs {
             .arg(dir)
             .stderr(Stdio::null())
             .status()
-            .ok()?
-            .success();
-        ok.then(|| Tmpfs(dir.to_path_buf()))
+            .is_ok_and(|s| s.success());
+        require_that(ok, "a tmpfs of its own (root, and util-linux's mount)")
+            .then(|| Tmpfs(dir.to_path_buf()))
     }
 
     fn remount_read_only(&self) {
@@ -54,6 +55,57 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A home synced over an empty Debian root, on a tmpfs of `size` of its
+/// own, and the bundle it holds.
+struct OnTmpfs {
+    // Unmounted before the temp folder under it goes.
+    fs: Tmpfs,
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    before: Vec<u8>,
+}
+
+impl OnTmpfs {
+    fn new(size: &str) -> Option<OnTmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = debian_root(dir.path(), &[]);
+        let fs = Tmpfs::mount(&dir.path().join("home"), size)?;
+        cabundle(&fs.0)
+            .args(["sync", "--root"])
+            .arg(&root)
+            .assert()
+            .success();
+        let before = fs::read(fs.0.join("ca-bundle.pem")).unwrap();
+        Some(OnTmpfs {
+            fs,
+            dir,
+            root,
+            before,
+        })
+    }
+
+    /// The bundle is still the one synced before the fault.
+    fn assert_bundle_kept(&self) {
+        let bundle = self.fs.0.join("ca-bundle.pem");
+        assert_eq!(self.before, fs::read(&bundle).unwrap());
+        bundle_is_whole(&bundle);
+    }
+}
+
+/// `sync` and `add CORP`, the commands that write state, each with
+/// `--root ROOT`, in `home`.
+fn writers(home: &Path, root: &Path, corp: &Path) -> [assert_cmd::Command; 2] {
+    ["sync", "add"].map(|verb| {
+        let mut cmd = cabundle(home);
+        cmd.arg(verb);
+        if verb == "add" {
+            cmd.arg(corp);
+        }
+        cmd.arg("--root").arg(root);
+        cmd
+    })
+}
+
 fn bundle_is_whole(path: &Path) -> usize {
     let text = fs::read_to_string(path).unwrap();
     let n = pem_blocks(&text).len();
@@ -70,67 +122,38 @@ fn bundle_is_whole(path: &Path) -> usize {
 
 #[test]
 fn a_full_disk_fails_clearly_and_keeps_the_old_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
     // Room for one bundle, its manifest and its hashed folder (a page per
     // certificate), not for a second bundle beside them.
-    let Some(fs_) = Tmpfs::mount(&dir.path().join("home"), "900k") else {
-        eprintln!("skipped: cannot mount a tmpfs here");
+    let Some(t) = OnTmpfs::new("900k") else {
         return;
     };
-    let home = &fs_.0;
-    cabundle(home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let before = fs::read(home.join("ca-bundle.pem")).unwrap();
     write(
-        &root.join("usr/local/share/ca-certificates/new.crt"),
+        &t.root.join("usr/local/share/ca-certificates/new.crt"),
         valid_ca("New CA").pem,
     );
-    cabundle(home)
+    cabundle(&t.fs.0)
         .args(["sync", "--root"])
-        .arg(&root)
+        .arg(&t.root)
         .assert()
         .code(1)
         .stderr(contains("ca-bundle.pem").and(contains("No space left on device")));
-    assert_eq!(before, fs::read(home.join("ca-bundle.pem")).unwrap());
-    bundle_is_whole(&home.join("ca-bundle.pem"));
-    let temps: Vec<_> = fs::read_dir(home)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(temps.is_empty(), "temp files left on the full disk");
+    t.assert_bundle_kept();
+    assert_no_temp_files(&t.fs.0);
 }
 
 #[test]
 fn a_read_only_folder_fails_clearly_and_keeps_the_old_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let Some(fs_) = Tmpfs::mount(&dir.path().join("home"), "2m") else {
-        eprintln!("skipped: cannot mount a tmpfs here");
+    let Some(t) = OnTmpfs::new("2m") else {
         return;
     };
-    let home = fs_.0.clone();
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let before = fs::read(home.join("ca-bundle.pem")).unwrap();
-    fs_.remount_read_only();
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp CA").pem);
-    for args in [vec!["sync"], vec!["add", corp.to_str().unwrap()]] {
-        cabundle(&home)
-            .args(&args)
-            .arg("--root")
-            .arg(&root)
-            .assert()
+    t.fs.remount_read_only();
+    let home = &t.fs.0;
+    let corp = write(&t.dir.path().join("corp.pem"), valid_ca("Corp CA").pem);
+    for mut cmd in writers(home, &t.root, &corp) {
+        cmd.assert()
             .code(1)
             .stderr(contains("Read-only file system").and(contains(home.to_str().unwrap())));
-        assert_eq!(before, fs::read(home.join("ca-bundle.pem")).unwrap());
+        t.assert_bundle_kept();
     }
 }
 
@@ -220,11 +243,7 @@ fn state_folders_are_0755_whatever_the_umask() {
         .env("CABUNDLE_HOME", &home)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     for folder in [
         dir.path().join("deep"),
@@ -263,12 +282,8 @@ fn a_planted_lock_link_is_never_followed() {
     for link_to in [target.clone(), dir.path().join("missing")] {
         let _ = fs::remove_file(home.join(".lock"));
         std::os::unix::fs::symlink(&link_to, home.join(".lock")).unwrap();
-        for args in [vec!["sync"], vec!["add", corp.to_str().unwrap()]] {
-            cabundle(&home)
-                .args(&args)
-                .arg("--root")
-                .arg(&root)
-                .assert()
+        for mut cmd in writers(&home, &root, &corp) {
+            cmd.assert()
                 .code(1)
                 .stderr(contains(".lock").and(contains("symbolic link")));
         }
@@ -294,6 +309,29 @@ impl Drop for Group {
     }
 }
 
+/// Wait (up to 10 s) until `lock` is `held` or free, as `flock -n` finds it.
+fn wait_for_lock(lock: &Path, held: bool) {
+    let start = std::time::Instant::now();
+    loop {
+        let free = Command::new("flock")
+            .arg("-n")
+            .arg(lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success();
+        if free != held {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the lock is still {} after 10 s",
+            if held { "free" } else { "held" }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Another process holds the lock (util-linux `flock`): the waiter says on
 /// stderr, after a second, which pid holds it, keeps waiting, and gives up
 /// after `--lock-timeout` with exit 1 and nothing changed.
@@ -301,8 +339,8 @@ impl Drop for Group {
 fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
     use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
-    if Command::new("flock").arg("--version").output().is_err() {
-        panic!("this test needs util-linux's flock on PATH");
+    if !require("flock", "--version", "Debian: apt-get install util-linux") {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let root = debian_root(dir.path(), &[]);
@@ -318,21 +356,7 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
             .unwrap(),
     );
     // Held once `flock -n` cannot take it.
-    let start = Instant::now();
-    while Command::new("flock")
-        .args(["-n"])
-        .arg(&lock)
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "flock never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&lock, true);
     for args in [
         vec!["--lock-timeout", "2", "sync"],
         vec!["sync", "--lock-timeout", "2"],
@@ -346,7 +370,7 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
             .output()
             .unwrap();
         let took = start.elapsed();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(
             took >= Duration::from_secs(2) && took < Duration::from_secs(10),
@@ -369,11 +393,14 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
         .arg(&root)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2), "{err}");
     assert!(!err.contains("waiting for the lock"), "{err}");
+    // Killing the group ends `sleep`, which holds the lock, a moment after
+    // the `flock` process the guard waits for.
     drop(holder);
+    wait_for_lock(&lock, false);
     cabundle(&home)
         .args(["sync", "--lock-timeout", "0", "--root"])
         .arg(&root)
@@ -388,12 +415,8 @@ fn a_held_lock_is_named_while_waiting_and_given_up_after_lock_timeout() {
 #[test]
 fn as_root_state_folders_others_could_change_are_refused() {
     use std::os::unix::fs::{PermissionsExt, chown};
-    if !cabundle::system::is_root() {
-        if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
-            eprintln!("skipped: the state folder checks apply to root only");
-            return;
-        }
-        panic!("this test needs root (set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it)");
+    if !require_root("the state folder checks apply to root only") {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     // Below the tempdir (0700), so that uid 65534 could not have reached
@@ -445,14 +468,9 @@ fn as_root_state_folders_others_could_change_are_refused() {
     )
     .unwrap();
     for (home, named, why, fix) in &cases {
-        for args in [vec!["sync"], vec!["add", corp.to_str().unwrap()]] {
-            let out = cabundle(home)
-                .args(&args)
-                .arg("--root")
-                .arg(&root)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
+        for mut cmd in writers(home, &root, &corp) {
+            let out = cmd.output().unwrap();
+            let err = stderr_of(&out);
             assert_eq!(out.status.code(), Some(1), "{}: {err}", home.display());
             for needle in [named.to_str().unwrap(), why, fix, "root"] {
                 assert!(

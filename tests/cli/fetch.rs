@@ -16,13 +16,13 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::certdata::{Root, certdata};
 use common::server::{ServerChild, launch};
 use common::*;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// Three listeners on 127.0.0.1, ports chosen by the OS and printed on one
 /// line as `HTTPS PLAIN PROXY`:
@@ -238,12 +238,9 @@ fn start_server(dir: &Path, (cert, key): &(String, String), routes: &Value) -> S
     let routes = write(&dir.join("routes.json"), routes.to_string());
     let log = dir.join("requests.log");
     let stderr = dir.join("stderr.log");
-    let mut cmd = StdCommand::new("python3");
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
     let (child, line) = launch(
-        cmd.arg("-c")
+        scrubbed("python3")
+            .arg("-c")
             .arg(SERVER)
             .arg(&cert)
             .arg(&key)
@@ -273,72 +270,23 @@ fn start_server(dir: &Path, (cert, key): &(String, String), routes: &Value) -> S
     server
 }
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The embedded snapshot: a valid cacert.pem-style file.
-fn roots_pem() -> PathBuf {
-    manifest_dir().join("bundles/mozilla-roots.pem")
-}
-
-/// A current certdata.txt: the embedded snapshot's roots as NSS ships
-/// them, and an expired root and one with a distrust-after date (the real
-/// 2023 file in tests/data holds roots removed since: tests/certdata.rs).
-fn certdata(dir: &Path) -> PathBuf {
-    common::certdata::current_certdata(dir)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// cabundle with no proxy setting inherited.
-fn cmd(home: &Path) -> assert_cmd::Command {
-    let mut cmd = cabundle(home);
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// A state folder after `sync` of an empty Debian store and `add` of a corp
 /// CA: the merged bundle (the only thing fetch trusts) holds the embedded
 /// Mozilla roots and the corp CA.
-struct Fx {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    corp: Ca,
+struct Fx(Corp);
+
+impl std::ops::Deref for Fx {
+    type Target = Corp;
+    fn deref(&self) -> &Corp {
+        &self.0
+    }
 }
 
 fn setup() -> Fx {
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let root = debian_root(tmp.path(), &[]);
-    cmd(&home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
-    let corp = valid_ca("cabundle fetch test Corp TLS Inspection CA");
-    let corp_file = write(&tmp.path().join("corp.pem"), &corp.pem);
-    cmd(&home)
-        .arg("add")
-        .arg(&corp_file)
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
-    assert!(bundle_holds(&home.join("ca-bundle.pem"), &corp.pem));
-    Fx { tmp, home, corp }
+    let corp = Corp::new();
+    corp.add_corp();
+    assert!(bundle_holds(&corp.bundle(), &corp.corp.pem));
+    Fx(corp)
 }
 
 impl Fx {
@@ -348,20 +296,16 @@ impl Fx {
 
     /// A server with a valid leaf the corp CA signed.
     fn serve(&self, routes: Value) -> Server {
-        start_server(
-            self.tmp.path(),
-            &self.corp.leaf(days(-1), days(30)),
-            &routes,
-        )
+        start_server(self.dir(), &self.corp.leaf(days(-1), days(30)), &routes)
     }
 
     /// Put a previously fetched set in the cache (certdata.txt from a file,
     /// no network), so that "unchanged" is about real files.
     fn prime_cache(&self) {
-        cmd(&self.home)
+        cabundle(&self.home)
             .arg("fetch")
             .arg("--from")
-            .arg(certdata(self.tmp.path()))
+            .arg(common::certdata::current_certdata(self.dir()))
             .assert()
             .success();
         assert_eq!(snapshot(&self.cache()).len(), 2, "toml + pem cached");
@@ -386,7 +330,7 @@ fn fetch_with(
 }
 
 fn fetch(home: &Path, from: &str, secs: u64) -> (Output, Duration) {
-    fetch_with(cmd(home), from, secs, Duration::from_secs(25))
+    fetch_with(cabundle(home), from, secs, Duration::from_secs(25))
 }
 
 fn fetch_ok(home: &Path, from: &str) -> String {
@@ -493,17 +437,6 @@ impl Openssl {
     }
 }
 
-fn der_to_pem(der: &[u8]) -> String {
-    let b64 = data_encoding::BASE64.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
-}
-
 /// An independent reading of certdata.txt: the certificates whose trust
 /// object (joined by issuer and serial) says CKA_TRUST_SERVER_AUTH is
 /// CKT_NSS_TRUSTED_DELEGATOR, each as (PEM, has a server distrust-after
@@ -590,17 +523,7 @@ fn assert_sync_uses(
     url: &str,
     format: &str,
 ) {
-    let empty = fx.tmp.path().join("empty-root");
-    fs::create_dir_all(&empty).unwrap();
-    let out = cmd(&fx.home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&empty)
-        .arg("--offline")
-        .output()
-        .unwrap();
-    let stderr = stderr_of(&out);
-    assert!(out.status.success(), "sync --offline failed:\n{stderr}");
+    let stderr = sync_offline(&fx.home, &[]);
     assert_bundle_is_what_list_keeps(&fx.home);
     assert!(
         stderr.contains(&format!("({url}, ")),
@@ -647,12 +570,7 @@ fn assert_sync_uses(
 
     // `list --json --all`: every fetched root under "mozilla", expired ones
     // marked so, and the corp CA as added.
-    let out = cmd(&fx.home)
-        .args(["list", "--json", "--all"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let records = list_json(&fx.home);
     let mozilla: BTreeMap<String, String> = records
         .iter()
         .filter(|r| {
@@ -682,7 +600,7 @@ fn assert_sync_uses(
     assert_eq!(records.len(), fetched.len() + 1, "nothing else is listed");
 
     // The human list says which Mozilla set it is.
-    let out = cmd(&fx.home).arg("list").output().unwrap();
+    let out = cabundle(&fx.home).arg("list").output().unwrap();
     assert!(out.status.success());
     assert!(
         stderr_of(&out).contains("Mozilla fetched "),
@@ -701,10 +619,10 @@ fn pem_bundle_with_correct_published_sha256_is_fetched_and_then_used_by_sync() {
         .filter(|p| p.extension().is_some_and(|e| e == "pem"))
         .collect();
 
-    let bytes = fs::read(roots_pem()).unwrap();
+    let bytes = fs::read(snapshot_pem()).unwrap();
     let hex = sha256_hex(&bytes);
     let server = fx.serve(json!({
-        "/ca/cacert.pem": {"file": roots_pem()},
+        "/ca/cacert.pem": {"file": snapshot_pem()},
         "/ca/cacert.pem.sha256": {"text": format!("{hex}  cacert.pem\n")},
     }));
     let url = server.url("/ca/cacert.pem");
@@ -752,7 +670,7 @@ fn pem_bundle_with_correct_published_sha256_is_fetched_and_then_used_by_sync() {
 #[test]
 fn certdata_txt_without_published_sha256_gives_exactly_the_server_auth_anchors() {
     let fx = setup();
-    let file = certdata(fx.tmp.path());
+    let file = common::certdata::current_certdata(fx.dir());
     let text = fs::read_to_string(&file).unwrap();
     let anchors = certdata_server_anchors(&text);
     assert!(anchors.len() > 100, "the oracle found {}", anchors.len());
@@ -816,11 +734,11 @@ fn certdata_txt_without_published_sha256_gives_exactly_the_server_auth_anchors()
 fn wrong_published_sha256_is_refused() {
     let fx = setup();
     fx.prime_cache();
-    let bytes = fs::read(roots_pem()).unwrap();
+    let bytes = fs::read(snapshot_pem()).unwrap();
     let real = sha256_hex(&bytes);
     let wrong = sha256_hex(b"some other cacert.pem");
     let server = fx.serve(json!({
-        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem": {"file": snapshot_pem()},
         "/cacert.pem.sha256": {"text": format!("{wrong}  cacert.pem\n")},
     }));
     let stderr = assert_refused(&fx, &server.url("/cacert.pem"), 10, &["published"]);
@@ -837,12 +755,12 @@ fn wrong_published_sha256_is_refused() {
 fn truncated_body_is_refused() {
     let fx = setup();
     fx.prime_cache();
-    let text = fs::read_to_string(roots_pem()).unwrap();
+    let text = fs::read_to_string(snapshot_pem()).unwrap();
     let end = "-----END CERTIFICATE-----\n";
     let cut = text.match_indices(end).nth(99).unwrap().0 + end.len();
     let server = fx.serve(json!({
-        "/abrupt.pem": {"file": roots_pem(), "send": cut},
-        "/clean.pem": {"file": roots_pem(), "send": cut, "close_notify": true},
+        "/abrupt.pem": {"file": snapshot_pem(), "send": cut},
+        "/clean.pem": {"file": snapshot_pem(), "send": cut, "close_notify": true},
     }));
     for path in ["/abrupt.pem", "/clean.pem"] {
         assert_refused(
@@ -869,16 +787,21 @@ fn server_with_an_expired_certificate_fails_verification() {
     let fx = setup();
     fx.prime_cache();
     let routes = json!({
-        "/cacert.pem": {"file": roots_pem()},
-        "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&fs::read(roots_pem()).unwrap()))},
+        "/cacert.pem": {"file": snapshot_pem()},
+        "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&fs::read(snapshot_pem()).unwrap()))},
     });
-    let server = start_server(fx.tmp.path(), &fx.corp.leaf(days(-60), days(-1)), &routes);
+    let server = start_server(fx.dir(), &fx.corp.leaf(days(-60), days(-1)), &routes);
     let stderr = assert_refused(&fx, &server.url("/cacert.pem"), 10, &["expired"]);
     // In words and dates, not rustls's "verification time N (UNIX)".
     assert!(
         stderr.contains("the server's certificate expired on ") && !stderr.contains("UNIX"),
         "{stderr}"
     );
+    assert_no_request(&server);
+}
+
+/// The server logged no request: the TLS handshake was refused first.
+fn assert_no_request(server: &Server) {
     assert!(
         server.log().is_empty(),
         "a request got through: {:?}",
@@ -891,26 +814,22 @@ fn server_signed_by_a_ca_not_in_the_bundle_fails_verification() {
     let fx = setup();
     fx.prime_cache();
     let other = valid_ca("cabundle fetch test CA nobody added");
-    let routes = json!({"/cacert.pem": {"file": roots_pem()}});
-    let server = start_server(fx.tmp.path(), &other.leaf(days(-1), days(30)), &routes);
+    let routes = json!({"/cacert.pem": {"file": snapshot_pem()}});
+    let server = start_server(fx.dir(), &other.leaf(days(-1), days(30)), &routes);
     assert_refused(
         &fx,
         &server.url("/cacert.pem"),
         10,
         &["unknownissuer", "unknown issuer"],
     );
-    assert!(
-        server.log().is_empty(),
-        "a request got through: {:?}",
-        server.log()
-    );
+    assert_no_request(&server);
 }
 
 #[test]
 fn plain_http_url_is_refused_before_any_connection() {
     let fx = setup();
     fx.prime_cache();
-    let server = fx.serve(json!({"/cacert.pem": {"file": roots_pem()}}));
+    let server = fx.serve(json!({"/cacert.pem": {"file": snapshot_pem()}}));
     for url in [
         format!("http://127.0.0.1:{}/cacert.pem", server.plain),
         format!("http://127.0.0.1:{}/cacert.pem", server.https),
@@ -932,7 +851,7 @@ fn redirect_from_https_to_http_is_refused_and_https_to_https_followed() {
     let server = fx.serve(json!({
         "/to-http.pem": {"status": 302, "location": "http://127.0.0.1:{plain}/cacert.pem"},
         "/to-https.pem": {"status": 302, "location": "https://127.0.0.1:{https}/cacert.pem"},
-        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem": {"file": snapshot_pem()},
     }));
     let stderr = assert_refused(
         &fx,
@@ -968,8 +887,8 @@ fn oversized_body_is_refused_with_and_without_content_length() {
     // Copies of a valid PEM bundle: without the size limit it would be accepted.
     let size = 11 * 1024 * 1024;
     let server = fx.serve(json!({
-        "/big.pem": {"file": roots_pem(), "repeat_to": size},
-        "/big-chunked.pem": {"file": roots_pem(), "repeat_to": size, "no_length": true},
+        "/big.pem": {"file": snapshot_pem(), "repeat_to": size},
+        "/big-chunked.pem": {"file": snapshot_pem(), "repeat_to": size, "no_length": true},
     }));
     for path in ["/big.pem", "/big-chunked.pem"] {
         assert_refused(&fx, &server.url(path), 10, &["larger than 10 mib"]);
@@ -983,7 +902,7 @@ fn stalled_server_times_out_within_bounded_time() {
     fx.prime_cache();
     let server = fx.serve(json!({
         "/no-response.pem": {"stall": 60},
-        "/no-body.pem": {"file": roots_pem(), "stall_body": 60},
+        "/no-body.pem": {"file": snapshot_pem(), "stall_body": 60},
     }));
     // Accepts the connection, then never says a word (not even TLS).
     let silent = format!("https://127.0.0.1:{}/cacert.pem", server.plain);
@@ -1014,20 +933,20 @@ fn slow_drip_body_is_cut_off_by_the_timeout() {
     let fx = setup();
     fx.prime_cache();
     let server = fx.serve(json!({
-        "/drip.pem": {"file": roots_pem(), "drip": 0.25, "drip_after": 1024},
+        "/drip.pem": {"file": snapshot_pem(), "drip": 0.25, "drip_after": 1024},
     }));
     let url = server.url("/drip.pem");
     let cache = snapshot(&fx.cache());
     // Killed after 10 s: enough for a 2 s timeout, and a bounded cost while
     // the bug is there.
-    let (out, took) = fetch_with(cmd(&fx.home), &url, 2, Duration::from_secs(10));
+    let (out, took) = fetch_with(cabundle(&fx.home), &url, 2, Duration::from_secs(10));
     let stderr = stderr_of(&out);
     assert!(
         out.status.code() == Some(1) && took < Duration::from_secs(8),
         "fetch --timeout 2 of a body sent a byte every 0.25 s was still running after \
          {took:?} (killed: {}); the whole body would take {} hours:\n{stderr}",
         out.status.code().is_none(),
-        fs::metadata(roots_pem()).unwrap().len() / 4 / 3600
+        fs::metadata(snapshot_pem()).unwrap().len() / 4 / 3600
     );
     assert!(stderr.contains(&format!("fetch from {url}: ")), "{stderr}");
     assert!(snapshot(&fx.cache()) == cache);
@@ -1041,9 +960,9 @@ fn much_smaller_set_is_refused() {
     // curl's header, so only its size is wrong.
     let three = format!(
         "##\n## Bundle of CA Root Certificates\n##\n{}",
-        pem_blocks(&fs::read_to_string(roots_pem()).unwrap())[..3].concat()
+        pem_blocks(&fs::read_to_string(snapshot_pem()).unwrap())[..3].concat()
     );
-    let small = write(&fx.tmp.path().join("three.pem"), &three);
+    let small = write(&fx.dir().join("three.pem"), &three);
     let server = fx.serve(json!({
         "/cacert.pem": {"file": small},
         "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(three.as_bytes()))},
@@ -1067,13 +986,13 @@ fn much_smaller_set_is_refused() {
 #[test]
 fn fetch_goes_through_an_https_proxy_when_one_is_set() {
     let fx = setup();
-    let bytes = fs::read(roots_pem()).unwrap();
+    let bytes = fs::read(snapshot_pem()).unwrap();
     let server = fx.serve(json!({
-        "/cacert.pem": {"file": roots_pem()},
+        "/cacert.pem": {"file": snapshot_pem()},
         "/cacert.pem.sha256": {"text": format!("{}  cacert.pem\n", sha256_hex(&bytes))},
     }));
     let url = server.url("/cacert.pem");
-    let mut with_proxy = cmd(&fx.home);
+    let mut with_proxy = cabundle(&fx.home);
     with_proxy.env("HTTPS_PROXY", format!("http://127.0.0.1:{}", server.proxy));
     let (out, took) = fetch_with(with_proxy, &url, 10, Duration::from_secs(25));
     let stderr = stderr_of(&out);
@@ -1098,10 +1017,17 @@ fn fetch_goes_through_an_https_proxy_when_one_is_set() {
     );
 }
 
+/// The snapshot's roots, each a trusted delegator of a certdata.txt.
+fn snapshot_delegators(pems: &[String]) -> Vec<Root<'_>> {
+    pems.iter()
+        .map(|pem| Root::delegator(pem, "Snapshot Root"))
+        .collect()
+}
+
 // ------------------------------------------------ no rollback, no imposter
 
 fn data(name: &str) -> PathBuf {
-    manifest_dir().join("tests/data").join(name)
+    source_file("tests/data").join(name)
 }
 
 /// Old root sets (certifi 2017 and 2021, as PyPI shipped them) hold roots
@@ -1112,11 +1038,7 @@ fn data(name: &str) -> PathBuf {
 fn an_older_set_that_brings_back_removed_roots_is_refused() {
     let fx = setup();
     fx.prime_cache();
-    let ledger: toml::Table = toml::from_str(
-        &fs::read_to_string(manifest_dir().join("bundles/mozilla-removed.toml")).unwrap(),
-    )
-    .unwrap();
-    let removed = ledger["removed"].as_table().unwrap();
+    let removed = removed_ledger();
     for file in [
         "certifi-2017.7.27.1-cacert.pem",
         "certifi-2021.5.30-cacert.pem",
@@ -1140,13 +1062,8 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
     }
     // Every removed root of the 2021 set named: accepted, and the names kept.
     let old = file_fingerprints(&data("certifi-2021.5.30-cacert.pem"));
-    let back: Vec<&String> = ledger["removed"]
-        .as_table()
-        .unwrap()
-        .keys()
-        .filter(|k| old.contains(*k))
-        .collect();
-    let mut fetch = cmd(&fx.home);
+    let back: Vec<&String> = removed.keys().filter(|k| old.contains(*k)).collect();
+    let mut fetch = cabundle(&fx.home);
     fetch
         .args(["fetch", "--from"])
         .arg(data("certifi-2021.5.30-cacert.pem"));
@@ -1158,13 +1075,13 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("although Mozilla removed it"), "{stderr}");
     let p = cached_provenance(&fx);
-    let allowed: BTreeSet<String> = p["allowed_removed"]
+    let allowed: BTreeSet<&str> = p["allowed_removed"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v.as_str().unwrap().to_string())
+        .filter_map(|v| v.as_str())
         .collect();
-    assert_eq!(allowed, back.iter().map(|s| s.to_string()).collect());
+    assert_eq!(allowed, back.iter().map(|s| s.as_str()).collect());
     // certifi's file carries no date: the version says the date is the
     // day it was fetched.
     assert!(
@@ -1173,19 +1090,14 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
     );
 
     // Back to the snapshot built in.
-    cmd(&fx.home)
+    cabundle(&fx.home)
         .args(["fetch", "--embedded"])
         .assert()
         .success()
         .stderr(predicates::str::contains("snapshot built in"));
     assert!(snapshot(&fx.cache()).is_empty(), "the cache is emptied");
-    let root = debian_root(fx.tmp.path(), &[]);
-    let out = cmd(&fx.home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(stderr_of(&out).contains("certifi"), "{}", stderr_of(&out));
+    let stderr = sync_ok(&fx.home, &fx.root, &[]);
+    assert!(stderr.contains("certifi"), "{stderr}");
 }
 
 /// What is plainly not a Mozilla set is refused: an OS bundle (PEM with no
@@ -1195,9 +1107,9 @@ fn an_older_set_that_brings_back_removed_roots_is_refused() {
 fn what_is_not_a_mozilla_set_is_refused() {
     let fx = setup();
     fx.prime_cache();
-    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
+    let snapshot_roots = snapshot_roots();
     let os_bundle = write(
-        &fx.tmp.path().join("ca-certificates.crt"),
+        &fx.dir().join("ca-certificates.crt"),
         snapshot_roots.concat(),
     );
     assert_refused(
@@ -1212,7 +1124,7 @@ fn what_is_not_a_mozilla_set_is_refused() {
     for pem in snapshot_roots.iter().chain([&server]) {
         labelled += &format!("\n# Label: \"x\"\n{pem}");
     }
-    let file = write(&fx.tmp.path().join("labelled.pem"), labelled);
+    let file = write(&fx.dir().join("labelled.pem"), labelled);
     assert_refused(
         &fx,
         file.to_str().unwrap(),
@@ -1225,25 +1137,17 @@ fn what_is_not_a_mozilla_set_is_refused() {
 /// bundle, but it is no CA: it must not vouch for a download server.
 #[test]
 fn a_pinned_leaf_does_not_vouch_for_a_download_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let root = debian_root(tmp.path(), &[]);
+    let s = Synced::new(&[]);
     let ca = valid_ca("Pinned Server's Private CA");
     let leaf = ca.leaf(days(-1), days(30));
-    let pinned = write(&tmp.path().join("server.pem"), &leaf.0);
-    cmd(&home)
-        .args(["add", "--allow-leaf"])
-        .arg(&pinned)
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
+    let pinned = s.file("server.pem", &leaf.0);
+    s.run(&["add", "--allow-leaf", &pinned]).assert().success();
     let server = start_server(
-        tmp.path(),
+        s.dir(),
         &leaf,
-        &json!({"/cacert.pem": {"file": roots_pem()}}),
+        &json!({"/cacert.pem": {"file": snapshot_pem()}}),
     );
-    let (out, _) = fetch(&home, &server.url("/cacert.pem"), 10);
+    let (out, _) = fetch(&s.home, &server.url("/cacert.pem"), 10);
     let stderr = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -1260,19 +1164,13 @@ fn a_pinned_leaf_does_not_vouch_for_a_download_server() {
 fn a_doctored_cache_is_passed_over_for_the_embedded_snapshot() {
     let fx = setup();
     fx.prime_cache();
-    let root = debian_root(fx.tmp.path(), &[]);
     let p = cached_provenance(&fx);
     let file = fx.cache().join(p["file"].as_str().unwrap());
     let good = fs::read_to_string(&file).unwrap();
-    let pem_blocks_of = |t: &str| pem_blocks(t);
     let removed_root = {
         // A removed root from the 2017 certifi set.
-        let ledger: toml::Table = toml::from_str(
-            &fs::read_to_string(manifest_dir().join("bundles/mozilla-removed.toml")).unwrap(),
-        )
-        .unwrap();
-        let removed = ledger["removed"].as_table().unwrap();
-        pem_blocks_of(&fs::read_to_string(data("certifi-2017.7.27.1-cacert.pem")).unwrap())
+        let removed = removed_ledger();
+        pem_blocks(&fs::read_to_string(data("certifi-2017.7.27.1-cacert.pem")).unwrap())
             .into_iter()
             .find(|b| removed.contains_key(&openssl_sha256(b)))
             .unwrap()
@@ -1303,13 +1201,7 @@ fn a_doctored_cache_is_passed_over_for_the_embedded_snapshot() {
             toml::to_string(&table).unwrap(),
         )
         .unwrap();
-        let out = cmd(&fx.home)
-            .args(["sync", "--root"])
-            .arg(&root)
-            .output()
-            .unwrap();
-        let stderr = stderr_of(&out);
-        assert!(out.status.success(), "{why}: {stderr}");
+        let stderr = sync_ok(&fx.home, &fx.root, &[]);
         assert!(
             stderr.contains("warning:")
                 && stderr.contains(why)
@@ -1329,71 +1221,45 @@ fn a_doctored_cache_is_passed_over_for_the_embedded_snapshot() {
 /// distrust by trust object alone; that works too (by issuer and serial).
 #[test]
 fn mozilla_not_trusted_wins_over_the_os_store() {
-    use common::certdata::{Root, certdata};
     let fx = setup();
     let with_cert = valid_ca("Explicitly Distrusted With Certificate");
     let trust_only = valid_ca("Explicitly Distrusted Trust Object Only");
-    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
-    let mut roots: Vec<Root> = snapshot_roots
-        .iter()
-        .map(|pem| Root {
-            pem,
-            label: "Snapshot Root",
-            trust: "CKT_NSS_TRUSTED_DELEGATOR",
-            distrust_after: None,
-            with_certificate: true,
-        })
-        .collect();
+    let snapshot_roots = snapshot_roots();
+    let mut roots = snapshot_delegators(&snapshot_roots);
     for (ca, with_certificate) in [(&with_cert, true), (&trust_only, false)] {
         roots.push(Root {
-            pem: &ca.pem,
-            label: "Explicitly Distrusted",
             trust: "CKT_NSS_NOT_TRUSTED",
-            distrust_after: None,
             with_certificate,
+            ..Root::delegator(&ca.pem, "Explicitly Distrusted")
         });
     }
-    let file = write(
-        &fx.tmp.path().join("certdata-distrust.txt"),
-        certdata(&roots),
-    );
+    let file = write(&fx.dir().join("certdata-distrust.txt"), certdata(&roots));
     let stderr = fetch_ok(&fx.home, file.to_str().unwrap());
     assert!(
         stderr.contains("2 explicitly distrusted") || stderr.contains("explicitly distrusted"),
         "{stderr}"
     );
 
-    let root = debian_root(fx.tmp.path(), &[]);
-    // One file each (named by position: two PEMs can be the same length).
-    for (name, ca) in [&with_cert, &trust_only].into_iter().enumerate() {
+    // One drop-in each, by index: named by PEM length (as before), the
+    // two collided whenever their (random) signatures made them the same
+    // length, and the trust-object-only CA was then in no source at all.
+    for (i, ca) in [&with_cert, &trust_only].into_iter().enumerate() {
         write(
-            &root.join(format!("usr/local/share/ca-certificates/os-{name}.crt")),
+            &fx.root
+                .join(format!("usr/local/share/ca-certificates/os-{i}.crt")),
             &ca.pem,
         );
     }
-    let out = cmd(&fx.home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let stderr = stderr_of(&out);
-    assert!(out.status.success(), "{stderr}");
-    let got = file_fingerprints(&fx.home.join("ca-bundle.pem"));
-    let records: Vec<Value> = serde_json::from_slice(
-        &cmd(&fx.home)
-            .args(["list", "--json", "--all"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    sync_ok(&fx.home, &fx.root, &[]);
+    let got = file_fingerprints(&fx.bundle());
+    let records = list_json(&fx.home);
     for ca in [&with_cert, &trust_only] {
         let fp = openssl_sha256(&ca.pem);
         assert!(
             !got.contains(&fp),
             "an explicitly distrusted CA is in the bundle"
         );
-        let r = records.iter().find(|r| r["sha256"] == fp).unwrap();
+        let r = record(&records, &fp);
         assert_eq!(r["status"], "distrusted", "{r}");
         assert!(
             r["reason"]
@@ -1411,7 +1277,6 @@ fn mozilla_not_trusted_wins_over_the_os_store() {
 /// after, with that reason; meanwhile sync, list and the manifest show when.
 #[test]
 fn a_distrust_after_root_is_kept_until_its_last_leaf_can_expire() {
-    use common::certdata::{Root, certdata};
     let fx = setup();
     // Valid until 2040, issued in 2020.
     let retiring = ca(
@@ -1419,51 +1284,20 @@ fn a_distrust_after_root_is_kept_until_its_last_leaf_can_expire() {
         time::OffsetDateTime::from_unix_timestamp(1_577_836_800).unwrap(),
         time::OffsetDateTime::from_unix_timestamp(2_208_988_800).unwrap(),
     );
-    let snapshot_roots = pem_blocks(&fs::read_to_string(roots_pem()).unwrap());
-    let mut roots: Vec<Root> = snapshot_roots
-        .iter()
-        .map(|pem| Root {
-            pem,
-            label: "Snapshot Root",
-            trust: "CKT_NSS_TRUSTED_DELEGATOR",
-            distrust_after: None,
-            with_certificate: true,
-        })
-        .collect();
+    let snapshot_roots = snapshot_roots();
+    let mut roots = snapshot_delegators(&snapshot_roots);
     roots.push(Root {
-        pem: &retiring.pem,
-        label: "Retiring Root",
-        trust: "CKT_NSS_TRUSTED_DELEGATOR",
         // 2035-01-01T00:00:00Z: +47 days is 2035-02-17T00:00:00Z.
         distrust_after: Some("350101000000Z"),
-        with_certificate: true,
+        ..Root::delegator(&retiring.pem, "Retiring Root")
     });
-    let file = write(&fx.tmp.path().join("certdata-after.txt"), certdata(&roots));
+    let file = write(&fx.dir().join("certdata-after.txt"), certdata(&roots));
     fetch_ok(&fx.home, file.to_str().unwrap());
     let fp = openssl_sha256(&retiring.pem);
-    let empty = fx.tmp.path().join("empty");
-    fs::create_dir_all(&empty).unwrap();
     let sync_at = |day: &str| {
-        let out = cmd(&fx.home)
-            .args(["sync", "--offline", "--at", day, "--root"])
-            .arg(&empty)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr_of(&out));
-        let records: Vec<Value> = serde_json::from_slice(
-            &cmd(&fx.home)
-                .args(["list", "--json", "--all"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
-        let r = records.iter().find(|r| r["sha256"] == fp).unwrap().clone();
-        (
-            stderr_of(&out),
-            r,
-            file_fingerprints(&fx.home.join("ca-bundle.pem")),
-        )
+        let stderr = sync_offline(&fx.home, &["--at", day]);
+        let r = record(&list_json(&fx.home), &fp).clone();
+        (stderr, r, file_fingerprints(&fx.bundle()))
     };
     // Midnight of 2035-02-17 is the last second a leaf can be valid.
     let (stderr, r, got) = sync_at("2035-02-17");
@@ -1474,7 +1308,7 @@ fn a_distrust_after_root_is_kept_until_its_last_leaf_can_expire() {
         stderr.contains("Retiring Root: Mozilla distrusts TLS certificates it issues after 2035-01-01; kept until 2035-02-17"),
         "{stderr}"
     );
-    let text = cmd(&fx.home).arg("list").output().unwrap();
+    let text = cabundle(&fx.home).arg("list").output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("kept until 2035-02-17"));
     let (_, r, got) = sync_at("2035-02-18");
     assert_eq!(r["status"], "distrusted", "{r}");
@@ -1495,7 +1329,7 @@ fn curl_set(dir: &Path, day: &str) -> PathBuf {
     );
     write(
         &dir.join(format!("cacert-{}.pem", day.replace(' ', "-"))),
-        header + &fs::read_to_string(roots_pem()).unwrap(),
+        header + &fs::read_to_string(snapshot_pem()).unwrap(),
     )
 }
 
@@ -1507,12 +1341,12 @@ fn curl_set(dir: &Path, day: &str) -> PathBuf {
 fn a_set_older_than_the_one_in_use_is_said_to_be() {
     let fx = setup();
     let embedded: toml::Table = toml::from_str(
-        &fs::read_to_string(manifest_dir().join("bundles/mozilla-roots.toml")).unwrap(),
+        &fs::read_to_string(source_file("bundles/mozilla-roots.toml")).unwrap(),
     )
     .unwrap();
     let embedded_date = embedded["date"].as_str().unwrap();
-    let old = curl_set(fx.tmp.path(), "Tue Jul  2 03:12:04 2024");
-    let new = curl_set(fx.tmp.path(), "Fri Jan  1 00:00:00 2100");
+    let old = curl_set(fx.dir(), "Tue Jul  2 03:12:04 2024");
+    let new = curl_set(fx.dir(), "Fri Jan  1 00:00:00 2100");
 
     let stderr = fetch_ok(&fx.home, old.to_str().unwrap());
     assert!(
@@ -1529,6 +1363,9 @@ fn a_set_older_than_the_one_in_use_is_said_to_be() {
         "{stderr}"
     );
     // certdata.txt carries no date of its own: nothing to compare.
-    let stderr = fetch_ok(&fx.home, certdata(fx.tmp.path()).to_str().unwrap());
+    let stderr = fetch_ok(
+        &fx.home,
+        common::certdata::current_certdata(fx.dir()).to_str().unwrap(),
+    );
     assert!(!stderr.contains("older"), "{stderr}");
 }

@@ -8,33 +8,16 @@ use crate::common;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Instant;
 
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, KeyPair};
 
-/// Run the binary with a deadline; a hang fails the test instead of CI.
-/// The pipes are drained while waiting, so a long report cannot stall it.
+/// `cabundle ARGS` in `home`, within the deadline: a hang fails the test
+/// instead of CI.
 fn run(home: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let child = Command::new(assert_cmd::cargo::cargo_bin("cabundle"))
-        .args(args)
-        .env("CABUNDLE_HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("cabundle {args:?} hung");
-        }
-    }
+    within_deadline(cabundle(home).args(args))
 }
 
 /// The cases made at test time: too large to commit, or not files at all.
@@ -99,13 +82,7 @@ fn generated(dir: &Path) -> Vec<PathBuf> {
     symlink(dir.join("loop-b.pem"), dir.join("loop-a.pem")).unwrap();
     symlink(dir.join("loop-a.pem"), dir.join("loop-b.pem")).unwrap();
     out.push(dir.join("loop-a.pem"));
-    assert!(
-        Command::new("mkfifo")
-            .arg(dir.join("fifo.pem"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&dir.join("fifo.pem"));
     out.push(dir.join("fifo.pem"));
     symlink("/dev/zero", dir.join("zero.pem")).unwrap();
     out.push(dir.join("zero.pem"));
@@ -149,7 +126,7 @@ fn add_refuses_each_case_by_name_and_changes_nothing() {
             &home,
             &["add".as_ref(), case.as_os_str(), "--root".as_ref(), r],
         );
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(1), "{}: {err}", case.display());
         assert!(!err.contains("panicked"), "{}: {err}", case.display());
         let name = case.file_name().unwrap().to_string_lossy();
@@ -171,9 +148,7 @@ fn add_refuses_each_case_by_name_and_changes_nothing() {
 #[test]
 fn sync_reports_each_case_in_a_drop_in_folder_and_keeps_the_good_anchor() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
-    fs::create_dir_all(&drop).unwrap();
+    let (root, drop) = debian_drop_in(dir.path());
     let good = valid_ca("Good Anchor Among Hostile Ones");
     write(&drop.join("good.crt"), &good.pem);
     let mut names = Vec::new();
@@ -203,7 +178,7 @@ fn sync_reports_each_case_in_a_drop_in_folder_and_keeps_the_good_anchor() {
         &home,
         &["sync".as_ref(), "--root".as_ref(), root.as_os_str()],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"));
     eprintln!(
@@ -249,13 +224,7 @@ fn each_case_in_a_blocklist_stops_the_sync_by_name() {
             fs::copy(case, &entry).unwrap();
         } else {
             // The FIFO: a new one in place.
-            assert!(
-                Command::new("mkfifo")
-                    .arg(&entry)
-                    .status()
-                    .unwrap()
-                    .success()
-            );
+            mkfifo(&entry);
         }
         let home = dir.path().join(format!("home-{i}"));
         let r = root.as_os_str();
@@ -270,7 +239,7 @@ fn each_case_in_a_blocklist_stops_the_sync_by_name() {
         let before = snapshot(&home);
 
         let out = run(&home, &["sync".as_ref(), "--root".as_ref(), r]);
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr_of(&out);
         assert!(!err.contains("panicked"), "{name}: {err}");
         if name == "p11kit-public-key-object.p11-kit" {
             assert!(out.status.success(), "{name}: {err}");

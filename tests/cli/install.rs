@@ -30,10 +30,29 @@ fn add(home: &Path, root: &Path, args: &[&str]) {
         .success();
 }
 
+/// `cabundle VERB --system --no-update --root ROOT`: install or uninstall
+/// in a tree, without running its updater.
+fn system(home: &Path, root: &Path, verb: &str) -> assert_cmd::Command {
+    let mut cmd = cabundle(home);
+    cmd.args([verb, "--system", "--no-update", "--root"])
+        .arg(root);
+    cmd
+}
+
+/// A Debian tree (os-release only) and a home that added "Corp Root" as
+/// `corp`: (temp folder, root, home).
+fn debian_with_corp() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), "ID=debian\n");
+    let home = dir.path().join("home");
+    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
+    add(&home, &root, &[corp.to_str().unwrap()]);
+    (dir, root, home)
+}
+
 #[test]
 fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours() {
-    if !is_root() {
-        eprintln!("skipped: install --system needs root");
+    if !require_root("install --system") {
         return;
     }
     let families = [
@@ -65,9 +84,7 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
             valid_ca("Admin's Own").pem,
         );
 
-        cabundle(&home)
-            .args(["install", "--system", "--no-update", "--root"])
-            .arg(&root)
+        system(&home, &root, "install")
             .assert()
             .success()
             .stdout(contains(format!("cabundle-corp.{ext}")))
@@ -88,11 +105,7 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
         }
         // The OS store now holds them: a sync of that root sees them there.
         let other = dir.path().join("other-home");
-        cabundle(&other)
-            .args(["sync", "--root"])
-            .arg(&root)
-            .assert()
-            .success();
+        sync_ok(&other, &root, &[]);
         let text = fs::read_to_string(other.join("ca-bundle.pem")).unwrap();
         assert!(
             text.contains(&format!("# Sources: os:/{folder}/cabundle-corp.{ext}")),
@@ -105,17 +118,11 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
             .arg(&root)
             .assert()
             .success();
-        cabundle(&home)
-            .args(["install", "--system", "--no-update", "--root"])
-            .arg(&root)
-            .assert()
-            .success();
+        system(&home, &root, "install").assert().success();
         assert!(!dropin.join(format!("cabundle-team-1.{ext}")).exists());
         assert!(corp_file.exists());
 
-        cabundle(&home)
-            .args(["uninstall", "--system", "--no-update", "--root"])
-            .arg(&root)
+        system(&home, &root, "uninstall")
             .assert()
             .success()
             .stdout(contains("removed"));
@@ -126,9 +133,7 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
             .collect();
         assert_eq!(left, std::slice::from_ref(&admins), "{release}");
         // Again: nothing to do, and not an error.
-        cabundle(&home)
-            .args(["uninstall", "--system", "--no-update", "--root"])
-            .arg(&root)
+        system(&home, &root, "uninstall")
             .assert()
             .success()
             .stderr(contains("nothing was installed"));
@@ -137,24 +142,14 @@ fn each_family_gets_its_own_folder_and_extension_and_uninstall_takes_only_ours()
 
 #[test]
 fn a_file_changed_since_install_is_left_alone() {
-    if !is_root() {
+    if !require_root("install --system") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = tree(dir.path(), "ID=debian\n");
-    let home = dir.path().join("home");
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
-    add(&home, &root, &[corp.to_str().unwrap()]);
-    cabundle(&home)
-        .args(["install", "--system", "--no-update", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    let (_dir, root, home) = debian_with_corp();
+    system(&home, &root, "install").assert().success();
     let file = root.join("usr/local/share/ca-certificates/cabundle-corp.crt");
     fs::write(&file, "edited by the admin\n").unwrap();
-    cabundle(&home)
-        .args(["uninstall", "--system", "--no-update", "--root"])
-        .arg(&root)
+    system(&home, &root, "uninstall")
         .assert()
         .success()
         .stderr(contains("left").and(contains("changed since")));
@@ -163,21 +158,15 @@ fn a_file_changed_since_install_is_left_alone() {
 
 #[test]
 fn a_file_of_the_same_name_that_is_not_ours_is_not_overwritten() {
-    if !is_root() {
+    if !require_root("install --system") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = tree(dir.path(), "ID=debian\n");
-    let home = dir.path().join("home");
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
-    add(&home, &root, &[corp.to_str().unwrap()]);
+    let (_dir, root, home) = debian_with_corp();
     let theirs = write(
         &root.join("usr/local/share/ca-certificates/cabundle-corp.crt"),
         "theirs\n",
     );
-    cabundle(&home)
-        .args(["install", "--system", "--no-update", "--root"])
-        .arg(&root)
+    system(&home, &root, "install")
         .assert()
         .code(1)
         .stderr(contains("not written by cabundle"));
@@ -186,14 +175,9 @@ fn a_file_of_the_same_name_that_is_not_ours_is_not_overwritten() {
 
 #[test]
 fn without_root_rights_nothing_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = tree(dir.path(), "ID=debian\n");
-    let home = dir.path().join("home");
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
-    add(&home, &root, &[corp.to_str().unwrap()]);
+    let (_dir, root, home) = debian_with_corp();
     let bin = assert_cmd::cargo::cargo_bin("cabundle");
-    if is_root() && Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: setpriv (util-linux) is needed to drop root");
+    if is_root() && !require("setpriv", "--version", "util-linux, to drop root") {
         return;
     }
     for verb in ["install", "uninstall"] {
@@ -212,7 +196,7 @@ fn without_root_rights_nothing_changes() {
             .env("CABUNDLE_HOME", &home)
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("needs root"), "{err}");
     }
@@ -254,15 +238,6 @@ fn tree_sums(path: &Path) -> std::collections::BTreeMap<PathBuf, String> {
     sums
 }
 
-fn run_or_fail(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Install into the real Debian store and run the real updater, then
 /// uninstall: OpenSSL trusts the CA in between and every byte is back
 /// after. All of it happens in a private mount namespace (the test runs
@@ -295,16 +270,12 @@ fn on_the_real_debian_system_install_is_seen_by_openssl_and_uninstall_restores_e
             missing.push(path.into());
         }
     }
-    if !missing.is_empty() {
-        let needs = format!(
-            "this test needs Debian's ca-certificates and a private mount namespace; missing: {}",
-            missing.join(", ")
-        );
-        if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
-            eprintln!("skipped: {needs}");
-            return;
-        }
-        panic!("{needs} (set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it)");
+    let needs = format!(
+        "Debian's ca-certificates and a private mount namespace; missing: {}",
+        missing.join(", ")
+    );
+    if !require_that(missing.is_empty(), &needs) {
+        return;
     }
     let before: Vec<_> = SYSTEM_TREES
         .iter()
@@ -323,10 +294,7 @@ fn on_the_real_debian_system_install_is_seen_by_openssl_and_uninstall_restores_e
         .env(PRIVATE_NAMESPACE, &host_namespace)
         .output()
         .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), stderr_of(&out));
     assert!(
         out.status.success() && stdout.contains("1 passed"),
         "the run in a private namespace failed ({}):\n{stdout}\n{stderr}",
@@ -362,18 +330,28 @@ fn real_system_in_private_namespace(host_namespace: &Path) {
     fs::create_dir(&copies).unwrap();
     for (i, tree) in SYSTEM_TREES.iter().enumerate() {
         let copy = copies.join(i.to_string());
-        run_or_fail(Command::new("cp").arg("-a").arg(tree).arg(&copy));
-        run_or_fail(Command::new("mount").arg("--bind").arg(&copy).arg(tree));
+        run_ok(Command::new("cp").arg("-a").arg(tree).arg(&copy), "cp -a");
+        run_ok(
+            Command::new("mount").arg("--bind").arg(&copy).arg(tree),
+            "mount --bind",
+        );
     }
     let packaged = "/usr/share/ca-certificates";
-    run_or_fail(Command::new("mount").args(["--bind", packaged, packaged]));
-    run_or_fail(Command::new("mount").args(["-o", "remount,bind,ro", packaged]));
+    run_ok(
+        Command::new("mount").args(["--bind", packaged, packaged]),
+        "mount --bind",
+    );
+    run_ok(
+        Command::new("mount").args(["-o", "remount,bind,ro", packaged]),
+        "mount -o remount,ro",
+    );
     let hooks = Path::new("/etc/ca-certificates/update.d");
     if hooks.is_dir() {
-        run_or_fail(
+        run_ok(
             Command::new("mount")
                 .args(["-t", "tmpfs", "-o", "mode=0755", "tmpfs"])
                 .arg(hooks),
+            "mount -t tmpfs",
         );
     }
 
@@ -437,33 +415,16 @@ fn real_system_in_private_namespace(host_namespace: &Path) {
     );
 }
 
-/// The SHA-256 of `bytes`, as installed.json records it.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A doctored installed.json naming files install never writes, each with
 /// the right SHA-256 (so only the check on where and how it is named stands
 /// between it and deletion): `uninstall --system` and install's clean-up
 /// delete none of them and name each one; the genuine entry still goes.
 #[test]
 fn a_doctored_record_deletes_nothing_install_did_not_write() {
-    if !is_root() {
-        if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
-            eprintln!("skipped: install --system needs root");
-            return;
-        }
-        panic!("this test needs root (set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it)");
+    if !require_root("install --system") {
+        return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = tree(dir.path(), "ID=debian\n");
-    let home = dir.path().join("home");
-    let corp = write(&dir.path().join("corp.pem"), valid_ca("Corp Root").pem);
-    add(&home, &root, &[corp.to_str().unwrap()]);
+    let (dir, root, home) = debian_with_corp();
     let dropin = root.join("usr/local/share/ca-certificates");
     // Victims: inside the tree (reached through the record's own path),
     // beside it (reached through `..`), and in the drop-in folder but not
@@ -544,18 +505,10 @@ fn a_doctored_record_deletes_nothing_install_did_not_write() {
     };
 
     // install's clean-up of what an earlier install recorded.
-    cabundle(&home)
-        .args(["install", "--system", "--no-update", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    system(&home, &root, "install").assert().success();
     doctor_record(true);
-    let out = cabundle(&home)
-        .args(["install", "--system", "--no-update", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = system(&home, &root, "install").output().unwrap();
+    let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     refusals(&err);
     untouched();
@@ -564,12 +517,8 @@ fn a_doctored_record_deletes_nothing_install_did_not_write() {
     doctor_record(true);
     let genuine = dropin.join("cabundle-corp.crt");
     assert!(genuine.exists());
-    let out = cabundle(&home)
-        .args(["uninstall", "--system", "--no-update", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = system(&home, &root, "uninstall").output().unwrap();
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     refusals(&err);
     assert!(err.contains("installed.json"), "{err}");

@@ -3,18 +3,9 @@
 
 use crate::common;
 
-use std::fs;
-use std::path::Path;
-
 use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-
-fn sha1_hex(pem: &str) -> String {
-    let (ok, out) = openssl(&["x509", "-noout", "-fingerprint", "-sha1"], pem);
-    assert!(ok);
-    out.trim().rsplit('=').next().unwrap().replace(':', "")
-}
 
 /// What `security trust-settings-export -d` writes, denying `denied` for SSL.
 fn trust_settings(denied: &[&str]) -> String {
@@ -39,13 +30,7 @@ fn trust_settings(denied: &[&str]) -> String {
 #[test]
 fn an_export_is_the_os_store_and_denied_roots_stay_out_of_every_source() {
     let dir = tempfile::tempdir().unwrap();
-    let snapshot =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
-            .unwrap();
-    let public = pem_blocks(&snapshot)
-        .into_iter()
-        .find(|b| openssl_unexpired(b))
-        .unwrap();
+    let public = &public_root(0).pem;
     let admin = valid_ca("Admin Keychain CA");
     let denied = valid_ca("Denied Keychain CA");
     let export = write(
@@ -54,7 +39,7 @@ fn an_export_is_the_os_store_and_denied_roots_stay_out_of_every_source() {
     );
     let settings = write(
         &dir.path().join("trust.plist"),
-        trust_settings(&[&sha1_hex(&denied.pem), &sha1_hex(&public)]),
+        trust_settings(&[&openssl_sha1(&denied.pem), &openssl_sha1(public)]),
     );
     let home = dir.path().join("home");
     cabundle(&home)
@@ -69,7 +54,7 @@ fn an_export_is_the_os_store_and_denied_roots_stay_out_of_every_source() {
     assert!(got.contains(&openssl_sha256(&admin.pem)));
     assert!(!got.contains(&openssl_sha256(&denied.pem)));
     // Denied by the admin: gone even though the Mozilla snapshot has it.
-    assert!(!got.contains(&openssl_sha256(&public)));
+    assert!(!got.contains(&openssl_sha256(public)));
 }
 
 /// Trust settings that do not parse carry the admin's denials, which then

@@ -1,7 +1,7 @@
 //! The integration tests: one binary (one link of the crate) with a module
 //! per area, over one `common`. Each drives the real `cabundle` binary, and
 //! real clients and oracles (openssl, p11-kit, Python, curl, git, Node)
-//! where the area has one.
+//! where the area has one; `snapshots` pins what people read.
 
 mod common;
 
@@ -21,5 +21,6 @@ mod macos;
 mod os_layouts;
 mod python_client;
 mod python_env;
+mod snapshots;
 mod sync;
 mod usage;

@@ -10,128 +10,24 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::process::Command as StdCommand;
 
 use common::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use serde_json::Value;
+use rcgen::{BasicConstraints, IsCa};
 use tempfile::TempDir;
 
-/// No sync of a few dozen files takes more than a fraction of a second; a
-/// run this long is a hang.
-const DEADLINE: Duration = Duration::from_secs(30);
-
 // ---------------------------------------------------------------- helpers
-
-/// One root of the embedded snapshot, as openssl sees it.
-struct Public {
-    pem: String,
-    fp: String,
-    unexpired: bool,
-}
-
-/// The embedded Mozilla snapshot, read from the source tree (the same bytes
-/// the binary compiled in), each root judged by `openssl x509 -checkend 0`.
-fn mozilla() -> &'static [Public] {
-    static ROOTS: OnceLock<Vec<Public>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem");
-        pem_blocks(&fs::read_to_string(path).unwrap())
-            .into_iter()
-            .map(|pem| {
-                let (fp, unexpired) = openssl_sha256_unexpired(&pem);
-                Public { pem, fp, unexpired }
-            })
-            .collect()
-    })
-}
-
-/// The `n`-th unexpired root of the snapshot.
-fn public_root(n: usize) -> &'static Public {
-    mozilla()
-        .iter()
-        .filter(|r| r.unexpired)
-        .nth(n)
-        .expect("the snapshot has enough unexpired roots")
-}
 
 /// A path inside the system, as a path under `root`.
 fn at(root: &Path, system: &str) -> PathBuf {
     root.join(system.trim_start_matches('/'))
 }
 
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `cabundle sync -v --root ROOT`, killed and failed if it runs past the
-/// deadline.
-fn sync(home: &Path, root: &Path) -> Output {
-    let out = cabundle(home)
-        .args(["sync", "-v", "--root"])
-        .arg(root)
-        .timeout(DEADLINE)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code().is_some(),
-        "sync did not finish within {DEADLINE:?} (killed: {:?})\n{}",
-        out.status,
-        stderr_of(&out)
-    );
-    out
-}
-
-fn list_json(home: &Path) -> Vec<Value> {
-    let out = cabundle(home)
-        .args(["list", "--json", "--all"])
-        .timeout(DEADLINE)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The one record for `fp`; fails if there is none or more than one.
-fn record<'a>(records: &'a [Value], fp: &str) -> &'a Value {
-    let mine: Vec<&Value> = records.iter().filter(|r| r["sha256"] == fp).collect();
-    assert_eq!(mine.len(), 1, "records for {fp}: {mine:#?}");
-    mine[0]
-}
-
-fn sources(record: &Value) -> Vec<String> {
-    record["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// Every certificate of the written bundle by openssl's SHA-256, checking
-/// that none appears twice.
-fn bundle_fingerprints(home: &Path) -> BTreeSet<String> {
-    let text = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
-    let list: Vec<String> = pem_blocks(&text)
-        .iter()
-        .map(|b| openssl_sha256(b))
-        .collect();
-    let set: BTreeSet<String> = list.iter().cloned().collect();
-    assert_eq!(list.len(), set.len(), "a certificate appears twice");
-    set
-}
-
 /// What the bundle must be: every unexpired snapshot root except those the
 /// tree distrusts, plus every unexpired certificate the tree holds. Expiry
 /// is openssl's (`-checkend 0`), not ours.
 fn expected(tree_pems: &[String], untrusted: &[String]) -> BTreeSet<String> {
-    let mut want: BTreeSet<String> = mozilla()
-        .iter()
-        .filter(|r| r.unexpired)
-        .map(|r| r.fp.clone())
-        .collect();
+    let mut want = mozilla_unexpired();
     for fp in untrusted {
         want.remove(fp);
     }
@@ -153,38 +49,12 @@ fn assert_same(got: &BTreeSet<String>, want: &BTreeSet<String>, err: &str) {
     );
 }
 
-fn der(pem: &str) -> Vec<u8> {
-    let out = assert_cmd::Command::new("openssl")
-        .args(["x509", "-outform", "DER"])
-        .write_stdin(pem.to_string())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
-/// `openssl x509 FLAG serverAuth -trustout`: a TRUSTED CERTIFICATE with
-/// OpenSSL aux data, as real tools write it.
-fn trusted_certificate(pem: &str, flag: &str) -> String {
-    let (ok, out) = openssl(&["x509", flag, "serverAuth", "-trustout"], pem);
-    assert!(ok && out.contains("BEGIN TRUSTED CERTIFICATE"), "{out}");
-    out
-}
-
 /// A corporate chain file: a root and the issuing CA it signed, both PEM.
 fn corp_chain(name: &str) -> Vec<String> {
     let root = valid_ca(&format!("{name} Root"));
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name
-        .push(DnType::CommonName, format!("{name} Issuing CA"));
-    p.distinguished_name
-        .push(DnType::OrganizationName, "cabundle tests");
+    let mut p = ca_params(&format!("{name} Issuing CA"), days(-30), days(1800));
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = days(-30);
-    p.not_after = days(1800);
-    let issuing = p.signed_by(&key, &root.issuer()).unwrap().pem();
+    let issuing = Ca::made(p, Some(&root)).pem;
     vec![root.pem, issuing]
 }
 
@@ -582,9 +452,7 @@ fn build(f: &Family) -> Tree {
 
 fn check(f: &Family) {
     let t = build(f);
-    let out = sync(&t.home, &t.root);
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let err = sync_ok(&t.home, &t.root, &["-v"]);
 
     // Detection, as `sync -v` tells it.
     assert!(
@@ -763,9 +631,7 @@ fn without_os_release_each_family_is_found_by_its_release_file() {
         write(&at(&root, marker), "");
         let ca = valid_ca(&format!("{family} Marker Root"));
         write(&at(&root, bundle), &ca.pem);
-        let out = sync(&home, &root);
-        let err = stderr_of(&out);
-        assert!(out.status.success(), "{err}");
+        let err = sync_ok(&home, &root, &["-v"]);
         assert!(
             err.contains(&format!("unknown release ({family} layout)")),
             "{family} from {marker}:\n{err}"
@@ -825,6 +691,44 @@ fn p11_kit_trust(dir: &Path, paths: &str) -> Option<StdCommand> {
     Some(cmd)
 }
 
+/// `trust ARGS`, reading only `paths` ([`p11_kit_trust`], found already),
+/// which must succeed: its stdout.
+fn trust(dir: &Path, paths: &str, args: &[&str]) -> String {
+    let out = p11_kit_trust(dir, paths)
+        .expect("trust runs")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "trust {args:?}: {}", stderr_of(&out));
+    text(&out.stdout)
+}
+
+/// A folder `trust`, run as `nobody`, can write its output to.
+fn extract_dir(path: &Path) -> PathBuf {
+    fs::create_dir_all(path).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o777)).unwrap();
+    path.to_path_buf()
+}
+
+/// The TLS server anchors p11-kit extracts from `paths` (as
+/// `update-ca-trust` does for its pem-bundle) into `dest`: their SHA-256s,
+/// by openssl.
+fn trust_anchors(dir: &Path, paths: &str, dest: &Path) -> BTreeSet<String> {
+    trust(
+        dir,
+        paths,
+        &[
+            "extract",
+            "--overwrite",
+            "--format=pem-bundle",
+            "--filter=ca-anchors",
+            "--purpose=server-auth",
+            dest.to_str().unwrap(),
+        ],
+    );
+    file_fingerprints(dest)
+}
+
 /// The openssl-bundle and pem-bundle as `update-ca-trust extract` makes them,
 /// by p11-kit itself, from a source folder where one public root is in
 /// `blocklist/`. Only the extracted files go into the tree, so the distrust
@@ -843,9 +747,7 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
     let Some(_) = p11_kit_trust(dir.path(), &paths) else {
         return;
     };
-    let out_dir = dir.path().join("extracted");
-    fs::create_dir_all(&out_dir).unwrap();
-    fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let out_dir = extract_dir(&dir.path().join("extracted"));
     let openssl_bundle = out_dir.join("ca-bundle.trust.crt");
     let pem_bundle = out_dir.join("tls-ca-bundle.pem");
     // The two commands update-ca-trust runs.
@@ -871,16 +773,10 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
         } else {
             &pem_bundle
         };
-        let out = p11_kit_trust(dir.path(), &paths)
-            .unwrap()
-            .args(&args)
-            .arg(dest)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "trust {args:?} failed: {}",
-            stderr_of(&out)
+        trust(
+            dir.path(),
+            &paths,
+            &[&args[..], &[dest.to_str().unwrap()]].concat(),
         );
     }
 
@@ -930,9 +826,7 @@ fn rhel_bundles_extracted_by_p11_kit_trust() {
         write(&at(&root, openssl_path), &trust_text);
         write(&at(&root, pem_path), fs::read(&pem_bundle).unwrap());
         let home = tree.join("home");
-        let out = sync(&home, &root);
-        let err = stderr_of(&out);
-        assert!(out.status.success(), "{err}");
+        let err = sync_ok(&home, &root, &["-v"]);
         assert!(err.contains(family), "{err}");
         assert!(!err.contains("warning"), "{err}");
 
@@ -1036,31 +930,14 @@ fn p11_kit_source_folders_match_trust_extract() {
             assert!(copied.success());
         }
         let paths = format!("{}:{}", at(&root, etc).display(), at(&root, usr).display());
-        let Some(mut trust) = p11_kit_trust(&tree, &paths) else {
+        if p11_kit_trust(&tree, &paths).is_none() {
             return;
-        };
-        let out_dir = tree.join("extracted");
-        fs::create_dir_all(&out_dir).unwrap();
-        fs::set_permissions(&out_dir, fs::Permissions::from_mode(0o777)).unwrap();
-        let extracted = out_dir.join("tls-ca-bundle.pem");
-        let out = trust
-            .args([
-                "extract",
-                "--overwrite",
-                "--format=pem-bundle",
-                "--filter=ca-anchors",
-                "--purpose=server-auth",
-            ])
-            .arg(&extracted)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "trust extract: {}", stderr_of(&out));
-        let oracle = file_fingerprints(&extracted);
+        }
+        let out_dir = extract_dir(&tree.join("extracted"));
+        let oracle = trust_anchors(&tree, &paths, &out_dir.join("tls-ca-bundle.pem"));
 
         let home = tree.join("home");
-        let out = sync(&home, &root);
-        let err = stderr_of(&out);
-        assert!(out.status.success(), "{family}: {err}");
+        let err = sync_ok(&home, &root, &["-v"]);
         assert!(err.contains(&format!("({family} layout)")), "{err}");
         let ours = os_kept(&home);
         let only_p11_kit: BTreeSet<String> = oracle.difference(&ours).cloned().collect();
@@ -1099,29 +976,10 @@ fn p11_kit_source_folders_match_trust_extract() {
             write(&source.join("dumped.p11-kit"), &dump);
             write(&at(&again, "/etc/os-release"), os_release);
             let paths = source.display().to_string();
-            let extracted = tree.join("extracted/dumped.pem");
-            let out = p11_kit_trust(&tree, &paths)
-                .unwrap()
-                .args([
-                    "extract",
-                    "--overwrite",
-                    "--format=pem-bundle",
-                    "--filter=ca-anchors",
-                    "--purpose=server-auth",
-                ])
-                .arg(&extracted)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", stderr_of(&out));
+            let anchors = trust_anchors(&tree, &paths, &out_dir.join("dumped.pem"));
             let home = tree.join("home-dumped");
-            let out = sync(&home, &again);
-            assert!(out.status.success(), "{}", stderr_of(&out));
-            assert_eq!(
-                os_kept(&home),
-                file_fingerprints(&extracted),
-                "{}",
-                stderr_of(&out)
-            );
+            let err = sync_ok(&home, &again, &["-v"]);
+            assert_eq!(os_kept(&home), anchors, "{err}");
         }
         // What p11-kit ignores without a word is still pointed out.
         for (path, why) in [
@@ -1148,13 +1006,7 @@ fn p11_kit_source_folders_match_trust_extract() {
 /// `trust dump --filter=all` of the folders in `paths`: every object of
 /// p11-kit's token, in its persist format.
 fn trust_dump(dir: &Path, paths: &str) -> String {
-    let out = p11_kit_trust(dir, paths)
-        .unwrap()
-        .args(["dump", "--filter=all"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "trust dump: {}", stderr_of(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = trust(dir, paths, &["dump", "--filter=all"]);
     assert!(text.contains("[p11-kit-object-v1]") && text.contains("class: x-trust-assertion"));
     text
 }
@@ -1230,9 +1082,7 @@ fn debian_layout_matches_update_ca_certificates() {
 
     // Before the updater: the drop-ins only.
     let home = dir.path().join("home-before");
-    let out = sync(&home, &root);
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let err = sync_ok(&home, &root, &["-v"]);
     let before = os_kept(&home);
 
     let etc_certs = at(&root, "/etc/ssl/certs");
@@ -1289,9 +1139,7 @@ fn debian_layout_matches_update_ca_certificates() {
     assert_eq!(before, want_before, "before the updater ran:\n{err}");
 
     let home = dir.path().join("home-after");
-    let out = sync(&home, &root);
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let err = sync_ok(&home, &root, &["-v"]);
     assert_eq!(os_kept(&home), oracle, "after the updater ran:\n{err}");
     assert_bundle_is_what_list_keeps(&home);
     // The cases themselves, so a change in the updater cannot hollow this out.
@@ -1338,9 +1186,7 @@ fn alpine_drop_ins_are_read_as_update_ca_reads_them() {
     write(&at(&root, &format!("{drop}/.hidden.crt")), &hidden.pem);
     write(&at(&root, &format!("{drop}/der.crt")), der(&der_ca.pem));
     let home = dir.path().join("home");
-    let out = sync(&home, &root);
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let err = sync_ok(&home, &root, &["-v"]);
     assert!(err.contains("(alpine layout)"), "{err}");
     let got = os_kept(&home);
     assert!(got.contains(&openssl_sha256(&top.pem)));

@@ -5,63 +5,32 @@
 //! environment; trusted while the .pth is there; refused again after
 //! `python uninstall`. certifi is never touched.
 //!
-//! The venv: `$CABUNDLE_TEST_VENV` when set (a venv whose bin/python imports
-//! requests and httpx, e.g. prepared by CI with
-//! `python3 -m venv DIR && DIR/bin/python -m pip install requests httpx`),
-//! else one made once under target/tmp/test-venv with `python3 -m venv` and
-//! pip (network needed the first time only) and reused by later runs. Tests
-//! that change a venv work on their own copy of it, so tests running at
-//! once never see each other's cabundle.pth and the cached venv stays clean.
+//! The venv is the shared one ([`common::venv`]: `$CABUNDLE_TEST_VENV`,
+//! else target/test-venv, which scripts/test.sh makes). Tests that change
+//! a venv work on their own copy of it, so tests running at once never see
+//! each other's cabundle.pth and the shared venv stays clean.
 //! Nothing leaves 127.0.0.1.
 
 use crate::common;
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use common::server::{HELLO_BODY as BODY, ServerChild, hello_server, start_https};
-use common::venv::{self, run_ok, venv_python};
-use common::{Ca, cabundle, days, debian_root, scrub_loopback, valid_ca, write};
-
-/// `program` inheriting no TLS or proxy setting ([`common::scrub`]: CA
-/// settings, proxies, Python's own switches, an active virtualenv, which
-/// `python status` would look at), bypassing proxies for loopback, writing
-/// no bytecode (so site-packages listings compare), stdin closed.
-fn scrubbed(program: impl AsRef<OsStr>) -> StdCommand {
-    let mut cmd = StdCommand::new(program);
-    scrub_loopback(&mut cmd).stdin(Stdio::null());
-    cmd
-}
-
-/// The real binary, state in `home`, nothing TLS-related inherited.
-fn cb(home: &Path) -> Command {
-    let mut cmd = cabundle(home);
-    scrub_loopback(&mut cmd);
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn both(out: &Output) -> String {
-    format!("{}{}", text(&out.stdout), text(&out.stderr))
-}
+use common::server::{HELLO_BODY as BODY, Https};
+use common::venv::{self, venv_python};
+use common::{
+    Corp, both, cabundle_loopback as cb, days, debian_root, expected_value, on_path, require,
+    require_root, run_ok, scrubbed_loopback as scrubbed, sha256_hex, text, write,
+};
 
 // ---------------------------------------------------------------------------
 // The venv
-
-fn shared_python() -> PathBuf {
-    venv::python().to_path_buf()
-}
 
 /// A private copy of the shared venv under `dir`, for a test that installs
 /// a .pth into it.
@@ -101,8 +70,8 @@ fn listing(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn sha256_of(path: &Path) -> Vec<u8> {
-    Sha256::digest(fs::read(path).unwrap()).to_vec()
+fn sha256_of(path: &Path) -> String {
+    sha256_hex(&fs::read(path).unwrap())
 }
 
 // ---------------------------------------------------------------------------
@@ -131,32 +100,6 @@ for kind in sys.argv[2:]:
 "#;
 
 const CLIENTS: &[&str] = &["requests", "urllib", "httpx"];
-
-struct Server {
-    _child: ServerChild,
-    port: u16,
-}
-
-impl Server {
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/", self.port)
-    }
-}
-
-fn start_server(dir: &Path, cert_pem: &str, key_pem: &str) -> Server {
-    let (child, port, _) = start_https(
-        &mut scrubbed(shared_python()),
-        dir,
-        &hello_server(),
-        (cert_pem, key_pem),
-        &[],
-        "start the HTTPS server",
-    );
-    Server {
-        _child: child,
-        port,
-    }
-}
 
 /// Each client's line from [`CLIENT`], run by `python` with nothing but
 /// `env` added to a scrubbed environment.
@@ -211,51 +154,6 @@ fn assert_refused(what: &str, results: &[(String, String)], kinds: &[&str], reas
             r.starts_with("FAIL ") && r.contains("CERTIFICATE_VERIFY_FAILED") && r.contains(reason),
             "{kind} {what} should have refused the server ({reason}):\n{r}"
         );
-    }
-}
-
-/// A synced home over an empty Debian root (so the bundle is Mozilla's
-/// roots only), plus a corp CA, its file and a server leaf it signed.
-struct Setup {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    root: PathBuf,
-    bundle: PathBuf,
-    corp: Ca,
-    corp_file: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let root = debian_root(tmp.path(), &[]);
-    cb(&home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
-    let corp = valid_ca("cabundle test Corp TLS Inspection CA");
-    let corp_file = write(&tmp.path().join("corp.pem"), &corp.pem);
-    Setup {
-        bundle: home.join("ca-bundle.pem"),
-        tmp,
-        home,
-        root,
-        corp,
-        corp_file,
-    }
-}
-
-impl Setup {
-    fn add_corp(&self) {
-        cb(&self.home)
-            .arg("add")
-            .arg(&self.corp_file)
-            .arg("--root")
-            .arg(&self.root)
-            .assert()
-            .success();
     }
 }
 
@@ -334,20 +232,19 @@ const INTERPRETER_KEYS: &[&str] = &[
 
 #[test]
 fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
-    let s = setup();
-    let venv = venv_copy(s.tmp.path());
+    let s = Corp::new();
+    let venv = venv_copy(s.dir());
     let py = venv_python(&venv);
     let (site, certifi) = site_and_certifi(&py);
     let certifi_hash = sha256_of(&certifi);
     let listing_before = listing(&site);
     // A valid many-certificate bundle without the corp CA, for an explicit
     // REQUESTS_CA_BUNDLE later.
-    let public = s.tmp.path().join("public.pem");
-    fs::copy(&s.bundle, &public).unwrap();
+    let public = s.dir().join("public.pem");
+    fs::copy(s.bundle(), &public).unwrap();
 
-    let (leaf, key) = s.corp.leaf(days(-1), days(30));
-    let server = start_server(s.tmp.path(), &leaf, &key);
-    let url = server.url();
+    let server = Https::hello(s.dir(), &s.corp.leaf(days(-1), days(30)));
+    let url = server.url("");
 
     assert_refused(
         "before add",
@@ -393,7 +290,7 @@ fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
         keys(&status),
         set(&["bundle", "bundle_exists", "interpreters"])
     );
-    assert_eq!(status["bundle"], s.bundle.to_str().unwrap());
+    assert_eq!(status["bundle"], s.bundle().to_str().unwrap());
     assert_eq!(status["bundle_exists"], true);
     let interpreters = status["interpreters"].as_array().unwrap();
     assert_eq!(interpreters.len(), 1, "{status:#}");
@@ -414,7 +311,11 @@ fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
     }
     // The .pth set every variable, as the interpreter itself reports.
     for var in cabundle::clients::env::VARS {
-        assert_eq!(i["env"][var], setting(&s.bundle, var), "{var}: {i:#}");
+        assert_eq!(
+            i["env"][var],
+            expected_value(&s.bundle(), var),
+            "{var}: {i:#}"
+        );
     }
     for c in i["clients"].as_array().unwrap() {
         assert_eq!(
@@ -426,7 +327,7 @@ fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
     }
     for name in ["urllib", "requests ", "httpx "] {
         let c = client(i, name);
-        assert_eq!(c["ca_file"], s.bundle.to_str().unwrap(), "{c:#}");
+        assert_eq!(c["ca_file"], s.bundle().to_str().unwrap(), "{c:#}");
     }
 
     // An explicit REQUESTS_CA_BUNDLE still wins over the .pth: requests
@@ -447,15 +348,8 @@ fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
     let status = status_json(&s.home, &[&py], &explicit);
     let i = &status["interpreters"][0];
     let requests = client(i, "requests ");
-    assert_eq!(requests["uses_bundle"], false, "{requests:#}");
     assert_eq!(requests["ca_file"], public.to_str().unwrap());
-    assert!(
-        requests["detail"]
-            .as_str()
-            .unwrap()
-            .contains("REQUESTS_CA_BUNDLE"),
-        "{requests:#}"
-    );
+    assert_not_the_bundle(requests, "REQUESTS_CA_BUNDLE");
     assert_eq!(client(i, "urllib")["uses_bundle"], true);
     assert_eq!(client(i, "httpx ")["uses_bundle"], true);
 
@@ -493,11 +387,24 @@ fn pth_points_requests_urllib_and_httpx_at_the_bundle_until_uninstall() {
     drop(server);
 }
 
+/// The line of `python status` that says `client` does not use the bundle.
+fn no_line<'a>(text: &'a str, client: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(&format!("NO  {client}")))
+        .unwrap_or_else(|| panic!("no NO line for {client}:\n{text}"))
+}
+
+/// A client's verdict: not the bundle, and `detail` says why.
+fn assert_not_the_bundle(c: &Value, detail: &str) {
+    assert_eq!(c["uses_bundle"], false, "{c:#}");
+    assert!(c["detail"].as_str().unwrap().contains(detail), "{c:#}");
+}
+
 #[test]
 fn status_flags_ca_variables_pointing_at_a_missing_or_one_certificate_file() {
-    let s = setup();
-    let py = shared_python();
-    let missing = s.tmp.path().join("no-such-bundle.pem");
+    let s = Corp::new();
+    let py = venv::python().to_path_buf();
+    let missing = s.dir().join("no-such-bundle.pem");
 
     // A missing file: requests fails every request, Python's ssl ignores it.
     let env = [
@@ -505,10 +412,7 @@ fn status_flags_ca_variables_pointing_at_a_missing_or_one_certificate_file() {
         ("SSL_CERT_FILE", missing.as_path()),
     ];
     let text = status_text(&s.home, &py, &env);
-    let requests_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("NO  requests "))
-        .unwrap_or_else(|| panic!("no NO line for requests:\n{text}"));
+    let requests_line = no_line(&text, "requests ");
     assert!(
         requests_line.contains(&format!(
             "REQUESTS_CA_BUNDLE points to a missing file {}",
@@ -516,10 +420,7 @@ fn status_flags_ca_variables_pointing_at_a_missing_or_one_certificate_file() {
         )) && requests_line.contains("fails every HTTPS request"),
         "{text}"
     );
-    let urllib_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("NO  urllib/ssl"))
-        .unwrap_or_else(|| panic!("no NO line for urllib:\n{text}"));
+    let urllib_line = no_line(&text, "urllib/ssl");
     assert!(
         urllib_line.contains("SSL_CERT_FILE points to a missing file")
             && urllib_line.contains("ignores silently"),
@@ -529,29 +430,14 @@ fn status_flags_ca_variables_pointing_at_a_missing_or_one_certificate_file() {
     let i = &status["interpreters"][0];
     assert_eq!(i["env"]["REQUESTS_CA_BUNDLE"], missing.to_str().unwrap());
     let requests = client(i, "requests ");
-    assert_eq!(requests["uses_bundle"], false);
     assert_eq!(requests["ca_file"], missing.to_str().unwrap());
-    assert!(
-        requests["detail"]
-            .as_str()
-            .unwrap()
-            .contains("missing file"),
-        "{requests:#}"
-    );
-    let urllib = client(i, "urllib");
-    assert_eq!(urllib["uses_bundle"], false);
-    assert!(
-        urllib["detail"].as_str().unwrap().contains("missing file"),
-        "{urllib:#}"
-    );
+    assert_not_the_bundle(requests, "missing file");
+    assert_not_the_bundle(client(i, "urllib"), "missing file");
 
     // corp.pem alone: trusted, but every public root is gone.
     let env = [("REQUESTS_CA_BUNDLE", s.corp_file.as_path())];
     let text = status_text(&s.home, &py, &env);
-    let requests_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("NO  requests "))
-        .unwrap_or_else(|| panic!("no NO line for requests:\n{text}"));
+    let requests_line = no_line(&text, "requests ");
     assert!(
         requests_line.contains(&format!(
             "REQUESTS_CA_BUNDLE points to a 1-certificate file {}",
@@ -561,27 +447,8 @@ fn status_flags_ca_variables_pointing_at_a_missing_or_one_certificate_file() {
     );
     let status = status_json(&s.home, &[&py], &env);
     let requests = client(&status["interpreters"][0], "requests ");
-    assert_eq!(requests["uses_bundle"], false);
     assert_eq!(requests["ca_file"], s.corp_file.to_str().unwrap());
-    assert!(
-        requests["detail"]
-            .as_str()
-            .unwrap()
-            .contains("replaces all public roots"),
-        "{requests:#}"
-    );
-}
-
-/// What the .pth sets `var` to: the bundle, or for SSL_CERT_DIR the hashed
-/// folder beside it.
-fn setting(bundle: &Path, var: &str) -> String {
-    match var {
-        "SSL_CERT_DIR" => bundle.with_file_name("certs"),
-        _ => bundle.to_path_buf(),
-    }
-    .to_str()
-    .unwrap()
-    .to_string()
+    assert_not_the_bundle(requests, "replaces all public roots");
 }
 
 /// Prints the TLS variables as a fresh interpreter sees them, as JSON.
@@ -626,17 +493,11 @@ fn pth_with_the_bundle_missing_starts_python_silently_and_sets_nothing() {
     assert!(out.status.success());
     assert_eq!(both(&out), "", "python -c pass was not silent");
 
-    let root = debian_root(tmp.path(), &[]);
-    cb(&home)
-        .arg("sync")
-        .arg("--root")
-        .arg(&root)
-        .assert()
-        .success();
+    common::sync_ok(&home, &debian_root(tmp.path(), &[]), &[]);
     let (env, stderr) = env_seen(&py);
     assert_eq!(stderr, "");
     for var in cabundle::clients::env::VARS {
-        assert_eq!(env[var], setting(&bundle, var), "{var}: {env}");
+        assert_eq!(env[var], expected_value(&bundle, var), "{var}: {env}");
     }
 
     fs::remove_file(&bundle).unwrap();
@@ -662,7 +523,7 @@ fn broken_interpreters_are_reported_and_the_others_still_checked() {
     for script in [&broken, &shim] {
         fs::set_permissions(script, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let good = shared_python();
+    let good = venv::python().to_path_buf();
 
     let status = status_json(&home, &[&broken, &shim, &good], &[]);
     let interpreters = status["interpreters"].as_array().unwrap();
@@ -766,7 +627,7 @@ fn a_python_that_is_not_there_is_an_error() {
 fn one_interpreter_reached_by_several_paths_is_listed_once() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
-    let venv = shared_python();
+    let venv = venv::python().to_path_buf();
     // The base interpreter of the venv, as `sys._base_executable` says.
     let out = scrubbed(&venv)
         .args(["-c", "import sys; print(sys._base_executable)"])
@@ -817,16 +678,12 @@ fn one_interpreter_reached_by_several_paths_is_listed_once() {
 
 #[test]
 fn install_into_a_site_packages_it_cannot_write_fails_and_suggests_a_venv() {
-    if !cabundle::system::is_root() {
-        eprintln!("note: not running as root; skipping the unprivileged install check");
+    if !require_root("to run `python install` as another user")
+        || !require("setpriv", "--version", "Debian: apt-get install util-linux")
+    {
         return;
     }
-    let Some(setpriv) = on_path("setpriv") else {
-        eprintln!(
-            "note: setpriv is not installed (util-linux); skipping the unprivileged install check"
-        );
-        return;
-    };
+    let setpriv = on_path("setpriv").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     // Let the unprivileged user through to the venv and the binary.
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -868,12 +725,12 @@ fn install_into_a_site_packages_it_cannot_write_fails_and_suggests_a_venv() {
                     .is_ok_and(|s| s.success())
                     && runs_as_nobody(&venv_python(&venv))
             });
-        if base.is_none() {
-            eprintln!(
-                "note: uid 65534 can run neither {} nor a venv of /usr/bin/python3 or \
-                 /usr/local/bin/python3; skipping the unprivileged install check",
-                py.display()
-            );
+        let needs = format!(
+            "an interpreter uid 65534 can run: neither {} nor a venv of /usr/bin/python3 or \
+             /usr/local/bin/python3 (Debian: apt-get install python3 python3-venv)",
+            py.display()
+        );
+        if !common::require_that(base.is_some(), &needs) {
             return;
         }
         py = venv_python(&tmp.path().join("bare-venv"));
@@ -920,13 +777,12 @@ fn install_into_a_site_packages_it_cannot_write_fails_and_suggests_a_venv() {
 
 #[test]
 fn an_expired_server_certificate_gives_the_real_error_with_the_pth_in_place() {
-    let s = setup();
+    let s = Corp::new();
     s.add_corp();
-    let venv = venv_copy(s.tmp.path());
+    let venv = venv_copy(s.dir());
     let py = venv_python(&venv);
-    let (leaf, key) = s.corp.leaf(days(-60), days(-1));
-    let server = start_server(s.tmp.path(), &leaf, &key);
-    let url = server.url();
+    let server = Https::hello(s.dir(), &s.corp.leaf(days(-60), days(-1)));
+    let url = server.url("");
 
     // Without the bundle the chain does not even reach the CA.
     assert_refused(
@@ -950,7 +806,7 @@ fn an_expired_server_certificate_gives_the_real_error_with_the_pth_in_place() {
     for name in ["urllib", "requests ", "httpx "] {
         let c = client(i, name);
         assert_eq!(c["uses_bundle"], true, "{c:#}");
-        assert_eq!(c["ca_file"], s.bundle.to_str().unwrap(), "{c:#}");
+        assert_eq!(c["ca_file"], s.bundle().to_str().unwrap(), "{c:#}");
     }
     let text = status_text(&s.home, &py, &[]);
     assert!(text.contains("cabundle.pth: installed"), "{text}");
@@ -974,11 +830,4 @@ fn a_cabundle_pth_that_cabundle_did_not_write_is_left_alone() {
             .stderr(predicates::str::contains("not written by cabundle"));
         assert_eq!(fs::read(&pth).unwrap(), foreign, "{action} touched it");
     }
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }

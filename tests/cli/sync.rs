@@ -18,24 +18,13 @@ fn openssl_view(text: &str) -> BTreeMap<String, bool> {
         .collect()
 }
 
-fn list_json(home: &Path) -> Vec<Value> {
-    let out = cabundle(home)
-        .args(["list", "--json", "--all"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn debian_store_and_mozilla_roots_all_valid_none_twice_checked_by_openssl() {
     let system = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    if !system.exists() {
-        eprintln!("skipped: no Debian CA store on this machine");
+    if !require_that(
+        system.exists(),
+        "a Debian CA store (Debian: apt-get install ca-certificates)",
+    ) {
         return;
     }
     let home = tempfile::tempdir().unwrap();
@@ -44,8 +33,7 @@ fn debian_store_and_mozilla_roots_all_valid_none_twice_checked_by_openssl() {
 
     // What should be there: every unexpired certificate of the inputs.
     let mut inputs = openssl_view(&fs::read_to_string(system).unwrap());
-    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem");
-    inputs.extend(openssl_view(&fs::read_to_string(snapshot).unwrap()));
+    inputs.extend(openssl_view(&fs::read_to_string(snapshot_pem()).unwrap()));
     let mut anchors = vec![Path::new("/usr/local/share/ca-certificates").to_path_buf()];
     while let Some(dir) = anchors.pop() {
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -106,18 +94,10 @@ fn two_syncs_give_byte_identical_bundles() {
     );
     let bundle = home.path().join("state/ca-bundle.pem");
     let state = home.path().join("state");
-    cabundle(&state)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    sync_ok(&state, &root, &[]);
     let first = fs::read(&bundle).unwrap();
     let first_manifest = fs::read(state.join("manifest.json")).unwrap();
-    cabundle(&state)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    sync_ok(&state, &root, &[]);
     assert_eq!(first, fs::read(&bundle).unwrap());
     assert_eq!(
         first_manifest,
@@ -134,22 +114,12 @@ fn two_syncs_give_byte_identical_bundles() {
 #[test]
 fn drop_in_anchors_count_before_the_updater_runs_and_bad_files_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     let pem_ca = valid_ca("Dropped PEM");
     let der_ca = valid_ca("Dropped DER");
     let nested = valid_ca("Nested");
     write(&drop.join("corp.crt"), &pem_ca.pem);
-    let der = pem_blocks(&der_ca.pem)[0].clone();
-    let (_, der_bytes) = {
-        let out = assert_cmd::Command::new("openssl")
-            .args(["x509", "-outform", "DER"])
-            .write_stdin(der)
-            .output()
-            .unwrap();
-        (out.status.success(), out.stdout)
-    };
-    write(&drop.join("der.crt"), der_bytes);
+    write(&drop.join("der.crt"), der(&der_ca.pem));
     write(&drop.join("team/nested.crt"), &nested.pem);
     write(
         &drop.join("bad.crt"),
@@ -159,13 +129,7 @@ fn drop_in_anchors_count_before_the_updater_runs_and_bad_files_are_skipped() {
     write(&drop.join("ignored.pem"), &wrong_ext.pem);
 
     let home = dir.path().join("home");
-    let out = cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let err = sync_ok(&home, &root, &[]);
     assert!(
         err.contains("/usr/local/share/ca-certificates/bad.crt"),
         "{err}"
@@ -208,21 +172,9 @@ fn one_certificate_in_three_places_is_one_entry_naming_all_three() {
         .arg(&root)
         .assert()
         .success();
-    let records = list_json(&home);
     let fp = openssl_sha256(&ca.pem);
-    let mine: Vec<_> = records
-        .iter()
-        .filter(|r| r["sha256"] == fp.as_str())
-        .collect();
-    assert_eq!(mine.len(), 1);
-    let sources: Vec<&str> = mine[0]["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
     assert_eq!(
-        sources,
+        sources(record(&list_json(&home), &fp)),
         [
             "added:everywhere",
             "os:/etc/ssl/certs/ca-certificates.crt",
@@ -235,38 +187,25 @@ fn one_certificate_in_three_places_is_one_entry_naming_all_three() {
 
 #[test]
 fn a_deselected_root_is_left_out_even_from_the_mozilla_snapshot() {
-    let snapshot =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
-            .unwrap();
-    let victim = pem_blocks(&snapshot)
-        .into_iter()
-        .find(|b| openssl_unexpired(b))
-        .unwrap();
-    let fp = openssl_sha256(&victim);
+    let Public {
+        pem: victim, fp, ..
+    } = public_root(0);
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[&victim]);
+    let root = debian_root(dir.path(), &[victim]);
     write(
         &root.join("usr/share/ca-certificates/mozilla/Victim.crt"),
-        &victim,
+        victim,
     );
     write(
         &root.join("etc/ca-certificates.conf"),
         "# admin says no\n!mozilla/Victim.crt\n",
     );
     let home = dir.path().join("home");
-    let out = cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(stderr_of(&out).contains("left out"), "{}", stderr_of(&out));
-    let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
-    assert!(!pem_blocks(&bundle).iter().any(|b| openssl_sha256(b) == fp));
-    let record = list_json(&home)
-        .into_iter()
-        .find(|r| r["sha256"] == fp.as_str())
-        .unwrap();
+    let err = sync_ok(&home, &root, &[]);
+    assert!(err.contains("left out"), "{err}");
+    assert!(!file_fingerprints(&home.join("ca-bundle.pem")).contains(fp));
+    let records = list_json(&home);
+    let record = record(&records, fp);
     assert_eq!(record["status"], "distrusted");
     assert!(
         record["reason"]
@@ -281,13 +220,8 @@ fn trusted_certificate_aux_data_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let rejected = valid_ca("Rejected For Servers");
     let trusted = valid_ca("Trusted For Servers");
-    let aux = |pem: &str, flag: &str| {
-        let (ok, out) = openssl(&["x509", flag, "serverAuth", "-trustout"], pem);
-        assert!(ok);
-        out
-    };
-    let bundle_text = aux(&rejected.pem, "-addreject") + &aux(&trusted.pem, "-addtrust");
-    assert!(bundle_text.contains("BEGIN TRUSTED CERTIFICATE"));
+    let bundle_text = trusted_certificate(&rejected.pem, "-addreject")
+        + &trusted_certificate(&trusted.pem, "-addtrust");
     let root = debian_root(dir.path(), &[&bundle_text]);
     // The same rejected certificate, plain, in a drop-in: still out.
     write(
@@ -295,11 +229,7 @@ fn trusted_certificate_aux_data_is_honoured() {
         &rejected.pem,
     );
     let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    sync_ok(&home, &root, &[]);
     let got = file_fingerprints(&home.join("ca-bundle.pem"));
     assert!(got.contains(&openssl_sha256(&trusted.pem)));
     assert!(!got.contains(&openssl_sha256(&rejected.pem)));
@@ -320,13 +250,8 @@ fn pem_in_all_its_dialects_is_read() {
     );
     let root = debian_root(dir.path(), &[&text]);
     let home = dir.path().join("home");
-    let out = cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(!stderr_of(&out).contains("warning"), "{}", stderr_of(&out));
+    let err = sync_ok(&home, &root, &[]);
+    assert!(!err.contains("warning"), "{err}");
     let got = file_fingerprints(&home.join("ca-bundle.pem"));
     for ca in &cas {
         assert!(got.contains(&openssl_sha256(&ca.pem)));
@@ -341,13 +266,7 @@ fn expired_roots_are_pruned_as_of_at_and_future_ones_kept_with_a_warning() {
     let root = debian_root(dir.path(), &[&short.pem, &future.pem]);
     let home = dir.path().join("home");
 
-    let out = cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert!(out.status.success());
+    let err = sync_ok(&home, &root, &[]);
     assert!(err.contains("Future Root is not valid until"), "{err}");
     assert!(
         fs::read_to_string(home.join("ca-bundle.pem"))
@@ -362,13 +281,7 @@ fn expired_roots_are_pruned_as_of_at_and_future_ones_kept_with_a_warning() {
         later.month() as u8,
         later.day()
     );
-    let out = cabundle(&home)
-        .args(["sync", "--at", &at, "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert!(out.status.success());
+    let err = sync_ok(&home, &root, &["--at", &at]);
     assert!(err.contains("pruned: Short Lived Root (expired"), "{err}");
     let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
     assert!(!bundle.contains("Short Lived Root"));
@@ -407,15 +320,9 @@ fn a_root_with_no_os_store_warns_and_still_writes_mozilla_roots() {
 
 #[test]
 fn list_json_has_the_documented_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[&valid_ca("Listed").pem]);
-    let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
-    let out = cabundle(&home).args(["list", "--json"]).output().unwrap();
+    let s = Synced::new(&[&valid_ca("Listed").pem]);
+    let home = &s.home;
+    let out = cabundle(home).args(["list", "--json"]).output().unwrap();
     let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(records.len() > 100);
     for r in &records {
@@ -430,7 +337,7 @@ fn list_json_has_the_documented_fields() {
         assert!(!r["sources"].as_array().unwrap().is_empty());
         assert_eq!(r["status"], "kept");
     }
-    let text = cabundle(&home).arg("list").output().unwrap();
+    let text = cabundle(home).arg("list").output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("CN=Listed"));
 }
 
@@ -442,8 +349,7 @@ fn list_json_has_the_documented_fields() {
 #[test]
 fn a_path_spelling_a_pem_block_injects_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[]);
-    let drop = root.join("usr/local/share/ca-certificates");
+    let (root, drop) = debian_drop_in(dir.path());
     // A certificate whose base64 has no run longer than a file name may
     // be; the name changes the fixed part of the encoding.
     let (injected, block) = (0..500)
@@ -460,12 +366,7 @@ fn a_path_spelling_a_pem_block_injects_nothing() {
     let path = drop.join(format!("x\n{block}z")).join("good.crt");
     write(&path, &good.pem);
     let home = dir.path().join("home");
-    let out = cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = sync_ok(&home, &root, &[]);
     let bundle = fs::read_to_string(home.join("ca-bundle.pem")).unwrap();
     let got = file_fingerprints(&home.join("ca-bundle.pem"));
     assert!(got.contains(&openssl_sha256(&good.pem)));
@@ -478,7 +379,7 @@ fn a_path_spelling_a_pem_block_injects_nothing() {
         "{bundle}"
     );
     // Nor on the terminal: the escaped name, never a raw line break.
-    assert!(!stderr_of(&out).contains("\n-----BEGIN"));
+    assert!(!err.contains("\n-----BEGIN"));
     assert_bundle_is_what_list_keeps(&home);
 }
 
@@ -498,33 +399,15 @@ fn a_certdata_label_spelling_a_pem_block_injects_nothing() {
             _ => (b as char).to_string(),
         })
         .collect();
-    let snapshot =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
-            .unwrap();
-    let pems = pem_blocks(&snapshot);
+    let pems = snapshot_roots();
     let roots: Vec<Root> = pems
         .iter()
-        .map(|pem| Root {
-            pem,
-            label: &label,
-            trust: "CKT_NSS_TRUSTED_DELEGATOR",
-            distrust_after: None,
-            with_certificate: true,
-        })
+        .map(|pem| Root::delegator(pem, &label))
         .collect();
-    let file = write(&dir.path().join("certdata.txt"), certdata(&roots));
-    cabundle(&home)
-        .args(["fetch", "--from"])
-        .arg(&file)
-        .assert()
-        .success();
-    let empty = dir.path().join("empty");
-    fs::create_dir_all(&empty).unwrap();
-    cabundle(&home)
-        .args(["sync", "--offline", "--root"])
-        .arg(&empty)
-        .assert()
-        .success();
+    sync_fetched(
+        &home,
+        &write(&dir.path().join("certdata.txt"), certdata(&roots)),
+    );
     let fp = openssl_sha256(&injected.pem);
     for entry in fs::read_dir(home.join("cache")).unwrap().flatten() {
         let text = fs::read_to_string(entry.path()).unwrap();
@@ -554,11 +437,7 @@ fn expiry_is_judged_to_the_second_with_not_after_included() {
     );
     let root = debian_root(dir.path(), &[&last_second.pem, &a_second_before.pem]);
     let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--at", "2030-01-01", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    sync_ok(&home, &root, &["--at", "2030-01-01"]);
     let got = file_fingerprints(&home.join("ca-bundle.pem"));
     assert!(
         got.contains(&openssl_sha256(&last_second.pem)),
@@ -566,10 +445,7 @@ fn expiry_is_judged_to_the_second_with_not_after_included() {
     );
     assert!(!got.contains(&openssl_sha256(&a_second_before.pem)));
     let records = list_json(&home);
-    let status = |pem: &str| {
-        let fp = openssl_sha256(pem);
-        records.iter().find(|r| r["sha256"] == fp).unwrap()["status"].clone()
-    };
+    let status = |pem: &str| record(&records, &openssl_sha256(pem))["status"].clone();
     assert_eq!(status(&last_second.pem), "kept");
     assert_eq!(status(&a_second_before.pem), "expired");
 }
@@ -636,25 +512,12 @@ fn a_v1_self_signed_root_is_a_ca() {
     assert!(bundle_holds(&home.join("ca-bundle.pem"), &pem));
 
     // A certifi-style set: the snapshot's roots and the v1 root.
-    let snapshot =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"))
-            .unwrap();
     let mut set = String::new();
-    for block in pem_blocks(&snapshot).iter().chain([&pem]) {
+    for block in snapshot_roots().iter().chain([&pem]) {
         set += &format!("\n# Label: \"root\"\n{block}");
     }
-    let file = write(&dir.path().join("cacert.pem"), set);
     let home2 = dir.path().join("home2");
-    cabundle(&home2)
-        .args(["fetch", "--from"])
-        .arg(&file)
-        .assert()
-        .success();
-    cabundle(&home2)
-        .args(["sync", "--offline", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    sync_fetched(&home2, &write(&dir.path().join("cacert.pem"), set));
     assert!(bundle_holds(&home2.join("ca-bundle.pem"), &pem));
     assert_bundle_is_what_list_keeps(&home2);
 }

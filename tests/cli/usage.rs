@@ -91,22 +91,16 @@ fn closed_pipes_do_not_panic() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim(), "0", "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert_eq!(text.trim(), "0", "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("panicked"));
 }
 
 /// A hand-edited manifest whose dates and fingerprints hold multi-byte
 /// characters where `list` cuts them short: shown, never a panic.
 #[test]
 fn list_survives_multi_byte_characters_in_a_hand_edited_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[&valid_ca("Manifest Root").pem]);
-    let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    let s = Synced::new(&[&valid_ca("Manifest Root").pem]);
+    let home = &s.home;
     let path = home.join("manifest.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -127,12 +121,12 @@ fn list_survives_multi_byte_characters_in_a_hand_edited_manifest() {
         &["list", "--json"],
         &["list", "--expiring", "30"],
     ] {
-        let out = cabundle(&home).args(args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let out = cabundle(home).args(args).output().unwrap();
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    cabundle(&home)
+    cabundle(home)
         .arg("list")
         .assert()
         .stdout(contains("2030-01-0é").and(contains("blocked     é ")));
@@ -143,14 +137,8 @@ fn list_survives_multi_byte_characters_in_a_hand_edited_manifest() {
 /// closed port on this machine.
 #[test]
 fn numeric_flags_at_their_extremes_never_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = debian_root(dir.path(), &[&valid_ca("Extreme Root").pem]);
-    let home = dir.path().join("home");
-    cabundle(&home)
-        .args(["sync", "--root"])
-        .arg(&root)
-        .assert()
-        .success();
+    let s = Synced::new(&[&valid_ca("Extreme Root").pem]);
+    let home = &s.home;
     let (u64_max, u32_max) = (u64::MAX.to_string(), u32::MAX.to_string());
     let over_u32 = (u64::from(u32::MAX) + 1).to_string();
     // A port nothing listens on: bound, then released.
@@ -159,7 +147,7 @@ fn numeric_flags_at_their_extremes_never_panic() {
         l.local_addr().unwrap().port()
     };
     let url = format!("https://127.0.0.1:{closed}/x");
-    let root_s = root.to_str().unwrap();
+    let root_s = s.root.to_str().unwrap();
     let cases: Vec<(Vec<&str>, i32)> = vec![
         (vec!["fetch", "--from", &url, "--timeout", "0"], 2),
         (vec!["fetch", "--from", &url, "--timeout", "1"], 1),
@@ -190,14 +178,12 @@ fn numeric_flags_at_their_extremes_never_panic() {
         (vec!["sync", "--at", "0000-01-01", "--root", root_s], 0),
     ];
     for (args, code) in cases {
-        let mut cmd = cabundle(&home);
-        scrub(&mut cmd);
-        let out = cmd
+        let out = cabundle(home)
             .args(&args)
             .timeout(std::time::Duration::from_secs(60))
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         if code == 2 {
@@ -205,8 +191,8 @@ fn numeric_flags_at_their_extremes_never_panic() {
         }
     }
     // The list of everything expiring before the end of time is all of it.
-    let all = cabundle(&home).args(["list", "--json"]).output().unwrap();
-    let far = cabundle(&home)
+    let all = cabundle(home).args(["list", "--json"]).output().unwrap();
+    let far = cabundle(home)
         .args(["list", "--json", "--expiring", &u32_max])
         .output()
         .unwrap();

@@ -20,6 +20,19 @@ pub struct Root<'a> {
     pub with_certificate: bool,
 }
 
+impl<'a> Root<'a> {
+    /// A root trusted for servers, with its certificate object.
+    pub fn delegator(pem: &'a str, label: &'a str) -> Root<'a> {
+        Root {
+            pem,
+            label,
+            trust: "CKT_NSS_TRUSTED_DELEGATOR",
+            distrust_after: None,
+            with_certificate: true,
+        }
+    }
+}
+
 /// `(tag, start of content, end)` of the DER element at `i`.
 fn tlv(b: &[u8], i: usize) -> (u8, usize, usize) {
     let (tag, first) = (b[i], b[i + 1]);
@@ -57,15 +70,6 @@ fn octal(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn der_of(pem: &str) -> Vec<u8> {
-    use data_encoding::BASE64;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----") && !l.starts_with('#'))
-        .collect();
-    BASE64.decode(body.trim().as_bytes()).unwrap()
-}
-
 /// A whole certdata.txt of these roots.
 pub fn certdata(roots: &[Root]) -> String {
     let mut out = String::from(
@@ -74,7 +78,7 @@ pub fn certdata(roots: &[Root]) -> String {
          CKA_LABEL UTF8 \"Mozilla Builtin Roots\"\n",
     );
     for r in roots {
-        let der = der_of(r.pem);
+        let der = super::der(r.pem);
         let (issuer, serial) = issuer_and_serial(&der);
         let after = r.distrust_after.map_or_else(
             || "CKA_NSS_SERVER_DISTRUST_AFTER CK_BBOOL CK_FALSE\n".to_string(),
@@ -125,11 +129,7 @@ pub fn certdata(roots: &[Root]) -> String {
 /// trusted delegator, plus two roots made now, as real files have them: one
 /// expired, and one with a distrust-after date years ahead.
 pub fn current_certdata(dir: &std::path::Path) -> PathBuf {
-    let snapshot = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/mozilla-roots.pem"),
-    )
-    .unwrap();
-    let mut pems = super::pem_blocks(&snapshot);
+    let mut pems = super::snapshot_roots();
     let expired = super::ca("Test Expired Root", super::days(-800), super::days(-2)).pem;
     let retiring = super::valid_ca("Test Retiring Root").pem;
     pems.push(expired);
@@ -139,11 +139,8 @@ pub fn current_certdata(dir: &std::path::Path) -> PathBuf {
         .iter()
         .zip(&labels)
         .map(|(pem, label)| Root {
-            pem,
-            label,
-            trust: "CKT_NSS_TRUSTED_DELEGATOR",
             distrust_after: (*pem == retiring).then_some("350101000000Z"),
-            with_certificate: true,
+            ..Root::delegator(pem, label)
         })
         .collect();
     super::write(&dir.join("certdata.txt"), certdata(&roots))

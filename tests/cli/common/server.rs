@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 
-use super::write;
+use super::{scrubbed_loopback, venv, write};
 
 /// A Python script serving `handler` over TLS on 127.0.0.1, port chosen by
 /// the OS and printed. `handler` is Python source defining a request handler
@@ -119,4 +119,45 @@ pub fn start_https(
         )
     });
     (child, port, log)
+}
+
+/// An [`https_server`] script run by the shared venv's Python in `dir`
+/// (with nothing inherited, [`scrubbed_loopback`]), presenting `leaf`
+/// (cert PEM, key PEM); `args` follow the certificate and key.
+pub struct Https {
+    _child: ServerChild,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Https {
+    pub fn start(dir: &Path, script: &str, (cert, key): (&str, &str), args: &[&Path]) -> Https {
+        let (child, port, log) = start_https(
+            scrubbed_loopback(venv::python()).current_dir(dir),
+            dir,
+            script,
+            (cert, key),
+            args,
+            "start the HTTPS server",
+        );
+        Https {
+            _child: child,
+            port,
+            log,
+        }
+    }
+
+    /// A [`hello_server`] presenting `leaf`.
+    pub fn hello(dir: &Path, (cert, key): &(String, String)) -> Https {
+        Https::start(dir, &hello_server(), (cert, key), &[])
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
