@@ -5,6 +5,26 @@
 //! [`outputs`] → [`clients`]. [`sync`] runs that pipeline; [`state`] is
 //! cabundle's own files; [`doctor`] explains what a client will make of it.
 
+/// serde for a type whose text form is its `Display` and `FromStr`: one
+/// form in JSON, TOML and messages alike.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
 pub mod cert;
 pub mod clients;
 pub mod date;

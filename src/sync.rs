@@ -23,8 +23,8 @@ pub struct Options {
     pub macos_export: Option<PathBuf>,
     /// The admin trust settings that go with it.
     pub macos_trust_settings: Option<PathBuf>,
-    /// Expiry is judged as of this Unix time.
-    pub at: i64,
+    /// Expiry is judged as of this time.
+    pub at: date::Timestamp,
 }
 
 #[derive(Debug)]
@@ -85,7 +85,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     let (report, blocked) = build(paths, opts)?;
     let manifest = Manifest {
         cabundle: env!("CARGO_PKG_VERSION").to_string(),
-        as_of: date::day(opts.at),
+        as_of: opts.at.day(),
         bundle: paths.bundle.clone(),
         os: report.os.clone(),
         mozilla: report.mozilla_provenance.clone(),
@@ -123,7 +123,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
 
 /// Gather and merge, writing nothing; also returns the blocked
 /// fingerprints from the config.
-pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
+pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::Sha256>)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
     check_inputs(opts)?;
@@ -164,7 +164,7 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
 
     let policy = Policy {
         at: opts.at,
-        blocked: config.blocked().collect(),
+        blocked: config.blocked.iter().copied().collect(),
     };
     let entries = merge::merge(gathered, &policy);
     let report = Report {

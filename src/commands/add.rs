@@ -35,7 +35,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
     for (name, _) in &staged {
         user::check_slot(&paths.cas, name)?;
     }
-    let mut known: HashSet<[u8; 32]> = user::list(&paths.cas, None)?
+    let mut known: HashSet<cabundle::cert::Sha256> = user::list(&paths.cas, None)?
         .into_iter()
         .map(|a| a.cert.sha256)
         .collect();
@@ -78,7 +78,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> Result<()> {
 }
 
 /// The certificates of `file`, if every one of them may be added.
-fn validate(file: &Path, allow_leaf: bool, at: i64) -> Result<Vec<Cert>> {
+fn validate(file: &Path, allow_leaf: bool, at: date::Timestamp) -> Result<Vec<Cert>> {
     let refuse = |reason: String| Error::Refused {
         path: file.to_path_buf(),
         reason,

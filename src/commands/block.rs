@@ -1,5 +1,4 @@
 use crate::cli::BlockArgs;
-use cabundle::cert::hex;
 use cabundle::error::{Error, Result};
 use cabundle::state::Paths;
 use cabundle::state::config::Config;
@@ -15,7 +14,7 @@ pub fn run(paths: &Paths, args: &BlockArgs, block: bool) -> Result<()> {
     let before = Config::load(&path)?;
     let mut config = before.clone();
     for sha in &args.fingerprints {
-        let fp = hex(sha);
+        let fp = sha.to_string();
         if block {
             if !config.block(*sha) {
                 say!("{fp} was already blocked");

@@ -43,7 +43,7 @@ pub fn refresh(
     paths: &Paths,
     from: &str,
     timeout: Duration,
-    allow_removed: &[[u8; 32]],
+    allow_removed: &[cabundle::cert::Sha256],
 ) -> Result<()> {
     let opts = Options {
         from: from.to_string(),

@@ -1,7 +1,7 @@
 use std::fs;
 
 use crate::cli::RemoveArgs;
-use cabundle::cert::parse_fingerprint;
+use cabundle::cert::Sha256;
 use cabundle::error::{Error, IoContext, Result};
 use cabundle::sources::user::{self, Added};
 use cabundle::state::{self, Paths};
@@ -53,7 +53,7 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> Result<()> {
 
 /// An added CA by fingerprint, by the name it was added under, or by CN.
 fn resolve<'a>(added: &'a [Added], what: &str) -> Result<Vec<&'a Added>> {
-    if let Some(sha) = parse_fingerprint(what) {
+    if let Ok(sha) = what.parse::<Sha256>() {
         let hits: Vec<_> = added.iter().filter(|a| a.cert.sha256 == sha).collect();
         return if hits.is_empty() {
             Err(Error::UnknownCa(what.to_string()))
@@ -81,7 +81,7 @@ fn resolve<'a>(added: &'a [Added], what: &str) -> Result<Vec<&'a Added>> {
             what.to_string(),
             by_cn
                 .iter()
-                .map(|a| format!("{} {}", a.name, &a.cert.fingerprint()[..16]))
+                .map(|a| format!("{} {}", a.name, a.cert.sha256.short()))
                 .collect::<Vec<_>>()
                 .join(", "),
         )),

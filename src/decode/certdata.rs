@@ -13,9 +13,9 @@
 use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
-use sha2::Sha256;
 
-use crate::cert::Cert;
+use crate::cert::{Cert, Sha256};
+use crate::date::Timestamp;
 
 /// What a certdata.txt says for TLS servers.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +34,11 @@ pub struct Set {
 pub struct NotTrusted {
     pub label: String,
     /// [`crate::cert::issuer_serial_key`].
-    pub issuer_serial: [u8; 32],
+    pub issuer_serial: Sha256,
     /// The trust object's `CKA_CERT_SHA1_HASH`, where it has one.
     pub sha1: Option<[u8; 20]>,
     /// The certificate's, where the file holds it.
-    pub sha256: Option<[u8; 32]>,
+    pub sha256: Option<Sha256>,
 }
 
 /// A root Mozilla trusts for TLS servers.
@@ -48,7 +48,7 @@ pub struct Anchor {
     pub label: String,
     /// `CKA_NSS_SERVER_DISTRUST_AFTER`: leaves issued after this time are not
     /// trusted. The root itself stays an anchor.
-    pub distrust_after: Option<i64>,
+    pub distrust_after: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +204,7 @@ pub fn parse(bytes: &[u8]) -> Result<Set, String> {
             label: t.label(),
             issuer_serial: crate::cert::issuer_serial_key(issuer, content),
             sha1,
-            sha256: cert.map(|der| Sha256::digest(der).into()),
+            sha256: cert.map(|der| Sha256::of(der)),
         });
     }
     Ok(out)
@@ -217,7 +217,7 @@ fn check_hash(t: &Object, der: &[u8]) -> Result<(), String> {
         (sha1, Sha1::digest(der).to_vec())
     } else if let Some(hash) = t.bytes("CKA_HASH_OF_CERTIFICATE") {
         match t.token("CKA_NAME_HASH_ALGORITHM") {
-            Some("CKM_SHA256") => (hash, Sha256::digest(der).to_vec()),
+            Some("CKM_SHA256") => (hash, Sha256::of(der).0.to_vec()),
             Some("CKM_SHA_1") => (hash, Sha1::digest(der).to_vec()),
             other => {
                 return Err(format!(
@@ -245,7 +245,7 @@ fn check_hash(t: &Object, der: &[u8]) -> Result<(), String> {
     }
 }
 
-fn distrust_after(o: &Object) -> Result<Option<i64>, String> {
+fn distrust_after(o: &Object) -> Result<Option<Timestamp>, String> {
     match o.attrs.get("CKA_NSS_SERVER_DISTRUST_AFTER") {
         None | Some(Value::Token(_)) => Ok(None),
         Some(Value::Bytes(b)) => utc_time(b).map(Some).ok_or_else(|| {
@@ -262,8 +262,8 @@ fn distrust_after(o: &Object) -> Result<Option<i64>, String> {
     }
 }
 
-/// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`, as Unix seconds.
-pub(crate) fn utc_time(b: &[u8]) -> Option<i64> {
+/// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`.
+pub(crate) fn utc_time(b: &[u8]) -> Option<Timestamp> {
     let s = std::str::from_utf8(b).ok()?;
     let digits = s.strip_suffix('Z')?;
     if digits.len() != 12 || !digits.bytes().all(|c| c.is_ascii_digit()) {
@@ -275,7 +275,7 @@ pub(crate) fn utc_time(b: &[u8]) -> Option<i64> {
     let month = time::Month::try_from(n(2)?).ok()?;
     let date = time::Date::from_calendar_date(year, month, n(4)?).ok()?;
     let t = date.with_hms(n(6)?, n(8)?, n(10)?).ok()?;
-    Some(t.assume_utc().unix_timestamp())
+    Some(Timestamp::from_unix(t.assume_utc().unix_timestamp()))
 }
 
 fn objects(text: &str) -> Result<Vec<Object>, String> {
@@ -523,8 +523,14 @@ mod tests {
         assert_eq!(anchors[0].distrust_after, Some(nov30));
         assert_eq!(anchors[1].distrust_after, Some(nov30));
         assert_eq!(anchors[2].distrust_after, None);
-        assert_eq!(utc_time(b"491231235959Z"), Some(2524607999));
-        assert_eq!(utc_time(b"500101000000Z"), Some(-631152000));
+        assert_eq!(
+            utc_time(b"491231235959Z"),
+            Some(Timestamp::from_unix(2524607999))
+        );
+        assert_eq!(
+            utc_time(b"500101000000Z"),
+            Some(Timestamp::from_unix(-631152000))
+        );
     }
 
     #[test]

@@ -14,9 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
 
-use sha2::{Digest, Sha256};
-
-use crate::cert::Cert;
+use crate::cert::{Cert, Sha256};
 
 /// No trust store file is anywhere near this; a larger one is refused rather
 /// than read, so `/dev/zero` or a runaway file cannot exhaust memory.
@@ -63,7 +61,7 @@ pub struct Decoded {
     pub items: Vec<Item>,
     /// SHA-256 of each `PUBLIC KEY` block's SubjectPublicKeyInfo, when
     /// asked for ([`decode_keys`]); otherwise such blocks are errors.
-    pub public_keys: Vec<[u8; 32]>,
+    pub public_keys: Vec<Sha256>,
     /// One line per item that could not be read ("PEM block 3: ...").
     pub errors: Vec<String>,
     /// The file was one DER certificate, not PEM.
@@ -111,11 +109,11 @@ pub fn read_open(file: File, max: u64) -> Result<Vec<u8>, String> {
 /// OS store holds is also in Mozilla's set, and the two are decoded at once:
 /// whichever reaches a certificate first parses it, the other reuses it.
 #[derive(Debug, Default)]
-pub struct Memo(Mutex<HashMap<[u8; 32], Cert>>);
+pub struct Memo(Mutex<HashMap<Sha256, Cert>>);
 
 impl Memo {
     pub(crate) fn cert(&self, der: &[u8]) -> Result<Cert, String> {
-        let sha: [u8; 32] = Sha256::digest(der).into();
+        let sha = Sha256::of(der);
         let known = |m: &Self| m.0.lock().ok().and_then(|map| map.get(&sha).cloned());
         if let Some(cert) = known(self) {
             return Ok(cert);
@@ -283,11 +281,11 @@ fn decode_block(label: Label, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, S
 }
 
 /// A `PUBLIC KEY` block: the SHA-256 of its SubjectPublicKeyInfo.
-fn public_key(body: &mut Vec<u8>) -> Result<[u8; 32], String> {
+fn public_key(body: &mut Vec<u8>) -> Result<Sha256, String> {
     use x509_parser::prelude::FromDer;
     let der = base64(body).ok_or("bad base64")?;
     match x509_parser::x509::SubjectPublicKeyInfo::from_der(&der) {
-        Ok(([], _)) => Ok(Sha256::digest(&der).into()),
+        Ok(([], _)) => Ok(Sha256::of(&der)),
         Ok((rest, _)) => Err(format!("{} bytes after the public key", rest.len())),
         Err(e) => Err(format!("not a public key ({e})")),
     }

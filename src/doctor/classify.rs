@@ -111,7 +111,7 @@ pub(super) fn verdict(
 
 /// Verified; a note when the server also sends an expired certificate on a
 /// path it did not need (clients that insist on the sent path fail).
-pub(super) fn verified(chain: &[Cert], path: &[Cert], now: i64) -> Verdict {
+pub(super) fn verified(chain: &[Cert], path: &[Cert], now: crate::date::Timestamp) -> Verdict {
     let unused_expired = chain
         .iter()
         .skip(1)
@@ -423,7 +423,13 @@ fn issuer_problem(
             let mut completed: Vec<Cert> = chain.to_vec();
             completed.push(issuer.clone());
             let profile = Profile::openssl_default(sets.level);
-            let with = verify::verify(&completed, &sets.in_force.1, Some(host), opts.now, &profile);
+            let with = verify::verify(
+                &completed,
+                &sets.in_force.1,
+                Some(host),
+                opts.now.unix(),
+                &profile,
+            );
             if with.is_ok() {
                 return verdict(
                     Class::MissingIntermediate,

@@ -114,7 +114,7 @@ pub struct UrlOptions {
     /// The whole check of one URL, the proxy and the issuer's download
     /// included, ends by then.
     pub timeout: Duration,
-    pub now: i64,
+    pub now: crate::date::Timestamp,
     pub save_issuer: Option<PathBuf>,
 }
 
@@ -361,7 +361,8 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
     }
 
     let openssl = Profile::openssl_default(sets.level);
-    let judge = |certs: &[Cert]| verify::verify(&chain, certs, Some(&host), opts.now, &openssl);
+    let judge =
+        |certs: &[Cert]| verify::verify(&chain, certs, Some(&host), opts.now.unix(), &openssl);
     let main = judge(&sets.in_force.1);
     let os = judge(&sets.os.1);
     let mozilla = judge(&sets.mozilla.1);
@@ -411,7 +412,14 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
 
     // Clients that decide otherwise: their own verification profiles and
     // their own protocol and suite lists.
-    report.clients = other_clients(&chain, &sets.in_force.1, &host, opts.now, &main, &captured);
+    report.clients = other_clients(
+        &chain,
+        &sets.in_force.1,
+        &host,
+        opts.now.unix(),
+        &main,
+        &captured,
+    );
     // The chain may be fine while the clients doctor speaks for refuse
     // the connection itself: that is the failure then.
     let openssl_refuses = refused_by(Client::OpensslDefault, &captured);

@@ -9,10 +9,8 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::cert::{Cert, hex};
-use crate::date;
+use crate::cert::{Cert, Sha256, hex};
+use crate::date::{self, Day};
 use crate::decode::{self, certdata};
 use crate::error::{Error, Result};
 use crate::sources::mozilla::{Provenance, Roots};
@@ -34,7 +32,7 @@ pub struct Options<'a> {
     /// smaller one is refused, an older one is pointed out.
     pub current: Provenance,
     /// Roots Mozilla removed that the user lets back in, by name.
-    pub allow_removed: Vec<[u8; 32]>,
+    pub allow_removed: Vec<Sha256>,
     /// Told of the download's progress: (bytes so far, bytes expected);
     /// `(0, None)` once it is over. The command layer shows it.
     pub progress: &'a dyn Fn(u64, Option<u64>),
@@ -78,7 +76,7 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
         };
         (bytes, published)
     };
-    let digest = hex(&Sha256::digest(&bytes));
+    let digest = Sha256::of(&bytes);
     if let Some(want) = published
         && want != digest
     {
@@ -92,7 +90,7 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| opts.from.clone()),
     };
-    let mut roots = parse(&bytes, &upstream, &digest).map_err(err)?;
+    let mut roots = parse(&bytes, &upstream, digest).map_err(err)?;
     let current = &opts.current;
     let floor = current.count / 2;
     if roots.provenance.count < floor.max(1) {
@@ -110,14 +108,14 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
             continue;
         }
         if opts.allow_removed.contains(&sha) {
-            roots.provenance.allowed_removed.push(hex(&sha));
+            roots.provenance.allowed_removed.push(sha);
         } else {
             let name = crate::sources::mozilla::removed_name(&sha)
                 .unwrap_or_else(|| item.cert.name().to_string());
             back.push(format!(
                 "{} ({})",
                 crate::cert::printable(&name),
-                &hex(&sha)[..16]
+                sha.short()
             ));
         }
     }
@@ -140,8 +138,8 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
     }
     roots.provenance.allowed_removed.sort();
     let mut notes = Vec::new();
-    let own = &roots.provenance.date;
-    if roots.provenance.version.starts_with("fetched") && own < &current.date {
+    let own = roots.provenance.date;
+    if roots.provenance.version.starts_with("fetched") && own < current.date {
         notes.push(format!(
             "this set is dated {own}, older than the one in use ({}, {}); \
              `cabundle fetch --embedded` returns to the snapshot built in",
@@ -156,8 +154,8 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
 /// one of those, of CA certificates only: an OS bundle or the user's own
 /// CAs are not a Mozilla set. (Not only self-signed roots: Mozilla's set
 /// has held intermediates as anchors, certifi 2017's PSCProcert among them.)
-pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Roots, String> {
-    let today = date::day(date::now());
+pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: Sha256) -> Result<Roots, String> {
+    let today = date::now().day();
     let mut pem = String::new();
     let mut distrust_after = BTreeMap::new();
     let mut distrusted = BTreeMap::new();
@@ -169,25 +167,19 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
             // own (a PEM block) in the cache.
             pem.push_str(&format!("\n# {}\n", crate::cert::printable(&a.label)));
             if let Some(at) = a.distrust_after {
-                distrust_after.insert(a.cert.fingerprint(), date::instant(at));
-                pem.push_str(&format!(
-                    "# Mozilla distrusts leaves issued after: {}\n",
-                    date::instant(at)
-                ));
+                distrust_after.insert(a.cert.sha256, at);
+                pem.push_str(&format!("# Mozilla distrusts leaves issued after: {at}\n"));
             }
             pem.push_str(&a.cert.to_pem());
         }
         for d in &set.distrusted {
             let label = crate::cert::printable(&d.label);
-            distrusted.insert(
-                format!("issuer-serial:{}", hex(&d.issuer_serial)),
-                label.clone(),
-            );
+            distrusted.insert(format!("issuer-serial:{}", d.issuer_serial), label.clone());
             if let Some(sha1) = d.sha1 {
                 distrusted.insert(format!("sha1:{}", hex(&sha1)), label.clone());
             }
             if let Some(sha256) = d.sha256 {
-                distrusted.insert(format!("sha256:{}", hex(&sha256)), label);
+                distrusted.insert(format!("sha256:{sha256}"), label);
             }
         }
         ("certdata.txt", set.anchors.len())
@@ -226,14 +218,8 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
     // The set's own date where the format carries one (curl's header),
     // else the day it was fetched, and the version says which.
     let (date, version) = match own_date {
-        Some(d) => (
-            d.clone(),
-            format!("Mozilla data as of {d}, fetched {today}"),
-        ),
-        None => (
-            today.clone(),
-            format!("fetched {today} (the file carries no date)"),
-        ),
+        Some(d) => (d, format!("Mozilla data as of {d}, fetched {today}")),
+        None => (today, format!("fetched {today} (the file carries no date)")),
     };
     let pem = format!(
         "# Mozilla roots fetched by cabundle from {}\n{pem}",
@@ -246,8 +232,8 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
             format: format.into(),
             version,
             date,
-            upstream_sha256: upstream_sha256.to_string(),
-            sha256: hex(&Sha256::digest(&pem)),
+            upstream_sha256,
+            sha256: Sha256::of(&pem),
             count,
             license: "MPL-2.0".into(),
             file: None,
@@ -260,8 +246,8 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: &str) -> Result<Root
 }
 
 /// curl's header: `## Certificate data from Mozilla as of: Tue Jul  2
-/// 03:12:04 2024 GMT`, as YYYY-MM-DD.
-fn curl_date(text: &str) -> Option<String> {
+/// 03:12:04 2024 GMT`.
+fn curl_date(text: &str) -> Option<Day> {
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("## Certificate data from Mozilla as of: "))?;
@@ -277,8 +263,7 @@ fn curl_date(text: &str) -> Option<String> {
     let m = MONTHS.iter().position(|x| *x == month)? + 1;
     let d: u8 = day.parse().ok()?;
     let y: i32 = year.parse().ok()?;
-    let s = format!("{y:04}-{m:02}-{d:02}");
-    date::parse_day(&s).ok().map(|_| s)
+    format!("{y:04}-{m:02}-{d:02}").parse().ok()
 }
 
 fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, String> {
@@ -361,7 +346,7 @@ fn published_sha256(
     client: &reqwest::blocking::Client,
     url: &str,
     deadline: Instant,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Sha256>, String> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(format!("{url}: timed out"));
@@ -388,11 +373,14 @@ fn published_sha256(
 }
 
 /// `HEX  name` (sha256sum's format), or the bare hex.
-fn parse_sha256_line(text: &[u8]) -> Option<String> {
+fn parse_sha256_line(text: &[u8]) -> Option<Sha256> {
     let text = std::str::from_utf8(text).ok()?;
     let word = text.split_whitespace().next()?;
-    (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| word.to_ascii_lowercase())
+    // Plain hex only: sha256sum writes no colons.
+    word.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| word.parse().ok())
+        .flatten()
 }
 
 /// An error and its causes on one line: reqwest's own message alone
@@ -418,19 +406,21 @@ mod tests {
     #[test]
     fn sha256_lines_in_the_usual_forms() {
         let h = "AB".repeat(32);
+        let want = Some(Sha256([0xab; 32]));
         assert_eq!(
             parse_sha256_line(format!("{h}  cacert.pem\n").as_bytes()),
-            Some(h.to_lowercase())
+            want
         );
-        assert_eq!(parse_sha256_line(h.as_bytes()), Some(h.to_lowercase()));
+        assert_eq!(parse_sha256_line(h.as_bytes()), want);
         assert_eq!(parse_sha256_line(b"<html>404</html>"), None);
+        assert_eq!(parse_sha256_line(vec!["ab"; 32].join(":").as_bytes()), None);
     }
 
     #[test]
     fn curl_dates_are_read_from_the_header() {
         assert_eq!(
             curl_date("##\n## Certificate data from Mozilla as of: Tue Jul  2 03:12:04 2024 GMT\n"),
-            Some("2024-07-02".into())
+            "2024-07-02".parse().ok()
         );
         assert_eq!(
             curl_date("## Certificate data from Mozilla as of: soon\n"),
@@ -441,7 +431,7 @@ mod tests {
 
     #[test]
     fn a_pem_set_is_described_and_counted() {
-        let roots = parse(crate::sources::mozilla::PEM, "test", "x").unwrap();
+        let roots = parse(crate::sources::mozilla::PEM, "test", Sha256::default()).unwrap();
         assert_eq!(roots.provenance.format, "cacert.pem");
         assert_eq!(
             roots.provenance.count,
@@ -455,7 +445,7 @@ mod tests {
             parse(
                 b"-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n",
                 "t",
-                "x"
+                Sha256::default()
             )
             .is_err()
         );

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::cert::Sha256;
+use crate::date::Timestamp;
 use crate::decode::{self, Item};
 
 const MAX_ERRORS_PER_FILE: usize = 5;
@@ -82,15 +84,14 @@ pub(super) fn decode_all(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Digest {
     pub size: u64,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
 }
 
 impl Digest {
     pub fn of(bytes: &[u8]) -> Digest {
-        use sha2::Digest as _;
         Digest {
             size: bytes.len() as u64,
-            sha256: sha2::Sha256::digest(bytes).into(),
+            sha256: Sha256::of(bytes),
         }
     }
 }
@@ -133,12 +134,12 @@ pub struct Distrust {
 /// issuer and serial number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fingerprint {
-    Sha256([u8; 32]),
+    Sha256(Sha256),
     Sha1([u8; 20]),
     /// SHA-256 of a SubjectPublicKeyInfo.
-    Spki([u8; 32]),
+    Spki(Sha256),
     /// [`crate::cert::issuer_serial_key`] of an issuer and serial number.
-    IssuerSerial([u8; 32]),
+    IssuerSerial(Sha256),
 }
 
 /// Everything the sources produced for one sync.
@@ -154,7 +155,7 @@ pub struct Gathered {
     /// leaving the certificate in would re-trust what the admin distrusted.
     pub unapplied: Vec<Problem>,
     /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
-    pub distrust_after: HashMap<[u8; 32], i64>,
+    pub distrust_after: HashMap<Sha256, Timestamp>,
     /// Each OS store file read.
     pub files: Vec<FileRead>,
     /// Shared with the gatherings that run beside this one.

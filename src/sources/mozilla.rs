@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::Gathered;
-use crate::cert::{hex, parse_fingerprint};
+use crate::cert::Sha256;
+use crate::date::{Day, Timestamp};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::state;
@@ -32,11 +32,11 @@ pub struct Provenance {
     pub format: String,
     pub version: String,
     /// The day the set was made (UTC).
-    pub date: String,
+    pub date: Day,
     /// SHA-256 of the upstream file as it was read.
-    pub upstream_sha256: String,
+    pub upstream_sha256: Sha256,
     /// SHA-256 of the PEM file this describes, checked before it is used.
-    pub sha256: String,
+    pub sha256: Sha256,
     pub count: usize,
     pub license: String,
     /// The PEM file's name beside a cached provenance file.
@@ -45,7 +45,7 @@ pub struct Provenance {
     /// certdata.txt's `CKA_NSS_SERVER_DISTRUST_AFTER`, by SHA-256: leaves
     /// issued after that time are distrusted; the root stays.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub distrust_after: BTreeMap<String, String>,
+    pub distrust_after: BTreeMap<Sha256, Timestamp>,
     /// certdata.txt's explicit distrust (`CKT_NSS_NOT_TRUSTED`), which wins
     /// over every source: `sha256:HEX`, `sha1:HEX` or `issuer-serial:HEX`
     /// (see [`crate::cert::issuer_serial_key`]), to the label.
@@ -53,7 +53,7 @@ pub struct Provenance {
     pub distrusted: BTreeMap<String, String>,
     /// Removed roots the user let back in by name (`fetch --allow-removed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_removed: Vec<String>,
+    pub allowed_removed: Vec<Sha256>,
 }
 
 /// A set of roots and where it came from.
@@ -110,7 +110,7 @@ impl Roots {
         }
         let pem =
             decode::read_bounded(&cache_dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
-        if hex(&Sha256::digest(&pem)) != provenance.sha256 {
+        if Sha256::of(&pem) != provenance.sha256 {
             return Err(format!("{file} does not match its recorded SHA-256"));
         }
         let roots = Roots {
@@ -124,7 +124,7 @@ impl Roots {
     /// What a set must be to be used: readable, its count as recorded, only
     /// CA certificates, enough of them still valid, and no root Mozilla
     /// removed that the user did not let back in by name.
-    pub fn check(&self, now: i64) -> Result<(), String> {
+    pub fn check(&self, now: Timestamp) -> Result<(), String> {
         let decoded = decode::decode(&self.pem);
         if let Some(e) = decoded.errors.first() {
             return Err(format!("unreadable: {e}"));
@@ -151,16 +151,13 @@ impl Roots {
                 "only {valid} of its roots are still valid, against {floor} at least"
             ));
         }
-        let allowed: Vec<[u8; 32]> = p
-            .allowed_removed
-            .iter()
-            .filter_map(|f| parse_fingerprint(f))
-            .collect();
         let removed = removed_roots();
         let back: Vec<String> = decoded
             .items
             .iter()
-            .filter(|i| removed.contains(&i.cert.sha256) && !allowed.contains(&i.cert.sha256))
+            .filter(|i| {
+                removed.contains(&i.cert.sha256) && !p.allowed_removed.contains(&i.cert.sha256)
+            })
             .map(|i| i.cert.name().to_string())
             .collect();
         if !back.is_empty() {
@@ -180,14 +177,7 @@ impl Roots {
         for reason in decoded.errors {
             out.problem(&shown, reason);
         }
-        for (fp, when) in &self.provenance.distrust_after {
-            let (Some(sha), Some(at)) = (parse_fingerprint(fp), crate::date::parse_instant(when))
-            else {
-                out.problem(&shown, format!("bad distrust_after entry {fp} = {when}"));
-                continue;
-            };
-            out.distrust_after.insert(sha, at);
-        }
+        out.distrust_after.extend(&self.provenance.distrust_after);
         for (name, label) in &self.provenance.distrusted {
             let why = format!(
                 "Mozilla distrusts it (CKT_NSS_NOT_TRUSTED in {}: {})",
@@ -210,7 +200,7 @@ impl Roots {
     /// provenance naming it. Each write is atomic and the provenance is
     /// written last, so a failure at any point leaves a whole old or new set.
     pub fn store(&self, cache_dir: &Path) -> Result<()> {
-        let file = format!("mozilla-roots-{}.pem", &self.provenance.sha256[..16]);
+        let file = format!("mozilla-roots-{}.pem", self.provenance.sha256.short());
         state::write_atomic(&cache_dir.join(&file), &self.pem)?;
         let provenance = Provenance {
             file: Some(file.clone()),
@@ -242,9 +232,9 @@ pub fn parse_distrust_name(name: &str) -> Option<super::Fingerprint> {
         .decode(hex_digits.as_bytes())
         .ok()?;
     match kind {
-        "sha256" => Some(Fingerprint::Sha256(bytes.try_into().ok()?)),
+        "sha256" => Some(Fingerprint::Sha256(Sha256(bytes.try_into().ok()?))),
         "sha1" => Some(Fingerprint::Sha1(bytes.try_into().ok()?)),
-        "issuer-serial" => Some(Fingerprint::IssuerSerial(bytes.try_into().ok()?)),
+        "issuer-serial" => Some(Fingerprint::IssuerSerial(Sha256(bytes.try_into().ok()?))),
         _ => None,
     }
 }
@@ -253,17 +243,17 @@ pub fn parse_distrust_name(name: &str) -> Option<super::Fingerprint> {
 /// Its keys are read straight off their lines (`HEX = { ... }`): the ledger
 /// is ours, and this runs wherever a cached set is used (a unit test checks
 /// it against a full TOML read).
-pub fn removed_roots() -> std::collections::HashSet<[u8; 32]> {
+pub fn removed_roots() -> std::collections::HashSet<Sha256> {
     REMOVED
         .lines()
         .filter_map(|l| l.split_once(" = {"))
-        .filter_map(|(k, _)| parse_fingerprint(k.trim()))
+        .filter_map(|(k, _)| k.trim().parse().ok())
         .collect()
 }
 
 /// A removed root's name, from the ledger (for messages).
-pub fn removed_name(sha: &[u8; 32]) -> Option<String> {
-    let key = hex(sha);
+pub fn removed_name(sha: &Sha256) -> Option<String> {
+    let key = sha.to_string();
     let line = REMOVED.lines().find(|l| l.starts_with(&key))?;
     let at = line.find("name = \"")? + 8;
     let rest = &line[at..];
@@ -308,7 +298,7 @@ mod tests {
     fn snapshot_matches_its_provenance() {
         let roots = Roots::embedded();
         let p = &roots.provenance;
-        assert_eq!(hex(&Sha256::digest(PEM)), p.sha256);
+        assert_eq!(Sha256::of(PEM), p.sha256);
         let decoded = decode::decode(PEM);
         assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
         assert_eq!(decoded.items.len(), p.count);
@@ -319,11 +309,11 @@ mod tests {
     #[test]
     fn the_ledger_is_read_whole_and_shares_no_root_with_the_snapshot() {
         let table: toml::Table = toml::from_str(REMOVED).unwrap();
-        let full: std::collections::HashSet<[u8; 32]> = table["removed"]
+        let full: std::collections::HashSet<Sha256> = table["removed"]
             .as_table()
             .unwrap()
             .keys()
-            .map(|k| parse_fingerprint(k).unwrap())
+            .map(|k| k.parse().unwrap())
             .collect();
         let fast = removed_roots();
         assert_eq!(fast, full);
@@ -332,7 +322,7 @@ mod tests {
         // Built against this very snapshot.
         assert_eq!(
             table["snapshot_sha256"].as_str().unwrap(),
-            hex(&Sha256::digest(PEM))
+            Sha256::of(PEM).to_string()
         );
         for item in decode::decode(PEM).items {
             assert!(!fast.contains(&item.cert.sha256), "{}", item.cert.name());
@@ -356,7 +346,7 @@ mod tests {
         assert!(out.problems.is_empty());
         let file = dir.path().join(format!(
             "mozilla-roots-{}.pem",
-            &roots.provenance.sha256[..16]
+            roots.provenance.sha256.short()
         ));
         std::fs::write(&file, b"tampered").unwrap();
         let got = Roots::current(dir.path(), &mut out);
