@@ -27,7 +27,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     }
     let os = match (&manifest.os.family, &manifest.os.name) {
         (Some(f), Some(n)) => format!("{n} ({f})"),
-        (Some(f), None) => f.clone(),
+        (Some(f), None) => f.to_string(),
         _ => "no OS store".into(),
     };
     say!(

@@ -2,6 +2,7 @@ use crate::cli::SyncArgs;
 use cabundle::date;
 use cabundle::error::Result;
 use cabundle::merge::Status;
+use cabundle::sources::os::Family;
 use cabundle::state::Paths;
 use cabundle::sync::{self, Options, Report};
 
@@ -27,7 +28,7 @@ pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
 pub fn summarize(paths: &Paths, opts: &Options, r: &Report, verbose: bool) {
     let root = opts.root.display();
     match (&r.os.family, &r.os.name) {
-        (Some(family), name) if family == "macos" => say!(
+        (Some(family @ Family::Macos), name) => say!(
             "OS store: {} ({family}), {} certificates",
             name.as_deref().unwrap_or("macOS"),
             r.os.certificates

@@ -167,7 +167,7 @@ fn stale(paths: &Paths) -> Vec<String> {
     let mut changes = Vec::new();
     // The OS store, read again as sync reads it (a live macOS keychain or
     // an export named on a command line is not read again).
-    if m.os.family.as_deref() != Some("macos") {
+    if m.os.family != Some(sources::os::Family::Macos) {
         let mut g = Gathered::default();
         sources::os::load(&m.os.root, &mut g);
         let now: BTreeMap<&Path, Sha256> = g

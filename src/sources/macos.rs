@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::os::OsInfo;
+use super::os::{Family, OsInfo};
 use super::{Distrust, Fingerprint, Gathered};
 use crate::decode;
 use crate::system::find_program;
@@ -86,7 +86,7 @@ pub fn load_live(out: &mut Gathered) -> OsInfo {
 fn info(certificates: usize, name: String) -> OsInfo {
     OsInfo {
         root: PathBuf::from("/"),
-        family: Some("macos".into()),
+        family: Some(Family::Macos),
         name: Some(name),
         certificates,
     }

@@ -40,10 +40,70 @@ pub struct Install {
     pub updater_after_removal: &'static [&'static str],
 }
 
+/// The systems whose trust store cabundle reads: a layout of the table
+/// below each, and macOS (through `security`, or an export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// Debian and Ubuntu.
+    Debian,
+    Alpine,
+    /// RHEL, Fedora, CentOS, Amazon Linux, Rocky, Alma, Oracle.
+    Rhel,
+    /// SUSE and openSUSE.
+    Suse,
+    Arch,
+    Macos,
+}
+
+impl Family {
+    pub const ALL: [Family; 6] = [
+        Family::Debian,
+        Family::Alpine,
+        Family::Rhel,
+        Family::Suse,
+        Family::Arch,
+        Family::Macos,
+    ];
+
+    /// As the manifest and messages write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Debian => "debian",
+            Family::Alpine => "alpine",
+            Family::Rhel => "rhel",
+            Family::Suse => "suse",
+            Family::Arch => "arch",
+            Family::Macos => "macos",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = UnknownFamily;
+    fn from_str(s: &str) -> Result<Family, UnknownFamily> {
+        Family::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFamily(s.to_string()))
+    }
+}
+
+crate::serde_as_text!(Family);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an OS family cabundle knows")]
+pub struct UnknownFamily(pub String);
+
 /// One OS family's trust store: where its updater reads and writes, and
 /// how its admin says "trust this" and "do not trust this".
 pub struct Layout {
-    pub family: &'static str,
+    pub family: Family,
     /// `ID` / `ID_LIKE` words of os-release that mean this layout.
     pub os_ids: &'static [&'static str],
     /// Files only this family has, for when os-release is missing.
@@ -70,7 +130,7 @@ const DEBIAN_CONF: Option<(&str, &str)> =
 /// is first.
 pub static LAYOUTS: &[Layout] = &[
     Layout {
-        family: "debian",
+        family: Family::Debian,
         os_ids: &["debian", "ubuntu"],
         markers: &["/etc/debian_version"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt"],
@@ -91,7 +151,7 @@ pub static LAYOUTS: &[Layout] = &[
         },
     },
     Layout {
-        family: "alpine",
+        family: Family::Alpine,
         os_ids: &["alpine"],
         markers: &["/etc/alpine-release"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
@@ -112,7 +172,7 @@ pub static LAYOUTS: &[Layout] = &[
         },
     },
     Layout {
-        family: "rhel",
+        family: Family::Rhel,
         os_ids: &[
             "rhel",
             "fedora",
@@ -143,7 +203,7 @@ pub static LAYOUTS: &[Layout] = &[
         },
     },
     Layout {
-        family: "suse",
+        family: Family::Suse,
         os_ids: &["suse", "opensuse", "sles", "sled"],
         markers: &["/etc/SUSE-brand", "/var/lib/ca-certificates"],
         // The extracted pem/ and openssl/ folders hold the same anchors as
@@ -163,7 +223,7 @@ pub static LAYOUTS: &[Layout] = &[
         },
     },
     Layout {
-        family: "arch",
+        family: Family::Arch,
         os_ids: &["arch", "archarm", "manjaro", "endeavouros"],
         markers: &["/etc/arch-release", "/etc/ca-certificates/extracted"],
         bundles: &[
@@ -192,7 +252,7 @@ pub static LAYOUTS: &[Layout] = &[
 pub struct OsInfo {
     pub root: PathBuf,
     /// The layout used, or `None` when no OS trust store was found.
-    pub family: Option<String>,
+    pub family: Option<Family>,
     /// os-release's PRETTY_NAME, where there is one.
     pub name: Option<String>,
     /// How many certificates the OS store gave (before deduplication).
@@ -207,7 +267,7 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     let (layout, name) = detect(root);
     let mut info = OsInfo {
         root: root.to_path_buf(),
-        family: layout.map(|l| l.family.to_string()),
+        family: layout.map(|l| l.family),
         name,
         certificates: 0,
     };
@@ -614,4 +674,25 @@ fn resolve(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_written_and_read_by_one_name() {
+        for f in Family::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(serde_json::from_str::<Family>(&json).unwrap(), f);
+        }
+        assert_eq!(serde_json::to_string(&Family::Rhel).unwrap(), "\"rhel\"");
+        assert!("windows".parse::<Family>().is_err());
+        // Every layout is one family, and no family has two.
+        let mut seen: Vec<Family> = LAYOUTS.iter().map(|l| l.family).collect();
+        seen.sort_by_key(|f| f.name());
+        seen.dedup();
+        assert_eq!(seen.len(), LAYOUTS.len());
+    }
 }
