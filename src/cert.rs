@@ -50,6 +50,52 @@ pub struct Parsed {
     serial_number: Range<usize>,
 }
 
+/// Why bytes are not a certificate cabundle will use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    #[error("not an X.509 certificate ({0})")]
+    NotX509(Malformed),
+    #[error("a {0} KiB certificate; real CA certificates are a few KiB, so this one is refused")]
+    TooLarge(usize),
+    #[error("bad basicConstraints extension ({0})")]
+    BadBasicConstraints(Malformed),
+    /// A name OpenSSL's decoder refuses: one such certificate makes
+    /// OpenSSL refuse a whole bundle.
+    #[error("OpenSSL cannot read its {which} name ({reason}), so no OpenSSL client can load it")]
+    UnreadableName { which: &'static str, reason: String },
+    #[error("{0} bytes of trailing data after the certificate")]
+    TrailingData(usize),
+}
+
+/// What x509-parser found wrong, in words a person can act on: its own
+/// messages name its internals (`Der(UnexpectedTag { .. })`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(String);
+
+impl Malformed {
+    fn from_x509(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> Malformed {
+        use x509_parser::asn1_rs::Error as Der;
+        use x509_parser::error::X509Error;
+        use x509_parser::nom::{Err, error::ErrorKind};
+        const EOF: X509Error = X509Error::NomError(ErrorKind::Eof);
+        Malformed(match e {
+            Err::Incomplete(_)
+            | Err::Error(X509Error::Der(Der::Incomplete(_)) | EOF)
+            | Err::Failure(X509Error::Der(Der::Incomplete(_)) | EOF) => "it ends early".into(),
+            Err::Error(X509Error::Der(_) | X509Error::NomError(_))
+            | Err::Failure(X509Error::Der(_) | X509Error::NomError(_)) => "malformed DER".into(),
+            // The rest say which part is wrong ("invalid serial").
+            Err::Error(e) | Err::Failure(e) => e.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Deref for Cert {
     type Target = Parsed;
     fn deref(&self) -> &Parsed {
@@ -60,24 +106,21 @@ impl Deref for Cert {
 impl Cert {
     /// Parse one DER certificate from the front of `bytes`, returning what
     /// follows it (OpenSSL's aux data in a TRUSTED CERTIFICATE).
-    pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), String> {
+    pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), CertError> {
         Cert::parse(bytes, None)
     }
 
     /// `sha256`, when given, is that of all of `bytes`, already computed.
-    fn parse(bytes: &[u8], sha256: Option<Sha256>) -> Result<(Cert, &[u8]), String> {
+    fn parse(bytes: &[u8], sha256: Option<Sha256>) -> Result<(Cert, &[u8]), CertError> {
         let (rest, x509) = X509Certificate::from_der(bytes)
-            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+            .map_err(|e| CertError::NotX509(Malformed::from_x509(&e)))?;
         let der = &bytes[..bytes.len() - rest.len()];
         if der.len() > MAX_CERT_SIZE {
-            return Err(format!(
-                "a {} KiB certificate; real CA certificates are a few KiB, so this one is refused",
-                der.len() / 1024
-            ));
+            return Err(CertError::TooLarge(der.len() / 1024));
         }
-        let basic = x509
-            .basic_constraints()
-            .map_err(|e| format!("bad basicConstraints extension ({e})"))?;
+        let basic = x509.basic_constraints().map_err(|e| {
+            CertError::BadBasicConstraints(Malformed::from_x509(&x509_parser::nom::Err::Error(e)))
+        })?;
         let common_name = x509
             .subject()
             .iter_common_name()
@@ -92,15 +135,10 @@ impl Cert {
         // refuse a whole bundle (Python's `load_verify_locations` fails on
         // the file). The check is the subject hash's canonical encoding,
         // which follows that decoder.
-        let subject_hash =
-            crate::outputs::hashdir::name_hash(x509.subject().as_raw()).map_err(|e| {
-                format!(
-                    "OpenSSL cannot read its subject name ({e}), so no OpenSSL client can load it"
-                )
-            })?;
-        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(|e| {
-            format!("OpenSSL cannot read its issuer name ({e}), so no OpenSSL client can load it")
-        })?;
+        let unreadable = |which| move |reason| CertError::UnreadableName { which, reason };
+        let subject_hash = crate::outputs::hashdir::name_hash(x509.subject().as_raw())
+            .map_err(unreadable("subject"))?;
+        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(unreadable("issuer"))?;
         // For people: x509-parser's rendering, or, where it wants UTF-8 in
         // a string type OpenSSL reads as Latin-1, each value as Latin-1.
         let name = |n: &x509_parser::x509::X509Name| {
@@ -143,18 +181,15 @@ impl Cert {
     }
 
     /// Parse exactly one DER certificate.
-    pub fn from_der(bytes: &[u8]) -> Result<Cert, String> {
+    pub fn from_der(bytes: &[u8]) -> Result<Cert, CertError> {
         Cert::from_der_hashed(bytes, None)
     }
 
     /// [`Cert::from_der`] when the SHA-256 of `bytes` is already known.
-    pub fn from_der_hashed(bytes: &[u8], sha256: Option<Sha256>) -> Result<Cert, String> {
+    pub fn from_der_hashed(bytes: &[u8], sha256: Option<Sha256>) -> Result<Cert, CertError> {
         match Cert::parse(bytes, sha256)? {
             (cert, []) => Ok(cert),
-            (_, rest) => Err(format!(
-                "{} bytes of trailing data after the certificate",
-                rest.len()
-            )),
+            (_, rest) => Err(CertError::TrailingData(rest.len())),
         }
     }
 
@@ -372,10 +407,31 @@ mod tests {
         assert_eq!(printable("a\nb\x1b"), "a\\nb\\u{1b}");
     }
 
+    /// Errors say what is wrong in words, not x509-parser's internals.
     #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        assert!(Cert::from_der(b"").is_err());
-        assert!(Cert::from_der(&[0x30, 0x82, 0xff, 0xff]).is_err());
+    fn garbage_is_an_error_in_words_not_a_panic() {
+        let der = crate::decode::decode(crate::sources::mozilla::PEM).items[0]
+            .cert
+            .der
+            .clone();
+        let mut wrong_tag = der.clone();
+        wrong_tag[0] = 0x31;
+        let mut trailing = der.clone();
+        trailing.push(0);
+        for (bytes, want) in [
+            (&b""[..], "ends early"),
+            (&[0x30, 0x82, 0xff, 0xff][..], "ends early"),
+            (&der[..der.len() / 2], "ends early"),
+            (&wrong_tag, "malformed DER"),
+            (&b"\x02\x01\x00"[..], "malformed DER"),
+            (&trailing, "1 bytes of trailing data"),
+        ] {
+            let e = Cert::from_der(bytes).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+            for internal in ["Der(", "Tag", "{", "nom", "BER"] {
+                assert!(!e.contains(internal), "{e}");
+            }
+        }
     }
 
     /// 64-column lines, the last one short or full but never empty, for

@@ -58,7 +58,7 @@ fn check_inputs(opts: &Options) -> Result<()> {
     match &opts.macos_export {
         Some(export) => {
             let bytes = crate::decode::read_bounded(export)
-                .map_err(|e| input("--macos-export", export, e))?;
+                .map_err(|e| input("--macos-export", export, e.to_string()))?;
             if crate::decode::decode(&bytes).items.is_empty() {
                 return Err(input(
                     "--macos-export",
@@ -68,7 +68,7 @@ fn check_inputs(opts: &Options) -> Result<()> {
             }
             if let Some(settings) = &opts.macos_trust_settings {
                 crate::decode::read_bounded(settings)
-                    .map_err(|e| input("--macos-trust-settings", settings, e))?;
+                    .map_err(|e| input("--macos-trust-settings", settings, e.to_string()))?;
             }
         }
         None => match std::fs::metadata(&opts.root) {

@@ -83,9 +83,9 @@ fn validate(file: &Path, allow_leaf: bool, at: date::Timestamp) -> Result<Vec<Ce
         path: file.to_path_buf(),
         reason,
     };
-    let decoded = decode::decode_file(file).map_err(refuse)?;
+    let decoded = decode::decode_file(file).map_err(|e| refuse(e.to_string()))?;
     if let Some(first) = decoded.errors.first() {
-        return Err(refuse(first.clone()));
+        return Err(refuse(first.to_string()));
     }
     if decoded.items.is_empty() {
         return Err(refuse("no certificate in it".into()));

@@ -10,11 +10,11 @@ pub fn run(args: &EnvArgs) -> Result<()> {
     let cert_dir = paths.cert_dir();
     fn text(path: &std::path::Path) -> Result<&str> {
         match path.to_str() {
-            None => Err(Error::Config {
+            None => Err(Error::UnusablePath {
                 path: path.to_path_buf(),
                 reason: "this path is not UTF-8, so no shell setting can name it".into(),
             }),
-            Some(s) if s.chars().any(char::is_control) => Err(Error::Config {
+            Some(s) if s.chars().any(char::is_control) => Err(Error::UnusablePath {
                 path: path.to_path_buf(),
                 reason:
                     "this path holds a control character, which no shell setting can carry safely"

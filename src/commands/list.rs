@@ -19,10 +19,8 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
         .filter(|r| cutoff.is_none_or(|c| r.not_after <= c))
         .collect();
     if args.json {
-        let json = serde_json::to_string_pretty(&records).map_err(|e| Error::Config {
-            path: paths.manifest.clone(),
-            reason: e.to_string(),
-        })?;
+        let json = serde_json::to_string_pretty(&records)
+            .map_err(|e| Error::encode(&paths.manifest, e))?;
         return out(&(json + "\n"));
     }
     let os = match (&manifest.os.family, &manifest.os.name) {

@@ -164,7 +164,7 @@ fn install(paths: &Paths, args: &PythonTarget) -> Result<()> {
         .bundle
         .to_str()
         .filter(|b| !b.chars().any(char::is_control))
-        .ok_or_else(|| Error::Config {
+        .ok_or_else(|| Error::UnusablePath {
             path: paths.bundle.clone(),
             reason: "the bundle's path is not plain UTF-8 text".into(),
         })?;
@@ -179,7 +179,7 @@ fn install(paths: &Paths, args: &PythonTarget) -> Result<()> {
     let cert_dir = cert_dir
         .to_str()
         .filter(|d| !d.chars().any(char::is_control))
-        .ok_or_else(|| Error::Config {
+        .ok_or_else(|| Error::UnusablePath {
             path: cert_dir.clone(),
             reason: "the hashed folder's path is not plain UTF-8 text".into(),
         })?;

@@ -347,7 +347,7 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
             .chain
             .get(bad)
             .and_then(|d| Cert::from_der(d).err())
-            .unwrap_or_else(|| "no certificate".into());
+            .map_or_else(|| "no certificate".into(), |e| e.to_string());
         report.failure = Some(Class::UnreadableChain);
         report.message = format!(
             "the server presents a certificate (number {} of {}) that cannot be read: {why}; \

@@ -9,9 +9,11 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use url::Url;
+
 use crate::cert::{Cert, Sha256, hex};
 use crate::date::{self, Day};
-use crate::decode::{self, certdata};
+use crate::decode::{self, DecodeError, ReadError, certdata};
 use crate::error::{Error, Result};
 use crate::sources::mozilla::{Provenance, Roots};
 
@@ -38,6 +40,101 @@ pub struct Options<'a> {
     pub progress: &'a dyn Fn(u64, Option<u64>),
 }
 
+/// Why a fetch failed (nothing is written then).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("only https:// URLs (or a file) are accepted; downloads must be verified")]
+    NotHttps,
+    #[error("not a URL ({0})")]
+    BadUrl(url::ParseError),
+    /// The HTTP client's error with its causes, on one line: its own
+    /// message alone ("error sending request") does not say what went wrong.
+    #[error("{0}")]
+    Http(String),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("larger than {} MiB", MAX_DOWNLOAD >> 20)]
+    TooLarge,
+    #[error("timed out: {0} KiB arrived before the deadline")]
+    SlowBody(usize),
+    #[error("timed out")]
+    TimedOut,
+    #[error("while reading the body: {0}")]
+    Body(String),
+    #[error("the body was cut short")]
+    CutShort,
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The `.sha256` published beside the set.
+    #[error("{at}: {problem}")]
+    Published {
+        at: String,
+        problem: Box<FetchError>,
+    },
+    #[error("not a SHA-256 line")]
+    NotAShaLine,
+    #[error("SHA-256 is {got}, but the published one is {published}")]
+    Mismatch { got: Sha256, published: Sha256 },
+    #[error(transparent)]
+    Certdata(#[from] certdata::CertdataError),
+    #[error("{first}{}", match more {
+        0 => String::new(),
+        1 => " (and 1 more problem)".into(),
+        n => format!(" (and {n} more problems)"),
+    })]
+    Pem { first: DecodeError, more: usize },
+    #[error(
+        "a PEM file that is neither curl's nor certifi's cacert.pem (no Mozilla header, no \
+         labels): an OS bundle or your own CAs are not a Mozilla set; add your own CAs with \
+         `cabundle add`"
+    )]
+    NotAMozillaSet,
+    #[error("{0} is not a trusted CA certificate")]
+    NotATrustedCa(String),
+    #[error("only {count} roots, against {current} in the current set: refusing a set that small")]
+    TooSmall { count: usize, current: usize },
+    /// Roots Mozilla removed (name and short fingerprint each), and the
+    /// version of the set in use.
+    #[error(
+        "it holds {} root(s) that Mozilla has removed from its set: {}. It is an older set \
+         than the one in use ({current}); fetch a current one, or let a removed root back in \
+         by its SHA-256 with --allow-removed",
+        roots.len(),
+        first_of(roots, 5)
+    )]
+    Removed { roots: Vec<String>, current: String },
+}
+
+/// The first `n` of `items`, and how many more there are.
+fn first_of(items: &[String], n: usize) -> String {
+    let shown = items[..items.len().min(n)].join(", ");
+    match items.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// Where a set is read from.
+enum Origin<'a> {
+    Https(Url),
+    File(&'a Path),
+}
+
+impl<'a> Origin<'a> {
+    /// Anything with a scheme is a URL, which must be https; the rest is a
+    /// file.
+    fn of(from: &'a str) -> std::result::Result<Origin<'a>, FetchError> {
+        if !from.contains("://") {
+            return Ok(Origin::File(Path::new(from)));
+        }
+        match Url::parse(from) {
+            Ok(url) if url.scheme() == "https" => Ok(Origin::Https(url)),
+            Ok(_) => Err(FetchError::NotHttps),
+            Err(e) => Err(FetchError::BadUrl(e)),
+        }
+    }
+}
+
 /// A set fetched and checked, and what the user should know about it.
 pub struct Fetched {
     pub roots: Roots,
@@ -46,47 +143,52 @@ pub struct Fetched {
 
 /// Fetch, verify and describe a set of roots. Nothing is written.
 pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
-    let err = |reason: String| Error::Fetch {
+    let err = |reason: FetchError| Error::Fetch {
         from: opts.from.clone(),
         reason,
     };
-    let (bytes, published) = if opts.from.starts_with("https://") {
-        let client = client(opts).map_err(err)?;
-        let deadline = Instant::now() + opts.timeout;
-        let bytes = download(&client, &opts.from, deadline, opts.progress).map_err(err)?;
-        // curl publishes cacert.pem.sha256; where there is none (404), as for
-        // Mozilla's certdata.txt, the parse and count checks stand alone.
-        let published =
-            published_sha256(&client, &format!("{}.sha256", opts.from), deadline).map_err(err)?;
-        (bytes, published)
-    } else if opts.from.contains("://") {
-        return Err(err(
-            "only https:// URLs (or a file) are accepted; downloads must be verified".into(),
-        ));
-    } else {
-        let path = Path::new(&opts.from);
-        let bytes = decode::read_bounded(path).map_err(err)?;
-        let sidecar = format!("{}.sha256", opts.from);
-        let published = match decode::read_bounded(Path::new(&sidecar)) {
-            Ok(text) => Some(
-                parse_sha256_line(&text)
-                    .ok_or_else(|| err(format!("{sidecar}: not a SHA-256 line")))?,
-            ),
-            Err(_) => None,
-        };
-        (bytes, published)
+    let from = Origin::of(&opts.from).map_err(err)?;
+    let (bytes, published) = match &from {
+        Origin::Https(url) => {
+            let client = client(opts).map_err(err)?;
+            let deadline = Instant::now() + opts.timeout;
+            let bytes = download(&client, url, deadline, opts.progress).map_err(err)?;
+            // curl publishes cacert.pem.sha256; where there is none (404), as
+            // for Mozilla's certdata.txt, the parse and count checks stand
+            // alone.
+            let mut sidecar = url.clone();
+            sidecar.set_path(&format!("{}.sha256", url.path()));
+            let published = published_sha256(&client, &sidecar, deadline).map_err(err)?;
+            (bytes, published)
+        }
+        Origin::File(path) => {
+            let bytes = decode::read_bounded(path).map_err(|e| err(e.into()))?;
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(".sha256");
+            let published = match decode::read_bounded(Path::new(&sidecar)) {
+                Ok(text) => Some(parse_sha256_line(&text).ok_or_else(|| {
+                    err(FetchError::Published {
+                        at: Path::new(&sidecar).display().to_string(),
+                        problem: Box::new(FetchError::NotAShaLine),
+                    })
+                })?),
+                Err(_) => None,
+            };
+            (bytes, published)
+        }
     };
     let digest = Sha256::of(&bytes);
-    if let Some(want) = published
-        && want != digest
+    if let Some(published) = published
+        && published != digest
     {
-        return Err(err(format!(
-            "SHA-256 is {digest}, but the published one is {want}"
-        )));
+        return Err(err(FetchError::Mismatch {
+            got: digest,
+            published,
+        }));
     }
-    let upstream = match opts.from.contains("://") {
-        true => opts.from.clone(),
-        false => std::path::absolute(&opts.from)
+    let upstream = match from {
+        Origin::Https(_) => opts.from.clone(),
+        Origin::File(path) => std::path::absolute(path)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| opts.from.clone()),
     };
@@ -94,10 +196,10 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
     let current = &opts.current;
     let floor = current.count / 2;
     if roots.provenance.count < floor.max(1) {
-        return Err(err(format!(
-            "only {} roots, against {} in the current set: refusing a set that small",
-            roots.provenance.count, current.count
-        )));
+        return Err(err(FetchError::TooSmall {
+            count: roots.provenance.count,
+            current: current.count,
+        }));
     }
     // No rollback: a root Mozilla removed comes back only by name.
     let removed = crate::sources::mozilla::removed_roots();
@@ -120,21 +222,10 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
         }
     }
     if !back.is_empty() {
-        let shown: Vec<&str> = back.iter().take(5).map(String::as_str).collect();
-        let more = back.len().saturating_sub(shown.len());
-        return Err(err(format!(
-            "it holds {} root(s) that Mozilla has removed from its set: {}{}. It is an older \
-             set than the one in use ({}); fetch a current one, or let a removed root back in \
-             by its SHA-256 with --allow-removed",
-            back.len(),
-            shown.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            },
-            current.version
-        )));
+        return Err(err(FetchError::Removed {
+            roots: back,
+            current: current.version.clone(),
+        }));
     }
     roots.provenance.allowed_removed.sort();
     let mut notes = Vec::new();
@@ -154,7 +245,7 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
 /// one of those, of CA certificates only: an OS bundle or the user's own
 /// CAs are not a Mozilla set. (Not only self-signed roots: Mozilla's set
 /// has held intermediates as anchors, certifi 2017's PSCProcert among them.)
-pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: Sha256) -> Result<Roots, String> {
+pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: Sha256) -> Result<Roots, FetchError> {
     let today = date::now().day();
     let mut pem = String::new();
     let mut distrust_after = BTreeMap::new();
@@ -184,31 +275,23 @@ pub fn parse(bytes: &[u8], upstream: &str, upstream_sha256: Sha256) -> Result<Ro
         }
         ("certdata.txt", set.anchors.len())
     } else {
-        let decoded = decode::decode(bytes);
-        if let Some(first) = decoded.errors.first() {
-            let more = match decoded.errors.len() - 1 {
-                0 => String::new(),
-                1 => " (and 1 more problem)".into(),
-                n => format!(" (and {n} more problems)"),
-            };
-            return Err(format!("{first}{more}"));
+        let mut decoded = decode::decode(bytes);
+        if !decoded.errors.is_empty() {
+            let more = decoded.errors.len() - 1;
+            let first = decoded.errors.swap_remove(0);
+            return Err(FetchError::Pem { first, more });
         }
         let text = String::from_utf8_lossy(bytes);
         let curl = text.contains("## Bundle of CA Root Certificates");
         let certifi = text.lines().any(|l| l.starts_with("# Label: "));
         let ours = text.starts_with("# Mozilla roots fetched by cabundle from ");
         if !(curl || certifi || ours) {
-            return Err(
-                "a PEM file that is neither curl's nor certifi's cacert.pem (no Mozilla header, \
-                 no labels): an OS bundle or your own CAs are not a Mozilla set; add your own \
-                 CAs with `cabundle add`"
-                    .into(),
-            );
+            return Err(FetchError::NotAMozillaSet);
         }
         for item in &decoded.items {
             let c = &item.cert;
             if item.distrust.is_some() || !c.is_ca() {
-                return Err(format!("{} is not a trusted CA certificate", c.name()));
+                return Err(FetchError::NotATrustedCa(c.name().to_string()));
             }
             pem.push_str(&format!("\n# {}\n{}", c.name(), c.to_pem()));
         }
@@ -266,7 +349,7 @@ fn curl_date(text: &str) -> Option<Day> {
     format!("{y:04}-{m:02}-{d:02}").parse().ok()
 }
 
-fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, String> {
+fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, FetchError> {
     // reqwest is built without a default crypto provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let roots = opts
@@ -291,7 +374,7 @@ fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, String> {
         .timeout(opts.timeout)
         .user_agent(concat!("cabundle/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| chain(&e))
+        .map_err(|e| FetchError::Http(chain(&e)))
 }
 
 /// GET `url`, at most [`MAX_DOWNLOAD`] bytes, by `deadline`, with a progress
@@ -299,17 +382,20 @@ fn client(opts: &Options<'_>) -> Result<reqwest::blocking::Client, String> {
 /// whole body, so a server dripping bytes is stopped here.
 fn download(
     client: &reqwest::blocking::Client,
-    url: &str,
+    url: &Url,
     deadline: Instant,
     progress: &dyn Fn(u64, Option<u64>),
-) -> Result<Vec<u8>, String> {
-    let response = client.get(url).send().map_err(|e| chain(&e))?;
+) -> Result<Vec<u8>, FetchError> {
+    let response = client
+        .get(url.clone())
+        .send()
+        .map_err(|e| FetchError::Http(chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("HTTP {status}"));
+        return Err(FetchError::Status(status));
     }
     if response.content_length().is_some_and(|n| n > MAX_DOWNLOAD) {
-        return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
+        return Err(FetchError::TooLarge);
     }
     let expected = response.content_length();
     let mut body = Vec::new();
@@ -318,25 +404,22 @@ fn download(
     loop {
         let n = reader
             .read(&mut chunk)
-            .map_err(|e| format!("while reading the body: {}", chain(&e)))?;
+            .map_err(|e| FetchError::Body(chain(&e)))?;
         if n == 0 {
             break;
         }
         body.extend_from_slice(&chunk[..n]);
         if Instant::now() > deadline {
-            return Err(format!(
-                "timed out: {} KiB arrived before the deadline",
-                body.len() / 1024
-            ));
+            return Err(FetchError::SlowBody(body.len() / 1024));
         }
         if body.len() as u64 > MAX_DOWNLOAD {
-            return Err(format!("larger than {} MiB", MAX_DOWNLOAD >> 20));
+            return Err(FetchError::TooLarge);
         }
         progress(body.len() as u64, expected);
     }
     progress(0, None);
     if expected.is_some_and(|t| t != body.len() as u64) {
-        return Err("the body was cut short".into());
+        return Err(FetchError::CutShort);
     }
     Ok(body)
 }
@@ -344,32 +427,36 @@ fn download(
 /// The `.sha256` published beside a file, if there is one (404: none).
 fn published_sha256(
     client: &reqwest::blocking::Client,
-    url: &str,
+    url: &Url,
     deadline: Instant,
-) -> Result<Option<Sha256>, String> {
+) -> Result<Option<Sha256>, FetchError> {
+    let at = |problem: FetchError| FetchError::Published {
+        at: url.to_string(),
+        problem: Box::new(problem),
+    };
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
-        return Err(format!("{url}: timed out"));
+        return Err(at(FetchError::TimedOut));
     }
     let response = client
-        .get(url)
+        .get(url.clone())
         .timeout(remaining)
         .send()
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| FetchError::Http(chain(&e)))?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
     if !response.status().is_success() {
-        return Err(format!("{url}: HTTP {}", response.status()));
+        return Err(at(FetchError::Status(response.status())));
     }
     let mut text = Vec::new();
     response
         .take(4096)
         .read_to_end(&mut text)
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| at(FetchError::Body(chain(&e))))?;
     parse_sha256_line(&text)
         .map(Some)
-        .ok_or_else(|| format!("{url}: not a SHA-256 line"))
+        .ok_or_else(|| at(FetchError::NotAShaLine))
 }
 
 /// `HEX  name` (sha256sum's format), or the bare hex.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cert::Sha256;
 use crate::date::Timestamp;
-use crate::decode::{self, Item};
+use crate::decode::{self, Item, ReadError};
 
 const MAX_ERRORS_PER_FILE: usize = 5;
 
@@ -29,7 +29,7 @@ pub(super) fn decode_all(
     root: &Path,
     files: &[(PathBuf, String)],
     memo: &decode::Memo,
-) -> Vec<Result<(decode::Decoded, Digest), String>> {
+) -> Vec<Result<(decode::Decoded, Digest), ReadError>> {
     let read = |path: &Path| {
         os::read_in(root, path).map(|bytes| (decode::decode_with(&bytes, memo), Digest::of(&bytes)))
     };
@@ -47,9 +47,9 @@ pub(super) fn decode_all(
         return files.iter().map(|(path, _)| read(path)).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<(decode::Decoded, Digest), String>>> =
+    let mut slots: Vec<Option<Result<(decode::Decoded, Digest), ReadError>>> =
         (0..files.len()).map(|_| None).collect();
-    type Done = Vec<(usize, Result<(decode::Decoded, Digest), String>)>;
+    type Done = Vec<(usize, Result<(decode::Decoded, Digest), ReadError>)>;
     let done: Vec<Done> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -75,7 +75,7 @@ pub(super) fn decode_all(
     }
     slots
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("not read (a decoder thread failed)".into())))
+        .map(|r| r.unwrap_or(Err(ReadError::NotRead)))
         .collect()
 }
 
@@ -246,18 +246,19 @@ impl Gathered {
         self.distrust_after.extend(other.distrust_after);
     }
 
-    pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {
+    /// A file that could not be used, and why (any error, or text).
+    pub fn problem(&mut self, path: &Path, reason: impl fmt::Display) {
         self.problems.push(Problem {
             path: path.to_path_buf(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         });
     }
 
     /// A distrust in `path` that cannot be applied: the sync will stop.
-    pub fn unapplied(&mut self, path: &Path, reason: impl Into<String>) {
+    pub fn unapplied(&mut self, path: &Path, reason: impl fmt::Display) {
         self.unapplied.push(Problem {
             path: path.to_path_buf(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         });
     }
 

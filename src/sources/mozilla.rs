@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Gathered;
 use crate::cert::Sha256;
 use crate::date::{Day, Timestamp};
-use crate::decode;
+use crate::decode::{self, DecodeError, ReadError};
 use crate::error::{Error, Result};
 use crate::state;
 
@@ -56,6 +56,40 @@ pub struct Provenance {
     pub allowed_removed: Vec<Sha256>,
 }
 
+/// Why the cached set is passed over (for the embedded snapshot).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{0}")]
+    Read(ReadError),
+    #[error("unreadable ({0})")]
+    Provenance(toml::de::Error),
+    #[error("names no PEM file")]
+    NoFile,
+    #[error("names {0:?}, which is not a file fetch writes")]
+    NotOurs(String),
+    #[error("{file}: {source}")]
+    ReadPem { file: String, source: ReadError },
+    #[error("{0} does not match its recorded SHA-256")]
+    Changed(String),
+    #[error(transparent)]
+    Set(#[from] SetError),
+}
+
+/// Why a set of roots is not one to use.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    #[error("unreadable: {0}")]
+    Unreadable(DecodeError),
+    #[error("holds {found} roots, but its provenance says {recorded}")]
+    Count { found: usize, recorded: usize },
+    #[error("{0} is not a CA certificate")]
+    NotACa(String),
+    #[error("only {valid} of its roots are still valid, against {floor} at least")]
+    TooFewValid { valid: usize, floor: usize },
+    #[error("holds {} root(s) Mozilla removed: {}", .0.len(), .0.join(", "))]
+    Removed(Vec<String>),
+}
+
 /// A set of roots and where it came from.
 #[derive(Debug, Clone)]
 pub struct Roots {
@@ -88,15 +122,15 @@ impl Roots {
         }
     }
 
-    fn cached(cache_dir: &Path) -> Result<Option<Roots>, String> {
+    fn cached(cache_dir: &Path) -> Result<Option<Roots>, CacheError> {
         let path = cache_file(cache_dir);
         if !path.exists() {
             return Ok(None);
         }
-        let text = decode::read_bounded(&path)?;
-        let provenance: Provenance = toml::from_str(&String::from_utf8_lossy(&text))
-            .map_err(|e| format!("unreadable ({e})"))?;
-        let file = provenance.file.as_deref().ok_or("names no PEM file")?;
+        let text = decode::read_bounded(&path).map_err(CacheError::Read)?;
+        let provenance: Provenance =
+            toml::from_str(&String::from_utf8_lossy(&text)).map_err(CacheError::Provenance)?;
+        let file = provenance.file.as_deref().ok_or(CacheError::NoFile)?;
         // The name fetch gives it, and nothing else: a provenance file that
         // names `../../x` or an absolute path is not ours.
         let named_as_ours = file
@@ -106,12 +140,15 @@ impl Roots {
                 h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
             });
         if !named_as_ours {
-            return Err(format!("names {file:?}, which is not a file fetch writes"));
+            return Err(CacheError::NotOurs(file.to_string()));
         }
         let pem =
-            decode::read_bounded(&cache_dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+            decode::read_bounded(&cache_dir.join(file)).map_err(|source| CacheError::ReadPem {
+                file: file.to_string(),
+                source,
+            })?;
         if Sha256::of(&pem) != provenance.sha256 {
-            return Err(format!("{file} does not match its recorded SHA-256"));
+            return Err(CacheError::Changed(file.to_string()));
         }
         let roots = Roots {
             provenance,
@@ -124,21 +161,20 @@ impl Roots {
     /// What a set must be to be used: readable, its count as recorded, only
     /// CA certificates, enough of them still valid, and no root Mozilla
     /// removed that the user did not let back in by name.
-    pub fn check(&self, now: Timestamp) -> Result<(), String> {
-        let decoded = decode::decode(&self.pem);
-        if let Some(e) = decoded.errors.first() {
-            return Err(format!("unreadable: {e}"));
+    pub fn check(&self, now: Timestamp) -> Result<(), SetError> {
+        let mut decoded = decode::decode(&self.pem);
+        if !decoded.errors.is_empty() {
+            return Err(SetError::Unreadable(decoded.errors.swap_remove(0)));
         }
         let p = &self.provenance;
         if decoded.items.len() != p.count {
-            return Err(format!(
-                "holds {} roots, but its provenance says {}",
-                decoded.items.len(),
-                p.count
-            ));
+            return Err(SetError::Count {
+                found: decoded.items.len(),
+                recorded: p.count,
+            });
         }
         if let Some(leaf) = decoded.items.iter().find(|i| !i.cert.is_ca()) {
-            return Err(format!("{} is not a CA certificate", leaf.cert.name()));
+            return Err(SetError::NotACa(leaf.cert.name().to_string()));
         }
         let floor = Roots::embedded().provenance.count / 2;
         let valid = decoded
@@ -147,9 +183,7 @@ impl Roots {
             .filter(|i| !i.cert.is_expired_at(now))
             .count();
         if valid < floor {
-            return Err(format!(
-                "only {valid} of its roots are still valid, against {floor} at least"
-            ));
+            return Err(SetError::TooFewValid { valid, floor });
         }
         let removed = removed_roots();
         let back: Vec<String> = decoded
@@ -161,11 +195,7 @@ impl Roots {
             .map(|i| i.cert.name().to_string())
             .collect();
         if !back.is_empty() {
-            return Err(format!(
-                "holds {} root(s) Mozilla removed: {}",
-                back.len(),
-                back.join(", ")
-            ));
+            return Err(SetError::Removed(back));
         }
         Ok(())
     }
@@ -206,10 +236,8 @@ impl Roots {
             file: Some(file.clone()),
             ..self.provenance.clone()
         };
-        let text = toml::to_string(&provenance).map_err(|e| Error::Config {
-            path: cache_file(cache_dir),
-            reason: e.to_string(),
-        })?;
+        let text =
+            toml::to_string(&provenance).map_err(|e| Error::encode(cache_file(cache_dir), e))?;
         state::write_atomic(&cache_file(cache_dir), text.as_bytes())?;
         // Older sets are no longer named by anything.
         if let Ok(entries) = std::fs::read_dir(cache_dir) {

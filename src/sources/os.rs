@@ -534,7 +534,7 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
                     decoded
                         .errors
                         .first()
-                        .map_or("no certificate in it", String::as_str)
+                        .map_or("no certificate in it".into(), ToString::to_string)
                 ),
             ),
             Err(e) => out.unapplied(&shown, format!("{why}, but the file cannot be read ({e})")),
@@ -563,7 +563,7 @@ pub fn under(root: &Path, system_path: impl AsRef<Path>) -> std::io::Result<Path
 /// opened with RESOLVE_IN_ROOT: the kernel itself keeps every link inside
 /// `root`, even one changed while cabundle reads. Elsewhere (or where a
 /// sandbox refuses the call) [`under`] resolves it first.
-pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, decode::ReadError> {
     if root == Path::new("/") {
         return decode::read_bounded(system_path);
     }
@@ -571,10 +571,9 @@ pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, String> {
     match open_in_root(root, system_path) {
         Ok(file) => return decode::read_open(file, decode::MAX_FILE_SIZE),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     }
-    let path = under(root, system_path).map_err(|e| e.to_string())?;
-    decode::read_bounded(&path)
+    decode::read_bounded(&under(root, system_path)?)
 }
 
 /// openat2(2) of `system_path` below `root`, RESOLVE_IN_ROOT: `..` and

@@ -133,10 +133,12 @@ fn read_file(
     };
     for e in &decoded.errors {
         // A block that may have carried a distrust, and cannot be read.
-        if place == Place::Blocklist || (place == Place::Top && e.contains("TRUSTED CERTIFICATE")) {
+        if place == Place::Blocklist
+            || (place == Place::Top && e.label() == Some("TRUSTED CERTIFICATE"))
+        {
             out.unapplied(shown, format!("a distrust entry that cannot be read: {e}"));
         } else {
-            out.problem(shown, e.clone());
+            out.problem(shown, e);
         }
     }
     out.read(shown, digest, decoded.items.len());

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cert::Sha256;
 use crate::decode;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::state;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,13 +24,16 @@ impl Config {
         if !path.exists() {
             return Ok(Config::default());
         }
-        let bad = |reason: String| Error::Config {
+        let bad = |reason: ConfigError| Error::BadConfig {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = decode::read_bounded(path).map_err(bad)?;
-        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let bytes = decode::read_bounded(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| bad(ConfigError::NotUtf8))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| bad(e.into()))?;
         // A hand-edited file may list them in any order, or twice.
         config.blocked.sort_unstable();
         config.blocked.dedup();
@@ -38,10 +41,7 @@ impl Config {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string(self).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text = toml::to_string(self).map_err(|e| Error::encode(path, e))?;
         let text =
             format!("# cabundle settings; `cabundle block` and `unblock` edit this.\n{text}");
         state::write_atomic(path, text.as_bytes())

@@ -82,13 +82,13 @@ impl Manifest {
             return Err(Error::NoBundle(bundle.to_path_buf()));
         }
         let bytes =
-            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|reason| Error::Config {
+            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|source| Error::Read {
                 path: path.to_path_buf(),
-                reason,
+                source,
             })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+        serde_json::from_slice(&bytes).map_err(|source| Error::BadManifest {
             path: path.to_path_buf(),
-            reason: format!("not a cabundle manifest ({e}); run `cabundle sync` to rewrite it"),
+            source,
         })
     }
 }
