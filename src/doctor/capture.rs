@@ -1441,25 +1441,33 @@ fn certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, FlightError> {
 pub fn proxy_for(host: &str) -> Option<(String, u16)> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let proxy = var("HTTPS_PROXY").or_else(|| var("https_proxy"))?;
-    let no_proxy = var("NO_PROXY")
-        .or_else(|| var("no_proxy"))
-        .unwrap_or_default();
+    let no_proxy = var("NO_PROXY").or_else(|| var("no_proxy"));
+    proxy_from(host, &proxy, no_proxy.as_deref().unwrap_or_default())
+}
+
+/// [`proxy_for`] with the variables' values: the proxy's host and port,
+/// unless `no_proxy` (comma-separated names, `.suffix`es or `*`) names
+/// `host`. A proxy given without a scheme (`proxy.corp:3128`, as many set
+/// it) is read as http://.
+fn proxy_from(host: &str, proxy: &str, no_proxy: &str) -> Option<(String, u16)> {
     let excluded = no_proxy.split(',').map(str::trim).any(|n| {
+        let n = n.trim_start_matches('.');
         n == "*"
             || (!n.is_empty()
-                && (host == n.trim_start_matches('.')
-                    || host.ends_with(&format!(".{}", n.trim_start_matches('.')))))
+                && (host == n || host.strip_suffix(n).is_some_and(|rest| rest.ends_with('.'))))
     });
     if excluded {
         return None;
     }
-    let rest = proxy.split_once("://").map_or(proxy.as_str(), |(_, r)| r);
-    let rest = rest
-        .rsplit_once('@')
-        .map_or(rest, |(_, r)| r)
-        .trim_end_matches('/');
-    let (h, p) = rest.rsplit_once(':').map_or((rest, "80"), |(h, p)| (h, p));
-    Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+    let url = if proxy.contains("://") {
+        url::Url::parse(proxy)
+    } else {
+        url::Url::parse(&format!("http://{proxy}"))
+    }
+    .ok()?;
+    // IPv6 literals come bracketed; this connects to the bare address.
+    let host = url.host_str()?.trim_matches(['[', ']']).to_string();
+    Some((host, url.port_or_known_default().unwrap_or(80)))
 }
 
 /// Does `roots` accept `chain` for `host` at `now` (Unix seconds)? The
@@ -1502,21 +1510,39 @@ pub fn verify(
 mod tests {
     use super::*;
 
+    /// Read from the values, not the environment: a test that set the
+    /// variables would race every other test of the binary.
     #[test]
     fn proxies_follow_no_proxy() {
-        // SAFETY: tests in this module are the only ones touching these.
-        unsafe {
-            std::env::set_var("HTTPS_PROXY", "http://user:pw@proxy.corp:3128/");
-            std::env::set_var("NO_PROXY", "localhost,.internal");
-        }
-        assert_eq!(proxy_for("example.com"), Some(("proxy.corp".into(), 3128)));
-        assert_eq!(proxy_for("git.internal"), None);
-        assert_eq!(proxy_for("localhost"), None);
-        unsafe {
-            std::env::remove_var("HTTPS_PROXY");
-            std::env::remove_var("NO_PROXY");
-        }
-        assert_eq!(proxy_for("example.com"), None);
+        let corp = Some(("proxy.corp".to_string(), 3128));
+        let via = |host, proxy| proxy_from(host, proxy, "localhost, .internal,corp.example");
+        assert_eq!(via("example.com", "http://user:pw@proxy.corp:3128/"), corp);
+        assert_eq!(via("example.com", "proxy.corp:3128"), corp);
+        assert_eq!(via("example.com", "HTTP://Proxy.Corp:3128"), corp);
+        assert_eq!(
+            via("example.com", "http://proxy.corp"),
+            Some(("proxy.corp".into(), 80))
+        );
+        assert_eq!(
+            via("example.com", "https://proxy.corp"),
+            Some(("proxy.corp".into(), 443))
+        );
+        assert_eq!(
+            via("example.com", "http://[::1]:8080"),
+            Some(("::1".into(), 8080))
+        );
+        assert_eq!(
+            via("example.com", "10.0.0.1:3128"),
+            Some(("10.0.0.1".into(), 3128))
+        );
+        assert_eq!(via("example.com", "http://proxy.corp:99999"), None);
+        assert_eq!(via("git.internal", "proxy.corp:3128"), None);
+        assert_eq!(via("internal", "proxy.corp:3128"), None);
+        assert_eq!(via("localhost", "proxy.corp:3128"), None);
+        assert_eq!(via("www.corp.example", "proxy.corp:3128"), None);
+        // A name that only ends with the same letters is not in the domain.
+        assert_eq!(via("notcorp.example", "proxy.corp:3128"), corp);
+        assert_eq!(proxy_from("example.com", "proxy.corp:3128", "*"), None);
     }
 
     // ------------------------------------------------------- the ClientHello
