@@ -1514,34 +1514,46 @@ mod tests {
     /// variables would race every other test of the binary.
     #[test]
     fn proxies_follow_no_proxy() {
-        let corp = Some(("proxy.corp".to_string(), 3128));
-        let via = |host, proxy| proxy_from(host, proxy, "localhost, .internal,corp.example");
-        assert_eq!(via("example.com", "http://user:pw@proxy.corp:3128/"), corp);
-        assert_eq!(via("example.com", "proxy.corp:3128"), corp);
-        assert_eq!(via("example.com", "HTTP://Proxy.Corp:3128"), corp);
-        assert_eq!(
-            via("example.com", "http://proxy.corp"),
-            Some(("proxy.corp".into(), 80))
-        );
-        assert_eq!(
-            via("example.com", "https://proxy.corp"),
-            Some(("proxy.corp".into(), 443))
-        );
-        assert_eq!(
-            via("example.com", "http://[::1]:8080"),
-            Some(("::1".into(), 8080))
-        );
-        assert_eq!(
-            via("example.com", "10.0.0.1:3128"),
-            Some(("10.0.0.1".into(), 3128))
-        );
-        assert_eq!(via("example.com", "http://proxy.corp:99999"), None);
-        assert_eq!(via("git.internal", "proxy.corp:3128"), None);
-        assert_eq!(via("internal", "proxy.corp:3128"), None);
-        assert_eq!(via("localhost", "proxy.corp:3128"), None);
-        assert_eq!(via("www.corp.example", "proxy.corp:3128"), None);
-        // A name that only ends with the same letters is not in the domain.
-        assert_eq!(via("notcorp.example", "proxy.corp:3128"), corp);
+        let no_proxy = "localhost, .internal,corp.example";
+        for (host, proxy, want) in [
+            (
+                "example.com",
+                "http://user:pw@proxy.corp:3128/",
+                Some(("proxy.corp", 3128)),
+            ),
+            ("example.com", "proxy.corp:3128", Some(("proxy.corp", 3128))),
+            (
+                "example.com",
+                "HTTP://Proxy.Corp:3128",
+                Some(("proxy.corp", 3128)),
+            ),
+            ("example.com", "http://proxy.corp", Some(("proxy.corp", 80))),
+            (
+                "example.com",
+                "https://proxy.corp",
+                Some(("proxy.corp", 443)),
+            ),
+            ("example.com", "http://[::1]:8080", Some(("::1", 8080))),
+            ("example.com", "10.0.0.1:3128", Some(("10.0.0.1", 3128))),
+            ("example.com", "http://proxy.corp:99999", None),
+            ("git.internal", "proxy.corp:3128", None),
+            ("internal", "proxy.corp:3128", None),
+            ("localhost", "proxy.corp:3128", None),
+            ("www.corp.example", "proxy.corp:3128", None),
+            // A name that only ends with the same letters is not in the domain.
+            (
+                "notcorp.example",
+                "proxy.corp:3128",
+                Some(("proxy.corp", 3128)),
+            ),
+        ] {
+            let want = want.map(|(h, p)| (h.to_string(), p));
+            assert_eq!(
+                proxy_from(host, proxy, no_proxy),
+                want,
+                "{host} via {proxy}"
+            );
+        }
         assert_eq!(proxy_from("example.com", "proxy.corp:3128", "*"), None);
     }
 

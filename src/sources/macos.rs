@@ -254,22 +254,14 @@ mod tests {
 			<array/>
 		</dict>
 		<key>2222222222222222222222222222222222222222</key>
-		<dict>
-			<key>trustSettings</key>
-			<array>
-				<dict>
-					<key>kSecTrustSettingsPolicyName</key>
-					<string>smime</string>
-					<key>kSecTrustSettingsResult</key>
-					<integer>3</integer>
-				</dict>
-			</array>
-		</dict>
+		<dict><key>trustSettings</key><array><dict>
+			<key>kSecTrustSettingsPolicyName</key><string>smime</string>
+			<key>kSecTrustSettingsResult</key><integer>3</integer>
+		</dict></array></dict>
 		<key>3333333333333333333333333333333333333333</key>
-		<dict>
-			<key>trustSettings</key>
-			<array><dict><key>kSecTrustSettingsResult</key><integer>3</integer></dict></array>
-		</dict>
+		<dict><key>trustSettings</key><array><dict>
+			<key>kSecTrustSettingsResult</key><integer>3</integer>
+		</dict></array></dict>
 	</dict>
 	<key>trustVersion</key>
 	<integer>1</integer>

@@ -111,19 +111,42 @@ pub struct Layout {
     /// Extracted bundles the distribution's updater writes, read as
     /// OpenSSL reads them (aux trust data included).
     pub bundles: &'static [&'static str],
-    /// Debian's and Alpine's drop-in folder.
-    pub drop_ins: Option<DropIns>,
-    /// `!path` lines in this conf file deselect certificates under `base`
-    /// (Debian, Alpine): the admin's "do not trust".
-    pub conf_bang: Option<(&'static str, &'static str)>,
-    /// p11-kit's trust source folders, in p11-kit's order (see
-    /// [`super::p11kit`]): anchors, blocklists and extended-format files.
-    pub p11kit_sources: &'static [&'static str],
+    pub admin: Admin,
     pub install: Install,
 }
 
-const DEBIAN_CONF: Option<(&str, &str)> =
-    Some(("/etc/ca-certificates.conf", "/usr/share/ca-certificates"));
+/// Where the admin's own trust and distrust live: one of two designs.
+pub enum Admin {
+    /// Debian's and Alpine's: CA files dropped in a folder, and `!path`
+    /// lines in a conf file deselecting certificates under a base folder.
+    DropIns {
+        drop_ins: DropIns,
+        /// (the conf file, the base its paths are under).
+        conf_bang: (&'static str, &'static str),
+    },
+    /// p11-kit's trust source folders, in p11-kit's order (see
+    /// [`super::p11kit`]): anchors, blocklists and extended-format files.
+    P11kit(&'static [&'static str]),
+}
+
+const DEBIAN_CONF: (&str, &str) = ("/etc/ca-certificates.conf", "/usr/share/ca-certificates");
+
+impl Install {
+    /// Installed into `dir` as `*.extension`, then `updater`, which also
+    /// takes removed files out.
+    const fn with(
+        dir: &'static str,
+        extension: &'static str,
+        updater: &'static [&'static str],
+    ) -> Install {
+        Install {
+            dir,
+            extension,
+            updater,
+            updater_after_removal: updater,
+        }
+    }
+}
 
 /// The known layouts. Debian and Alpine share a bundle path: when neither
 /// os-release nor a marker file tells them apart, Debian, the more common,
@@ -134,20 +157,23 @@ pub static LAYOUTS: &[Layout] = &[
         os_ids: &["debian", "ubuntu"],
         markers: &["/etc/debian_version"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt"],
-        drop_ins: Some(DropIns {
-            dir: "/usr/local/share/ca-certificates",
-            extension: Some("crt"),
-            recursive: true,
-            skip_dot_files: false,
-            updater: "update-ca-certificates",
-        }),
-        conf_bang: DEBIAN_CONF,
-        p11kit_sources: &[],
+        admin: Admin::DropIns {
+            drop_ins: DropIns {
+                dir: "/usr/local/share/ca-certificates",
+                extension: Some("crt"),
+                recursive: true,
+                skip_dot_files: false,
+                updater: "update-ca-certificates",
+            },
+            conf_bang: DEBIAN_CONF,
+        },
         install: Install {
-            dir: "/usr/local/share/ca-certificates",
-            extension: "crt",
-            updater: &["update-ca-certificates"],
             updater_after_removal: &["update-ca-certificates", "--fresh"],
+            ..Install::with(
+                "/usr/local/share/ca-certificates",
+                "crt",
+                &["update-ca-certificates"],
+            )
         },
     },
     Layout {
@@ -155,21 +181,21 @@ pub static LAYOUTS: &[Layout] = &[
         os_ids: &["alpine"],
         markers: &["/etc/alpine-release"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
-        drop_ins: Some(DropIns {
-            dir: "/usr/local/share/ca-certificates",
-            extension: None,
-            recursive: false,
-            skip_dot_files: true,
-            updater: "update-ca-certificates",
-        }),
-        conf_bang: DEBIAN_CONF,
-        p11kit_sources: &[],
-        install: Install {
-            dir: "/usr/local/share/ca-certificates",
-            extension: "crt",
-            updater: &["update-ca-certificates"],
-            updater_after_removal: &["update-ca-certificates"],
+        admin: Admin::DropIns {
+            drop_ins: DropIns {
+                dir: "/usr/local/share/ca-certificates",
+                extension: None,
+                recursive: false,
+                skip_dot_files: true,
+                updater: "update-ca-certificates",
+            },
+            conf_bang: DEBIAN_CONF,
         },
+        install: Install::with(
+            "/usr/local/share/ca-certificates",
+            "crt",
+            &["update-ca-certificates"],
+        ),
     },
     Layout {
         family: Family::Rhel,
@@ -192,15 +218,12 @@ pub static LAYOUTS: &[Layout] = &[
             "/etc/pki/tls/certs/ca-bundle.crt",
             "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &["/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source"],
-        install: Install {
-            dir: "/etc/pki/ca-trust/source/anchors",
-            extension: "pem",
-            updater: &["update-ca-trust", "extract"],
-            updater_after_removal: &["update-ca-trust", "extract"],
-        },
+        admin: Admin::P11kit(&["/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source"]),
+        install: Install::with(
+            "/etc/pki/ca-trust/source/anchors",
+            "pem",
+            &["update-ca-trust", "extract"],
+        ),
     },
     Layout {
         family: Family::Suse,
@@ -212,15 +235,8 @@ pub static LAYOUTS: &[Layout] = &[
             "/var/lib/ca-certificates/ca-bundle.pem",
             "/etc/ssl/ca-bundle.pem",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &["/etc/pki/trust", "/usr/share/pki/trust"],
-        install: Install {
-            dir: "/etc/pki/trust/anchors",
-            extension: "pem",
-            updater: &["update-ca-certificates"],
-            updater_after_removal: &["update-ca-certificates"],
-        },
+        admin: Admin::P11kit(&["/etc/pki/trust", "/usr/share/pki/trust"]),
+        install: Install::with("/etc/pki/trust/anchors", "pem", &["update-ca-certificates"]),
     },
     Layout {
         family: Family::Arch,
@@ -232,18 +248,15 @@ pub static LAYOUTS: &[Layout] = &[
             // distrust that tls-ca-bundle.pem can only express by absence.
             "/etc/ca-certificates/extracted/ca-bundle.trust.crt",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &[
+        admin: Admin::P11kit(&[
             "/etc/ca-certificates/trust-source",
             "/usr/share/ca-certificates/trust-source",
-        ],
-        install: Install {
-            dir: "/etc/ca-certificates/trust-source/anchors",
-            extension: "crt",
-            updater: &["trust", "extract-compat"],
-            updater_after_removal: &["trust", "extract-compat"],
-        },
+        ]),
+        install: Install::with(
+            "/etc/ca-certificates/trust-source/anchors",
+            "crt",
+            &["trust", "extract-compat"],
+        ),
     },
 ];
 
@@ -283,12 +296,15 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
             Err(e) => out.problem(bundle.as_ref(), e.to_string()),
         }
     }
-    if let Some(drop_ins) = &layout.drop_ins {
-        info.certificates += read_drop_ins(root, drop_ins, out);
-    }
-    info.certificates += super::p11kit::load(root, layout.p11kit_sources, out);
-    if let Some((conf, base)) = layout.conf_bang {
-        conf_bang(root, conf, base, out);
+    match &layout.admin {
+        Admin::DropIns {
+            drop_ins,
+            conf_bang: (conf, base),
+        } => {
+            info.certificates += read_drop_ins(root, drop_ins, out);
+            conf_bang(root, conf, base, out);
+        }
+        Admin::P11kit(sources) => info.certificates += super::p11kit::load(root, sources, out),
     }
     info
 }
@@ -361,7 +377,10 @@ pub fn detect(root: &Path) -> (Option<&'static Layout>, Option<String>) {
             LAYOUTS.iter().find(|l| {
                 l.bundles
                     .iter()
-                    .chain(l.drop_ins.as_ref().map(|d| &d.dir))
+                    .chain(match &l.admin {
+                        Admin::DropIns { drop_ins, .. } => Some(&drop_ins.dir),
+                        Admin::P11kit(_) => None,
+                    })
                     .any(exists)
             })
         });
