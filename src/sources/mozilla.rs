@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 
 use super::Gathered;
@@ -131,14 +132,13 @@ impl Roots {
         let provenance: Provenance =
             toml::from_str(&String::from_utf8_lossy(&text)).map_err(CacheError::Provenance)?;
         let file = provenance.file.as_deref().ok_or(CacheError::NoFile)?;
-        // The name fetch gives it, and nothing else: a provenance file that
-        // names `../../x` or an absolute path is not ours.
+        // A name fetch gives, and nothing else: a provenance file that names
+        // `../../x` or an absolute path is not ours. (Whether it is this
+        // set's is for the SHA-256 below to say.)
         let named_as_ours = file
             .strip_prefix("mozilla-roots-")
             .and_then(|f| f.strip_suffix(".pem"))
-            .is_some_and(|h| {
-                h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            .is_some_and(|h| h.len() == 16 && HEXLOWER.decode(h.as_bytes()).is_ok());
         if !named_as_ours {
             return Err(CacheError::NotOurs(file.to_string()));
         }
@@ -230,7 +230,7 @@ impl Roots {
     /// provenance naming it. Each write is atomic and the provenance is
     /// written last, so a failure at any point leaves a whole old or new set.
     pub fn store(&self, cache_dir: &Path) -> Result<()> {
-        let file = format!("mozilla-roots-{}.pem", self.provenance.sha256.short());
+        let file = pem_file_name(&self.provenance.sha256);
         state::write_atomic(&cache_dir.join(&file), &self.pem)?;
         let provenance = Provenance {
             file: Some(file.clone()),
@@ -313,6 +313,13 @@ impl Roots {
     }
 }
 
+/// The name `fetch` gives a cached PEM file: from its SHA-256, so a new
+/// set never overwrites the one in use before its provenance names it.
+/// (What `cached` accepts is this form.)
+fn pem_file_name(sha256: &Sha256) -> String {
+    format!("mozilla-roots-{}.pem", sha256.short())
+}
+
 /// The cached provenance file (which names the cached PEM).
 pub fn cache_file(cache_dir: &Path) -> PathBuf {
     cache_dir.join("mozilla-roots.toml")
@@ -372,10 +379,7 @@ mod tests {
                 .is_some()
         );
         assert!(out.problems.is_empty());
-        let file = dir.path().join(format!(
-            "mozilla-roots-{}.pem",
-            roots.provenance.sha256.short()
-        ));
+        let file = dir.path().join(pem_file_name(&roots.provenance.sha256));
         std::fs::write(&file, b"tampered").unwrap();
         let got = Roots::current(dir.path(), &mut out);
         assert!(
