@@ -81,9 +81,13 @@ impl Malformed {
         Malformed(match e {
             Err::Incomplete(_)
             | Err::Error(X509Error::Der(Der::Incomplete(_)) | EOF)
-            | Err::Failure(X509Error::Der(Der::Incomplete(_)) | EOF) => "it ends early".into(),
+            | Err::Failure(X509Error::Der(Der::Incomplete(_)) | EOF) => {
+                "the data ends before the certificate does".into()
+            }
             Err::Error(X509Error::Der(_) | X509Error::NomError(_))
-            | Err::Failure(X509Error::Der(_) | X509Error::NomError(_)) => "malformed DER".into(),
+            | Err::Failure(X509Error::Der(_) | X509Error::NomError(_)) => {
+                "its DER encoding is malformed".into()
+            }
             // The rest say which part is wrong ("invalid serial").
             Err::Error(e) | Err::Failure(e) => e.to_string(),
         })
@@ -419,11 +423,14 @@ mod tests {
         let mut trailing = der.clone();
         trailing.push(0);
         for (bytes, want) in [
-            (&b""[..], "ends early"),
-            (&[0x30, 0x82, 0xff, 0xff][..], "ends early"),
-            (&der[..der.len() / 2], "ends early"),
-            (&wrong_tag, "malformed DER"),
-            (&b"\x02\x01\x00"[..], "malformed DER"),
+            (&b""[..], "ends before the certificate does"),
+            (
+                &[0x30, 0x82, 0xff, 0xff][..],
+                "ends before the certificate does",
+            ),
+            (&der[..der.len() / 2], "ends before the certificate does"),
+            (&wrong_tag, "its DER encoding is malformed"),
+            (&b"\x02\x01\x00"[..], "its DER encoding is malformed"),
             (&trailing, "1 bytes of trailing data"),
         ] {
             let e = Cert::from_der(bytes).unwrap_err().to_string();

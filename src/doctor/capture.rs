@@ -1439,17 +1439,19 @@ fn certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, FlightError> {
 /// The proxy for `host` from HTTPS_PROXY / https_proxy, unless NO_PROXY
 /// names it.
 pub fn proxy_for(host: &str) -> Option<(String, u16)> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let proxy = var("HTTPS_PROXY").or_else(|| var("https_proxy"))?;
-    let no_proxy = var("NO_PROXY").or_else(|| var("no_proxy"));
-    proxy_from(host, &proxy, no_proxy.as_deref().unwrap_or_default())
+    proxy_in(host, |k| std::env::var(k).ok())
 }
 
-/// [`proxy_for`] with the variables' values: the proxy's host and port,
-/// unless `no_proxy` (comma-separated names, `.suffix`es or `*`) names
+/// [`proxy_for`] in the environment `env` gives: the proxy's host and
+/// port, unless NO_PROXY (comma-separated names, `.suffix`es or `*`) names
 /// `host`. A proxy given without a scheme (`proxy.corp:3128`, as many set
 /// it) is read as http://.
-fn proxy_from(host: &str, proxy: &str, no_proxy: &str) -> Option<(String, u16)> {
+fn proxy_in(host: &str, env: impl Fn(&str) -> Option<String>) -> Option<(String, u16)> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    let proxy = var("HTTPS_PROXY").or_else(|| var("https_proxy"))?;
+    let no_proxy = var("NO_PROXY")
+        .or_else(|| var("no_proxy"))
+        .unwrap_or_default();
     let excluded = no_proxy.split(',').map(str::trim).any(|n| {
         let n = n.trim_start_matches('.');
         n == "*"
@@ -1460,7 +1462,7 @@ fn proxy_from(host: &str, proxy: &str, no_proxy: &str) -> Option<(String, u16)> 
         return None;
     }
     let url = if proxy.contains("://") {
-        url::Url::parse(proxy)
+        url::Url::parse(&proxy)
     } else {
         url::Url::parse(&format!("http://{proxy}"))
     }
@@ -1510,10 +1512,17 @@ pub fn verify(
 mod tests {
     use super::*;
 
-    /// Read from the values, not the environment: a test that set the
-    /// variables would race every other test of the binary.
+    /// Read from an environment given, not the process's: a test that set
+    /// the variables would race every other test of the binary.
     #[test]
     fn proxies_follow_no_proxy() {
+        let via = |host: &str, proxy: &str, no_proxy: &str| {
+            proxy_in(host, |k| match k {
+                "HTTPS_PROXY" => Some(proxy.to_string()),
+                "NO_PROXY" => Some(no_proxy.to_string()),
+                _ => None,
+            })
+        };
         let no_proxy = "localhost, .internal,corp.example";
         for (host, proxy, want) in [
             (
@@ -1548,13 +1557,15 @@ mod tests {
             ),
         ] {
             let want = want.map(|(h, p)| (h.to_string(), p));
-            assert_eq!(
-                proxy_from(host, proxy, no_proxy),
-                want,
-                "{host} via {proxy}"
-            );
+            assert_eq!(via(host, proxy, no_proxy), want, "{host} via {proxy}");
         }
-        assert_eq!(proxy_from("example.com", "proxy.corp:3128", "*"), None);
+        assert_eq!(via("example.com", "proxy.corp:3128", "*"), None);
+        let lower = |k: &str| (k == "https_proxy").then(|| "proxy.lower:8080".to_string());
+        assert_eq!(
+            proxy_in("example.com", lower),
+            Some(("proxy.lower".into(), 8080))
+        );
+        assert_eq!(proxy_in("example.com", |_| None), None);
     }
 
     // ------------------------------------------------------- the ClientHello

@@ -93,8 +93,8 @@ pub enum FetchError {
     NotATrustedCa(String),
     #[error("only {count} roots, against {current} in the current set: refusing a set that small")]
     TooSmall { count: usize, current: usize },
-    /// Roots Mozilla removed (name and short fingerprint each), and the
-    /// version of the set in use.
+    /// Roots Mozilla removed (name and SHA-256 each), and the version of
+    /// the set in use.
     #[error(
         "it holds {} root(s) that Mozilla has removed from its set: {}. It is an older set \
          than the one in use ({current}); fetch a current one, or let a removed root back in \
@@ -214,11 +214,8 @@ pub fn fetch(opts: &Options<'_>) -> Result<Fetched> {
         } else {
             let name = crate::sources::mozilla::removed_name(&sha)
                 .unwrap_or_else(|| item.cert.name().to_string());
-            back.push(format!(
-                "{} ({})",
-                crate::cert::printable(&name),
-                sha.short()
-            ));
+            // The whole SHA-256: what --allow-removed takes.
+            back.push(format!("{} ({sha})", crate::cert::printable(&name)));
         }
     }
     if !back.is_empty() {
