@@ -47,7 +47,7 @@ static SYSTEM: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
 });
 
 /// Expiry is judged once, so every iteration does the same work.
-static NOW: LazyLock<i64> = LazyLock::new(cabundle::date::now);
+static NOW: LazyLock<cabundle::date::Timestamp> = LazyLock::new(cabundle::date::now);
 
 /// What the "system" decode reads: the OS bundle, else the snapshot.
 fn system_bytes() -> &'static [u8] {
@@ -91,7 +91,7 @@ fn gather() -> Gathered {
 fn policy() -> Policy {
     Policy {
         at: *NOW,
-        ..Policy::default()
+        blocked: Default::default(),
     }
 }
 

@@ -1,10 +1,14 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
+use std::fmt;
 use std::ops::{Deref, Range};
+use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
+
+use crate::date::Timestamp;
 
 /// The largest certificate accepted. Mozilla's largest root is under 3 KiB;
 /// one far larger is padding or an attack on whoever parses it next.
@@ -18,14 +22,14 @@ pub struct Cert(Arc<Parsed>);
 #[derive(Debug, PartialEq, Eq)]
 pub struct Parsed {
     pub der: Vec<u8>,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     pub subject: String,
     pub issuer: String,
     pub common_name: Option<String>,
     /// Hex, as OpenSSL prints it with colons removed.
     pub serial: String,
-    pub not_before: i64,
-    pub not_after: i64,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
     /// basicConstraints CA:TRUE.
     pub ca_flag: bool,
     /// X.509 version 1 with issuer == subject: an old-style root, which has
@@ -46,6 +50,56 @@ pub struct Parsed {
     serial_number: Range<usize>,
 }
 
+/// Why bytes are not a certificate cabundle will use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    #[error("not an X.509 certificate ({0})")]
+    NotX509(Malformed),
+    #[error("a {0} KiB certificate; real CA certificates are a few KiB, so this one is refused")]
+    TooLarge(usize),
+    #[error("bad basicConstraints extension ({0})")]
+    BadBasicConstraints(Malformed),
+    /// A name OpenSSL's decoder refuses: one such certificate makes
+    /// OpenSSL refuse a whole bundle.
+    #[error("OpenSSL cannot read its {which} name ({reason}), so no OpenSSL client can load it")]
+    UnreadableName { which: &'static str, reason: String },
+    #[error("{0} bytes of trailing data after the certificate")]
+    TrailingData(usize),
+}
+
+/// What x509-parser found wrong, in words a person can act on: its own
+/// messages name its internals (`Der(UnexpectedTag { .. })`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(String);
+
+impl Malformed {
+    fn from_x509(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> Malformed {
+        use x509_parser::asn1_rs::Error as Der;
+        use x509_parser::error::X509Error;
+        use x509_parser::nom::{Err, error::ErrorKind};
+        const EOF: X509Error = X509Error::NomError(ErrorKind::Eof);
+        Malformed(match e {
+            Err::Incomplete(_)
+            | Err::Error(X509Error::Der(Der::Incomplete(_)) | EOF)
+            | Err::Failure(X509Error::Der(Der::Incomplete(_)) | EOF) => {
+                "the data ends before the certificate does".into()
+            }
+            Err::Error(X509Error::Der(_) | X509Error::NomError(_))
+            | Err::Failure(X509Error::Der(_) | X509Error::NomError(_)) => {
+                "its DER encoding is malformed".into()
+            }
+            // The rest say which part is wrong ("invalid serial").
+            Err::Error(e) | Err::Failure(e) => e.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Deref for Cert {
     type Target = Parsed;
     fn deref(&self) -> &Parsed {
@@ -56,24 +110,21 @@ impl Deref for Cert {
 impl Cert {
     /// Parse one DER certificate from the front of `bytes`, returning what
     /// follows it (OpenSSL's aux data in a TRUSTED CERTIFICATE).
-    pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), String> {
+    pub fn parse_prefix(bytes: &[u8]) -> Result<(Cert, &[u8]), CertError> {
         Cert::parse(bytes, None)
     }
 
     /// `sha256`, when given, is that of all of `bytes`, already computed.
-    fn parse(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<(Cert, &[u8]), String> {
+    fn parse(bytes: &[u8], sha256: Option<Sha256>) -> Result<(Cert, &[u8]), CertError> {
         let (rest, x509) = X509Certificate::from_der(bytes)
-            .map_err(|e| format!("not an X.509 certificate ({})", parse_failure(&e)))?;
+            .map_err(|e| CertError::NotX509(Malformed::from_x509(&e)))?;
         let der = &bytes[..bytes.len() - rest.len()];
         if der.len() > MAX_CERT_SIZE {
-            return Err(format!(
-                "a {} KiB certificate; real CA certificates are a few KiB, so this one is refused",
-                der.len() / 1024
-            ));
+            return Err(CertError::TooLarge(der.len() / 1024));
         }
-        let basic = x509
-            .basic_constraints()
-            .map_err(|e| format!("bad basicConstraints extension ({})", x509_failure(&e)))?;
+        let basic = x509.basic_constraints().map_err(|e| {
+            CertError::BadBasicConstraints(Malformed::from_x509(&x509_parser::nom::Err::Error(e)))
+        })?;
         let common_name = x509
             .subject()
             .iter_common_name()
@@ -88,15 +139,10 @@ impl Cert {
         // refuse a whole bundle (Python's `load_verify_locations` fails on
         // the file). The check is the subject hash's canonical encoding,
         // which follows that decoder.
-        let subject_hash =
-            crate::outputs::hashdir::name_hash(x509.subject().as_raw()).map_err(|e| {
-                format!(
-                    "OpenSSL cannot read its subject name ({e}), so no OpenSSL client can load it"
-                )
-            })?;
-        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(|e| {
-            format!("OpenSSL cannot read its issuer name ({e}), so no OpenSSL client can load it")
-        })?;
+        let unreadable = |which| move |reason| CertError::UnreadableName { which, reason };
+        let subject_hash = crate::outputs::hashdir::name_hash(x509.subject().as_raw())
+            .map_err(unreadable("subject"))?;
+        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(unreadable("issuer"))?;
         // For people: x509-parser's rendering, or, where it wants UTF-8 in
         // a string type OpenSSL reads as Latin-1, each value as Latin-1.
         let name = |n: &x509_parser::x509::X509Name| {
@@ -121,15 +167,15 @@ impl Cert {
             serial_number: at(x509.tbs_certificate.raw_serial()),
             sha256: match sha256 {
                 Some(sha) if rest.is_empty() => sha,
-                _ => Sha256::digest(der).into(),
+                _ => Sha256::of(der),
             },
             subject: printable(&name(x509.subject())),
             issuer: printable(&name(x509.issuer())),
             subject_hash,
             common_name,
             serial: hex(x509.tbs_certificate.raw_serial()),
-            not_before: x509.validity().not_before.timestamp(),
-            not_after: x509.validity().not_after.timestamp(),
+            not_before: Timestamp::from_unix(x509.validity().not_before.timestamp()),
+            not_after: Timestamp::from_unix(x509.validity().not_after.timestamp()),
             ca_flag: basic.is_some_and(|b| b.value.ca),
             v1_root: x509.version() == X509Version::V1
                 && x509.subject().as_raw() == x509.issuer().as_raw(),
@@ -139,18 +185,15 @@ impl Cert {
     }
 
     /// Parse exactly one DER certificate.
-    pub fn from_der(bytes: &[u8]) -> Result<Cert, String> {
+    pub fn from_der(bytes: &[u8]) -> Result<Cert, CertError> {
         Cert::from_der_hashed(bytes, None)
     }
 
     /// [`Cert::from_der`] when the SHA-256 of `bytes` is already known.
-    pub fn from_der_hashed(bytes: &[u8], sha256: Option<[u8; 32]>) -> Result<Cert, String> {
+    pub fn from_der_hashed(bytes: &[u8], sha256: Option<Sha256>) -> Result<Cert, CertError> {
         match Cert::parse(bytes, sha256)? {
             (cert, []) => Ok(cert),
-            (_, rest) => Err(format!(
-                "{} bytes of trailing data after the certificate",
-                rest.len()
-            )),
+            (_, rest) => Err(CertError::TrailingData(rest.len())),
         }
     }
 
@@ -160,13 +203,13 @@ impl Cert {
     }
 
     /// SHA-256 of the SubjectPublicKeyInfo: what a public-key distrust names.
-    pub fn spki_sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.spki()).into()
+    pub fn spki_sha256(&self) -> Sha256 {
+        Sha256::of(self.spki())
     }
 
     /// What a distrust by issuer and serial number names (NSS trust
     /// objects, p11-kit): [`issuer_serial_key`] of this certificate.
-    pub fn issuer_serial(&self) -> [u8; 32] {
+    pub fn issuer_serial(&self) -> Sha256 {
         issuer_serial_key(
             &self.der[self.issuer_name.clone()],
             &self.der[self.serial_number.clone()],
@@ -175,7 +218,7 @@ impl Cert {
 
     /// Lowercase hex SHA-256 of the DER, no colons.
     pub fn fingerprint(&self) -> String {
-        hex(&self.sha256)
+        self.sha256.to_string()
     }
 
     /// May this certificate act as a trust anchor for others?
@@ -188,7 +231,7 @@ impl Cert {
         self.common_name.as_deref().unwrap_or(&self.subject)
     }
 
-    pub fn is_expired_at(&self, at: i64) -> bool {
+    pub fn is_expired_at(&self, at: Timestamp) -> bool {
         self.not_after < at
     }
 
@@ -214,11 +257,11 @@ impl Cert {
 /// One value for an issuer Name (its whole DER) and a serial number (the
 /// INTEGER's content octets): a Name is self-delimiting, so the two can be
 /// hashed end to end.
-pub fn issuer_serial_key(issuer_name: &[u8], serial_content: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
+pub fn issuer_serial_key(issuer_name: &[u8], serial_content: &[u8]) -> Sha256 {
+    let mut h = sha2::Sha256::new();
     h.update(issuer_name);
     h.update(serial_content);
-    h.finalize().into()
+    Sha256(h.finalize().into())
 }
 
 /// How long [`Cert::to_pem`] of a DER of `der_len` bytes is: its header,
@@ -235,44 +278,55 @@ pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-/// Why x509-parser could not read a certificate, in words: its own text
-/// is a parser's (`Parsing Error: Der(UnexpectedTag { .. })`).
-fn parse_failure(e: &x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
-    use x509_parser::nom::Err;
-    match e {
-        Err::Incomplete(_) => "the data ends before the certificate does".into(),
-        Err::Error(e) | Err::Failure(e) => x509_failure(e),
+/// A SHA-256: a certificate's fingerprint (of its DER), a key's, a file's.
+/// Written as lowercase hex; read as people paste it: any case, with or
+/// without colons.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// The first 16 hex digits: enough to tell certificates apart on a
+    /// line meant for people.
+    pub fn short(&self) -> String {
+        hex(&self.0[..8])
     }
 }
 
-/// One x509-parser error in words: its named failures say which part is
-/// wrong ("invalid serial"); a failure of the DER underneath them is one
-/// of two things to a person.
-fn x509_failure(e: &x509_parser::error::X509Error) -> String {
-    use x509_parser::der_parser::error::BerError;
-    use x509_parser::error::X509Error;
-    use x509_parser::nom::error::ErrorKind;
-    match e {
-        X509Error::Der(BerError::Incomplete(_)) | X509Error::NomError(ErrorKind::Eof) => {
-            "the data ends before the certificate does".into()
-        }
-        X509Error::Der(_) | X509Error::NomError(_) => "its DER encoding is malformed".into(),
-        other => other.to_string(),
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
     }
 }
 
-/// Accept a SHA-256 as people paste it: any case, with or without colons.
-pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
-    let digits: String = s.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
     }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
+
+/// Text that is not a SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a SHA-256 fingerprint (64 hex digits, colons optional)")]
+pub struct NotASha256(pub String);
+
+impl FromStr for Sha256 {
+    type Err = NotASha256;
+    fn from_str(s: &str) -> Result<Sha256, NotASha256> {
+        let digits: Vec<u8> = s.bytes().filter(|b| *b != b':').collect();
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(&digits)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(Sha256)
+            .ok_or_else(|| NotASha256(s.to_string()))
+    }
+}
+
+crate::serde_as_text!(Sha256);
 
 /// A name whose values x509-parser will not take as text (Latin-1 in a
 /// PrintableString, which OpenSSL reads): `short=value` pairs, each value's
@@ -336,13 +390,28 @@ mod tests {
 
     #[test]
     fn fingerprints_parse_in_any_form() {
+        let parse = |s: &str| s.parse::<Sha256>().ok();
         let hex64 = "AB".repeat(32);
         let colons = vec!["ab"; 32].join(":");
-        assert_eq!(parse_fingerprint(&hex64), Some([0xab; 32]));
-        assert_eq!(parse_fingerprint(&colons), Some([0xab; 32]));
-        assert_eq!(parse_fingerprint("abcd"), None);
-        assert_eq!(parse_fingerprint(&"zz".repeat(32)), None);
-        assert_eq!(hex(&[0xab; 32]), "ab".repeat(32));
+        assert_eq!(parse(&hex64), Some(Sha256([0xab; 32])));
+        assert_eq!(parse(&colons), Some(Sha256([0xab; 32])));
+        assert_eq!(parse("abcd"), None);
+        assert_eq!(parse(&"ab".repeat(33)), None);
+        assert_eq!(parse(&"zz".repeat(32)), None);
+        assert_eq!(parse(""), None);
+        assert_eq!(Sha256([0xab; 32]).to_string(), "ab".repeat(32));
+        assert_eq!(Sha256([0xab; 32]).short(), "ab".repeat(8));
+        let json = serde_json::to_string(&Sha256([0xab; 32])).unwrap();
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(32)));
+        assert_eq!(
+            serde_json::from_str::<Sha256>(&format!("\"{hex64}\"")).unwrap(),
+            Sha256([0xab; 32])
+        );
+        let err = serde_json::from_str::<Sha256>("\"nope\"").unwrap_err();
+        assert!(
+            err.to_string().contains("\"nope\" is not a SHA-256"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -350,10 +419,34 @@ mod tests {
         assert_eq!(printable("a\nb\x1b"), "a\\nb\\u{1b}");
     }
 
+    /// Errors say what is wrong in words, not x509-parser's internals.
     #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        assert!(Cert::from_der(b"").is_err());
-        assert!(Cert::from_der(&[0x30, 0x82, 0xff, 0xff]).is_err());
+    fn garbage_is_an_error_in_words_not_a_panic() {
+        let der = crate::decode::decode(crate::sources::mozilla::PEM).items[0]
+            .cert
+            .der
+            .clone();
+        let mut wrong_tag = der.clone();
+        wrong_tag[0] = 0x31;
+        let mut trailing = der.clone();
+        trailing.push(0);
+        for (bytes, want) in [
+            (&b""[..], "ends before the certificate does"),
+            (
+                &[0x30, 0x82, 0xff, 0xff][..],
+                "ends before the certificate does",
+            ),
+            (&der[..der.len() / 2], "ends before the certificate does"),
+            (&wrong_tag, "its DER encoding is malformed"),
+            (&b"\x02\x01\x00"[..], "its DER encoding is malformed"),
+            (&trailing, "1 bytes of trailing data"),
+        ] {
+            let e = Cert::from_der(bytes).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+            for internal in ["Der(", "Tag", "{", "nom", "BER"] {
+                assert!(!e.contains(internal), "{e}");
+            }
+        }
     }
 
     /// 64-column lines, the last one short or full but never empty, for
@@ -367,13 +460,13 @@ mod tests {
         for cut in 0..48 {
             let cert = Cert(Arc::new(Parsed {
                 der: der[..der.len() - cut].to_vec(),
-                sha256: [0; 32],
+                sha256: Sha256::default(),
                 subject: String::new(),
                 issuer: String::new(),
                 common_name: None,
                 serial: String::new(),
-                not_before: 0,
-                not_after: 0,
+                not_before: Timestamp::from_unix(0),
+                not_after: Timestamp::from_unix(0),
                 ca_flag: false,
                 v1_root: false,
                 subject_hash: 0,

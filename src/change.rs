@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cert::{Cert, hex, parse_fingerprint};
+use crate::cert::{Cert, Sha256};
 use crate::date;
 use crate::decode;
 use crate::error::{Error, IoContext, Result};
@@ -66,18 +66,18 @@ pub enum Note {
     /// a warning until then.
     NotYetValid { file: PathBuf, cert: Cert },
     /// `block`: it was blocked already.
-    AlreadyBlocked([u8; 32]),
+    AlreadyBlocked(Sha256),
     /// `block`: no certificate the last sync saw has this fingerprint. It
     /// is blocked all the same, so it stays out if a source ever brings it.
-    Unseen([u8; 32]),
+    Unseen(Sha256),
     /// `unblock`: it was not blocked, so there was nothing to undo.
-    NotBlocked([u8; 32]),
+    NotBlocked(Sha256),
 }
 
 /// One certificate `block` or `unblock` acted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// Its subject, when the last sync saw it.
     pub subject: Option<String>,
 }
@@ -111,7 +111,7 @@ pub fn add(paths: &Paths, req: &AddRequest<'_>, opts: &sync::Options) -> Result<
         for (name, _) in &staged {
             user::check_slot(&paths.cas, name)?;
         }
-        let mut known: HashSet<[u8; 32]> = user::list(&paths.cas, None)?
+        let mut known: HashSet<Sha256> = user::list(&paths.cas, None)?
             .into_iter()
             .map(|a| a.cert.sha256)
             .collect();
@@ -169,7 +169,7 @@ pub fn block(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Chan
         let known: Vec<Known> = last_seen(paths)?;
         let mut targets: Vec<Target> = Vec::new();
         for id in ids {
-            let hits: Vec<[u8; 32]> = match parse_fingerprint(id) {
+            let hits: Vec<Sha256> = match id.parse::<Sha256>().ok() {
                 Some(sha) => {
                     if !known.iter().any(|k| k.sha256 == sha) {
                         notes.push(Note::Unseen(sha));
@@ -206,7 +206,7 @@ pub fn block(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Chan
 /// an id that names nothing at all is an error.
 pub fn unblock(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Changed<Target>> {
     change(paths, opts, Vec::new(), |notes| {
-        let blocked: Vec<[u8; 32]> = Config::load(&paths.config())?.blocked().collect();
+        let blocked: Vec<Sha256> = Config::load(&paths.config())?.blocked;
         let seen = last_seen(paths)?;
         // Each blocked fingerprint, named as the last sync saw it if it did.
         let known: Vec<Known> = blocked
@@ -220,7 +220,7 @@ pub fn unblock(paths: &Paths, ids: &[String], opts: &sync::Options) -> Result<Ch
             .collect();
         let mut targets: Vec<Target> = Vec::new();
         for id in ids {
-            let hits: Vec<usize> = match parse_fingerprint(id) {
+            let hits: Vec<usize> = match id.parse::<Sha256>().ok() {
                 Some(sha) => {
                     let hits: Vec<usize> = (0..known.len())
                         .filter(|&i| known[i].sha256 == sha)
@@ -318,11 +318,7 @@ fn edit_config<E: Fn(&mut Config, &Target) -> Result<(), Note>>(
 /// shows); none before the first sync.
 fn last_seen(paths: &Paths) -> Result<Vec<Known>> {
     match Manifest::read(&paths.manifest, &paths.bundle) {
-        Ok(m) => Ok(m
-            .certificates
-            .iter()
-            .filter_map(Known::from_record)
-            .collect()),
+        Ok(m) => Ok(m.certificates.iter().map(Known::from_record).collect()),
         Err(Error::NoBundle(_)) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
@@ -330,14 +326,19 @@ fn last_seen(paths: &Paths) -> Result<Vec<Known>> {
 
 /// The certificates of `file`, if every one of them may be added. A
 /// certificate valid only from a later date may: it is noted.
-fn validate(file: &Path, allow_leaf: bool, at: i64, notes: &mut Vec<Note>) -> Result<Vec<Cert>> {
+fn validate(
+    file: &Path,
+    allow_leaf: bool,
+    at: date::Timestamp,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Cert>> {
     let refuse = |reason: String| Error::Refused {
         path: file.to_path_buf(),
         reason,
     };
-    let decoded = decode::decode_file(file).map_err(refuse)?;
+    let decoded = decode::decode_file(file).map_err(|e| refuse(e.to_string()))?;
     if let Some(first) = decoded.errors.first() {
-        return Err(refuse(first.clone()));
+        return Err(refuse(first.to_string()));
     }
     if decoded.items.is_empty() {
         return Err(refuse("no certificate in it".into()));
@@ -395,7 +396,7 @@ fn restore(removed: &[Added]) {
 /// One certificate as an id may name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// The names `add` stored it under.
     pub names: Vec<String>,
     pub common_name: Option<String>,
@@ -404,7 +405,7 @@ pub struct Known {
 }
 
 impl Known {
-    fn bare(sha256: [u8; 32]) -> Known {
+    fn bare(sha256: Sha256) -> Known {
         Known {
             sha256,
             names: Vec::new(),
@@ -419,11 +420,7 @@ impl Known {
             [] => String::new(),
             names => format!("  (added as {})", names.join(", ")),
         };
-        crate::cert::printable(&format!(
-            "{}  {}{names}",
-            &hex(&self.sha256)[..16],
-            self.subject
-        ))
+        crate::cert::printable(&format!("{}  {}{names}", self.sha256.short(), self.subject))
     }
 }
 
@@ -439,11 +436,10 @@ impl From<&Added> for Known {
 }
 
 impl Known {
-    /// A record of the manifest, unless its fingerprint is not one (the
-    /// manifest is a file anyone may have edited).
-    fn from_record(r: &Record) -> Option<Known> {
-        Some(Known {
-            sha256: parse_fingerprint(&r.sha256)?,
+    /// A record of the manifest.
+    fn from_record(r: &Record) -> Known {
+        Known {
+            sha256: r.sha256,
             names: r
                 .sources
                 .iter()
@@ -452,7 +448,7 @@ impl Known {
                 .collect(),
             common_name: common_name(&r.subject).map(str::to_string),
             subject: r.subject.clone(),
-        })
+        }
     }
 }
 
@@ -479,7 +475,7 @@ pub fn resolve(known: &[Known], id: &str, among: Among) -> Result<Vec<usize>> {
         .collect::<String>()
         .to_ascii_lowercase();
     let hex_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit());
-    let (hits, unique) = if let Some(sha) = parse_fingerprint(id) {
+    let (hits, unique) = if let Ok(sha) = id.parse::<Sha256>() {
         (all(&|k| k.sha256 == sha), false)
     } else {
         let by_name = all(&|k| k.names.iter().any(|n| n == id));
@@ -496,7 +492,7 @@ pub fn resolve(known: &[Known], id: &str, among: Among) -> Result<Vec<usize>> {
             if !by_cn.is_empty() || !hex_digits || digits.len() < MIN_PREFIX {
                 (by_cn, true)
             } else {
-                (all(&|k| hex(&k.sha256).starts_with(&digits)), true)
+                (all(&|k| k.sha256.to_string().starts_with(&digits)), true)
             }
         }
     };
@@ -512,7 +508,7 @@ pub fn resolve(known: &[Known], id: &str, among: Among) -> Result<Vec<usize>> {
             },
         });
     }
-    let mut distinct: Vec<[u8; 32]> = hits.iter().map(|&i| known[i].sha256).collect();
+    let mut distinct: Vec<Sha256> = hits.iter().map(|&i| known[i].sha256).collect();
     distinct.sort_unstable();
     distinct.dedup();
     if unique && distinct.len() > 1 {
@@ -531,7 +527,7 @@ mod tests {
 
     fn known(sha: [u8; 32], name: &str, subject: &str) -> Known {
         Known {
-            sha256: sha,
+            sha256: Sha256(sha),
             names: (!name.is_empty())
                 .then(|| name.to_string())
                 .into_iter()
@@ -560,7 +556,7 @@ mod tests {
     #[test]
     fn ids_resolve_by_fingerprint_name_cn_and_prefix() {
         let k = set();
-        let full = hex(&k[2].sha256);
+        let full = k[2].sha256.to_string();
         assert_eq!(resolve(&k, &full, SEEN).unwrap(), [2]);
         assert_eq!(resolve(&k, &full.to_uppercase(), SEEN).unwrap(), [2]);
         assert_eq!(resolve(&k, "corp", SEEN).unwrap(), [0, 1]);

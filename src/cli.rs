@@ -152,7 +152,7 @@ pub struct FetchArgs {
     /// SHA-256; repeat for each). A set that holds a removed root is refused
     /// otherwise: it is an older set than the one in use
     #[arg(long, value_name = "SHA256", value_parser = parse_sha256)]
-    pub allow_removed: Vec<[u8; 32]>,
+    pub allow_removed: Vec<cabundle::cert::Sha256>,
 
     /// Forget the fetched set: `sync` uses the snapshot built in again
     #[arg(long, conflicts_with_all = ["from", "allow_removed"])]
@@ -180,7 +180,7 @@ pub struct SyncArgs {
 
     /// Judge expiry as of this day (UTC) instead of now
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_at)]
-    pub at: Option<i64>,
+    pub at: Option<cabundle::date::Timestamp>,
 
     /// Fetch fresh Mozilla roots first (as `cabundle fetch`)
     #[arg(long, conflicts_with = "offline")]
@@ -355,7 +355,7 @@ pub struct EnvArgs {
     pub only: Vec<String>,
 }
 
-fn parse_at(day: &str) -> Result<i64, String> {
+fn parse_at(day: &str) -> Result<cabundle::date::Timestamp, String> {
     cabundle::date::parse_day(day).map_err(|e| e.to_string())
 }
 
@@ -369,7 +369,7 @@ fn parse_doctor_url(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_sha256(s: &str) -> Result<[u8; 32], String> {
-    cabundle::cert::parse_fingerprint(s)
-        .ok_or_else(|| "expected a SHA-256 fingerprint: 64 hex digits, colons optional".into())
+fn parse_sha256(s: &str) -> Result<cabundle::cert::Sha256, String> {
+    s.parse()
+        .map_err(|_| "expected a SHA-256 fingerprint: 64 hex digits, colons optional".into())
 }

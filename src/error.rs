@@ -18,8 +18,47 @@ pub enum Error {
     #[error("{}: {reason}; nothing was changed", path.display())]
     Refused { path: PathBuf, reason: String },
 
+    /// A file that could not be read at all.
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: crate::decode::ReadError,
+    },
+
+    /// `config.toml`, there but not settings cabundle can use.
     #[error("{}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    BadConfig { path: PathBuf, reason: ConfigError },
+
+    #[error("{}: not a cabundle manifest ({source}); run `cabundle sync` to rewrite it", path.display())]
+    BadManifest {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The record of what `install --system` wrote, there but unreadable:
+    /// nothing it names is touched.
+    #[error("{}: not a record cabundle wrote ({source}); nothing was changed", path.display())]
+    BadInstallRecord {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Our own data that cannot be written in its format (which cannot
+    /// happen to what cabundle makes, but is not worth a panic).
+    #[error("{}: cannot be written: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: EncodeError,
+    },
+
+    /// A path cabundle must write into a setting (a shell line, a `.pth`
+    /// file, a link name) that it cannot carry.
+    #[error("{}: {reason}", path.display())]
+    UnusablePath { path: PathBuf, reason: String },
 
     /// Distrust the admin asked for that cannot be applied: trusting the
     /// certificate anyway would re-trust it, so nothing is written.
@@ -70,7 +109,10 @@ pub enum Error {
     Updater { program: String, reason: String },
 
     #[error("fetch from {from}: {reason}; the cache and the bundle are unchanged")]
-    Fetch { from: String, reason: String },
+    Fetch {
+        from: String,
+        reason: crate::sources::fetch::FetchError,
+    },
 
     #[error("{program}: {source}")]
     Exec {
@@ -174,6 +216,34 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// Why `config.toml` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("not UTF-8")]
+    NotUtf8,
+    /// toml's message names the line and what it expected there.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Toml(#[from] toml::ser::Error),
+}
+
+impl Error {
+    /// [`Error::Encode`] of `path`.
+    pub fn encode(path: impl Into<PathBuf>, source: impl Into<EncodeError>) -> Self {
+        Error::Encode {
+            path: path.into(),
+            source: source.into(),
         }
     }
 }

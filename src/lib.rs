@@ -13,6 +13,26 @@
 //! None of it prints: progress comes back through a callback the command
 //! gives, warnings and notes as data.
 
+/// serde for a type whose text form is its `Display` and `FromStr`: one
+/// form in JSON, TOML and messages alike.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
 pub mod cert;
 pub mod change;
 pub mod clients;

@@ -15,6 +15,8 @@
 
 use time::{Date, Month, OffsetDateTime};
 
+use crate::date::Timestamp;
+
 /// One step of the table: certificates issued before `until` (a day,
 /// UTC midnight; `None` for no end) may be valid this long.
 enum Max {
@@ -36,9 +38,10 @@ const TABLE: &[(Option<Day>, Max)] = &[
 ];
 
 /// The latest notAfter a TLS certificate issued at or before `issued_by`
-/// (Unix seconds) can have: the maximum, over issue times t <= issued_by,
-/// of t plus the longest validity allowed at t.
-pub fn last_valid(issued_by: i64) -> i64 {
+/// can have: the maximum, over issue times t <= issued_by, of t plus the
+/// longest validity allowed at t.
+pub fn last_valid(issued_by: Timestamp) -> Timestamp {
+    let issued_by = issued_by.unix();
     let mut latest = i64::MIN;
     let mut start = i64::MIN;
     for (until, max) in TABLE {
@@ -58,7 +61,7 @@ pub fn last_valid(issued_by: i64) -> i64 {
         latest = latest.max(add(t, max));
         start = end.unwrap_or(i64::MAX);
     }
-    latest
+    Timestamp::from_unix(latest)
 }
 
 /// `t` plus a validity period; calendar months keep the day of the month
@@ -89,7 +92,7 @@ mod tests {
     use super::*;
     use crate::date::{instant, parse_instant};
 
-    fn at(s: &str) -> i64 {
+    fn at(s: &str) -> Timestamp {
         parse_instant(s).unwrap()
     }
 
@@ -132,12 +135,13 @@ mod tests {
             ("2035-01-01T00:00:00Z", "2035-02-17T00:00:00Z"),
         ]);
         // Months clamp to the month's length: 39 months after a 31st.
+        let add = |t: &str, max| Timestamp::from_unix(add(at(t).unix(), &max));
         assert_eq!(
-            instant(add(at("2016-05-31T00:00:00Z"), &Max::Months(39))),
+            instant(add("2016-05-31T00:00:00Z", Max::Months(39))),
             "2019-08-31T00:00:00Z"
         );
         assert_eq!(
-            instant(add(at("2016-01-31T00:00:00Z"), &Max::Months(1))),
+            instant(add("2016-01-31T00:00:00Z", Max::Months(1))),
             "2016-02-29T00:00:00Z"
         );
     }
@@ -145,8 +149,11 @@ mod tests {
     #[test]
     fn never_earlier_than_the_date_itself_and_never_panics() {
         for t in [i64::MIN, -1, 0, 1, 1_700_000_000, 4_000_000_000, i64::MAX] {
+            let t = Timestamp::from_unix(t);
             let v = last_valid(t);
             assert!(v >= t, "{t} {v}");
         }
+        // Near the end of time, held there.
+        assert_eq!(last_valid(Timestamp::MAX), Timestamp::MAX);
     }
 }

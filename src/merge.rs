@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cert::Cert;
-use crate::date;
+use crate::cert::{Cert, Sha256};
+use crate::date::{self, Timestamp};
 use crate::sources::{Fingerprint, Gathered};
 use sha1::{Digest, Sha1};
 
@@ -26,12 +26,12 @@ pub enum Status {
 }
 
 /// The rules a sync applies to what the sources found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
-    /// Expiry is judged as of this Unix time.
-    pub at: i64,
+    /// Expiry is judged as of this time.
+    pub at: Timestamp,
     /// Fingerprints the user blocked.
-    pub blocked: HashSet<[u8; 32]>,
+    pub blocked: HashSet<Sha256>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct Entry {
     /// Why it was left out; empty when kept.
     pub reason: String,
     /// Mozilla distrusts leaves this root issued after this time.
-    pub distrust_after: Option<i64>,
+    pub distrust_after: Option<Timestamp>,
 }
 
 /// Dedupe by SHA-256 of the DER, keeping every source's name, then apply
@@ -65,7 +65,7 @@ pub fn merge(gathered: Gathered, policy: &Policy) -> Vec<Entry> {
     // Entries are large: they are made once, in place, and the map holds
     // only their positions.
     let mut entries: Vec<Entry> = Vec::new();
-    let mut by_sha: HashMap<[u8; 32], usize> = HashMap::with_capacity(gathered.found.len());
+    let mut by_sha: HashMap<Sha256, usize> = HashMap::with_capacity(gathered.found.len());
     for (label, item) in gathered.found {
         if let Some(why) = &item.distrust {
             distrust

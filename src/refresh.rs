@@ -22,7 +22,7 @@ pub struct Request<'a> {
     pub from: String,
     pub timeout: Duration,
     /// Roots Mozilla removed that the user lets back in, by SHA-256.
-    pub allow_removed: Vec<[u8; 32]>,
+    pub allow_removed: Vec<crate::cert::Sha256>,
     /// Told of the download's progress, as [`fetch::Options::progress`].
     pub progress: &'a dyn Fn(u64, Option<u64>),
 }

@@ -24,8 +24,8 @@ pub struct Options {
     pub macos_export: Option<PathBuf>,
     /// The admin trust settings that go with it.
     pub macos_trust_settings: Option<PathBuf>,
-    /// Expiry is judged as of this Unix time.
-    pub at: i64,
+    /// Expiry is judged as of this time.
+    pub at: date::Timestamp,
 }
 
 #[derive(Debug)]
@@ -82,7 +82,7 @@ fn check_inputs(opts: &Options) -> Result<()> {
     match &opts.macos_export {
         Some(export) => {
             let bytes = crate::decode::read_bounded(export)
-                .map_err(|e| input("--macos-export", export, e))?;
+                .map_err(|e| input("--macos-export", export, e.to_string()))?;
             if crate::decode::decode(&bytes).items.is_empty() {
                 return Err(input(
                     "--macos-export",
@@ -92,7 +92,7 @@ fn check_inputs(opts: &Options) -> Result<()> {
             }
             if let Some(settings) = &opts.macos_trust_settings {
                 crate::decode::read_bounded(settings)
-                    .map_err(|e| input("--macos-trust-settings", settings, e))?;
+                    .map_err(|e| input("--macos-trust-settings", settings, e.to_string()))?;
             }
         }
         None => match std::fs::metadata(&opts.root) {
@@ -109,7 +109,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     let (report, blocked) = build(paths, opts)?;
     let manifest = Manifest {
         cabundle: env!("CARGO_PKG_VERSION").to_string(),
-        as_of: date::day(opts.at),
+        as_of: opts.at.day(),
         bundle: paths.bundle.clone(),
         os: report.os.clone(),
         mozilla: report.mozilla_provenance.clone(),
@@ -147,7 +147,7 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
 
 /// Gather and merge, writing nothing; also returns the blocked
 /// fingerprints from the config.
-pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
+pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::Sha256>)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
     check_inputs(opts)?;
@@ -188,7 +188,7 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<String>)> {
 
     let policy = Policy {
         at: opts.at,
-        blocked: config.blocked().collect(),
+        blocked: config.blocked.iter().copied().collect(),
     };
     let entries = merge::merge(gathered, &policy);
     let report = Report {

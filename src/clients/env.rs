@@ -97,7 +97,7 @@ pub fn settings(paths: &Paths, only: &[String]) -> Result<Settings> {
 /// `path` as text that no setting can misread: UTF-8, no control
 /// character.
 pub fn text<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
-    let refuse = |reason: String| Error::Config {
+    let refuse = |reason: String| Error::UnusablePath {
         path: path.to_path_buf(),
         reason,
     };

@@ -1,5 +1,4 @@
 use crate::cli::BlockArgs;
-use cabundle::cert::hex;
 use cabundle::change::{self, Target};
 use cabundle::error::Result;
 use cabundle::state::Paths;
@@ -20,5 +19,5 @@ pub fn unblock(paths: &Paths, args: &BlockArgs) -> Result<()> {
 
 fn line(verb: &str, t: &Target) -> String {
     let subject = t.subject.as_deref().unwrap_or("(no source carries it now)");
-    format!("{verb} {}  {subject}", hex(&t.sha256))
+    format!("{verb} {}  {subject}", t.sha256)
 }

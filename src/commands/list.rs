@@ -13,7 +13,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
         all: args.all,
         expiring_by: args
             .expiring
-            .map(|days| date::now().saturating_add(i64::from(days) * 86_400)),
+            .map(|days| date::now().plus_days(i64::from(days))),
     };
     let listing = manifest::list(paths, filter)?;
     let m = &listing.manifest;
@@ -23,7 +23,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     }
     let os = match (&m.os.family, &m.os.name) {
         (Some(f), Some(n)) => format!("{n} ({f})"),
-        (Some(f), None) => f.clone(),
+        (Some(f), None) => f.to_string(),
         _ => "no OS store".into(),
     };
     let what = match (args.all, args.expiring) {
@@ -52,21 +52,20 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
             Status::Kept => String::new(),
             _ => format!("  [{}]", r.reason),
         };
-        if r.status == Status::Kept && r.not_yet_valid_on(&m.as_of) {
-            status.push_str(&format!("  [not valid until {}]", head(&r.not_before, 10)));
+        if r.status == Status::Kept && r.not_yet_valid_on(m.as_of) {
+            status.push_str(&format!("  [not valid until {}]", date::day(r.not_before)));
         }
         if let (Some(at), Status::Kept) = (&r.distrust_after, &r.status) {
-            let until = r.kept_until.as_deref().unwrap_or("?");
+            let until = r.kept_until.map_or("?".into(), date::day);
             status.push_str(&format!(
-                "  [Mozilla distrusts leaves issued after {}; kept until {}]",
-                head(at, 10),
-                head(until, 10)
+                "  [Mozilla distrusts leaves issued after {}; kept until {until}]",
+                date::day(*at),
             ));
         }
         text.push_str(&format!(
             "{}  {}  {}  ({}){status}\n",
-            head(&r.not_after, 10),
-            head(&r.sha256, 16),
+            date::day(r.not_after),
+            r.sha256.short(),
             r.subject,
             r.sources.join(", ")
         ));
@@ -74,27 +73,7 @@ pub fn run(paths: &Paths, args: &ListArgs) -> Result<()> {
     for fp in &m.blocked {
         let seen = m.certificates.iter().find(|r| &r.sha256 == fp);
         let what = seen.map_or("not in any source now", |r| r.subject.as_str());
-        text.push_str(&format!("blocked     {}  {what}\n", head(fp, 16)));
+        text.push_str(&format!("blocked     {}  {what}\n", fp.short()));
     }
     out(&text)
-}
-
-/// The first `n` characters of `s` (the manifest is a file anyone may
-/// have edited: never cut inside a character).
-fn head(s: &str, n: usize) -> &str {
-    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::head;
-
-    #[test]
-    fn heads_never_cut_a_character() {
-        assert_eq!(head("2030-01-01T00:00:00Z", 10), "2030-01-01");
-        assert_eq!(head("2030-01-0é", 10), "2030-01-0é");
-        assert_eq!(head("ü", 10), "ü");
-        assert_eq!(head("üüüüüüüüüüüü", 10), "üüüüüüüüüü");
-        assert_eq!(head("", 16), "");
-    }
 }

@@ -2,13 +2,14 @@
 //! with, the notes of a change, and what a fetch brought.
 
 use crate::cli::SyncArgs;
-use cabundle::cert::{count, hex};
+use cabundle::cert::count;
 use cabundle::change::{Changed, Note};
-use cabundle::date;
+use cabundle::date::{self, Timestamp};
 use cabundle::error::Result;
 use cabundle::merge::{Entry, Status};
 use cabundle::refresh::Refreshed;
 use cabundle::sources::fetch::Note as FetchNote;
+use cabundle::sources::os::Family;
 use cabundle::sources::user::Added;
 use cabundle::state::Paths;
 use cabundle::sync::{Options, Report};
@@ -27,7 +28,7 @@ pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbos
     let root = opts.root.display();
     let certificates = count(r.os.certificates, "certificate");
     match (&r.os.family, &r.os.name) {
-        (Some(family), name) if family == "macos" => say!(
+        (Some(family @ Family::Macos), name) => say!(
             "OS store: {} ({family}), {certificates}",
             name.as_deref().unwrap_or("macOS"),
         ),
@@ -105,11 +106,11 @@ pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbos
         &format!("left out {} distrusted certificates", distrusted.len()),
         "`cabundle list --all` lists each with its reason",
     );
-    let retiring: Vec<(&Entry, i64)> = kept
+    let retiring: Vec<(&Entry, Timestamp)> = kept
         .iter()
         .filter_map(|e| Some((*e, e.distrust_after?)))
         .collect();
-    let kept_until = |after: i64| date::day(cabundle::lifetime::last_valid(after));
+    let kept_until = |after: Timestamp| date::day(cabundle::lifetime::last_valid(after));
     each_or_some(
         &retiring,
         |(e, after)| {
@@ -228,13 +229,12 @@ pub fn note(n: &Note) {
             cert.name(),
             date::instant(cert.not_before)
         ),
-        Note::AlreadyBlocked(sha) => say!("{} was already blocked", hex(sha)),
+        Note::AlreadyBlocked(sha) => say!("{sha} was already blocked"),
         Note::Unseen(sha) => say!(
-            "note: no certificate the last sync saw has the SHA-256 {}; it is blocked all the \
-             same, and stays out if a source ever brings it",
-            hex(sha)
+            "note: no certificate the last sync saw has the SHA-256 {sha}; it is blocked all \
+             the same, and stays out if a source ever brings it"
         ),
-        Note::NotBlocked(sha) => say!("{} was not blocked; nothing to unblock", hex(sha)),
+        Note::NotBlocked(sha) => say!("{sha} was not blocked; nothing to unblock"),
     }
 }
 

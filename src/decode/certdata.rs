@@ -13,9 +13,78 @@
 use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
-use sha2::Sha256;
 
-use crate::cert::Cert;
+use crate::cert::{Cert, CertError, Sha256};
+use crate::date::Timestamp;
+
+/// Where and why a certdata.txt cannot be read: a changed or damaged
+/// upstream file is refused whole.
+#[derive(Debug, thiserror::Error)]
+pub enum CertdataError {
+    #[error("not UTF-8 ({0})")]
+    NotUtf8(std::str::Utf8Error),
+    #[error("no BEGINDATA line: not a certdata.txt")]
+    NoBeginData,
+    #[error("line {line}: {problem}")]
+    At { line: usize, problem: Problem },
+}
+
+/// What is wrong at a line. `label` is the object's CKA_LABEL.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("expected `CKA_NAME TYPE [VALUE]`, found {0:?}")]
+    NotALine(String),
+    #[error("expected an attribute, found {0:?}")]
+    NotAnAttribute(String),
+    #[error("{0} is not closed by END (truncated file?)")]
+    Unclosed(String),
+    #[error("bad octal escape in {0:?}")]
+    BadOctal(String),
+    #[error("expected a quoted string, found {0:?}")]
+    NotQuoted(String),
+    #[error("truncated \\x escape")]
+    TruncatedHexEscape,
+    #[error("bad \\x escape")]
+    BadHexEscape,
+    #[error("bad escape in a string")]
+    BadEscape,
+    #[error("{name}: expected one {kind} value")]
+    NotOneValue { name: String, kind: String },
+    #[error("unknown attribute type {0:?}")]
+    UnknownType(String),
+    #[error("{0} before any CKA_CLASS")]
+    BeforeClass(String),
+    #[error("{0} given twice in one object")]
+    Twice(String),
+    #[error("{label} has no {attribute}")]
+    Missing {
+        label: String,
+        attribute: &'static str,
+    },
+    #[error("a second trust object for {0}")]
+    SecondTrust(String),
+    #[error("{0} has no certificate hash")]
+    NoHash(String),
+    #[error("{label}: unknown CKA_NAME_HASH_ALGORITHM {algorithm:?}")]
+    UnknownHash {
+        label: String,
+        algorithm: Option<String>,
+    },
+    #[error("{0}: the trust object's hash does not match its certificate")]
+    HashMismatch(String),
+    #[error("{label}: {attribute} is not {expected}")]
+    BadValue {
+        label: String,
+        attribute: &'static str,
+        expected: &'static str,
+    },
+    #[error("{label}: {source}")]
+    Cert { label: String, source: CertError },
+}
+
+fn at(line: usize, problem: Problem) -> CertdataError {
+    CertdataError::At { line, problem }
+}
 
 /// What a certdata.txt says for TLS servers.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +103,11 @@ pub struct Set {
 pub struct NotTrusted {
     pub label: String,
     /// [`crate::cert::issuer_serial_key`].
-    pub issuer_serial: [u8; 32],
+    pub issuer_serial: Sha256,
     /// The trust object's `CKA_CERT_SHA1_HASH`, where it has one.
     pub sha1: Option<[u8; 20]>,
     /// The certificate's, where the file holds it.
-    pub sha256: Option<[u8; 32]>,
+    pub sha256: Option<Sha256>,
 }
 
 /// A root Mozilla trusts for TLS servers.
@@ -48,7 +117,7 @@ pub struct Anchor {
     pub label: String,
     /// `CKA_NSS_SERVER_DISTRUST_AFTER`: leaves issued after this time are not
     /// trusted. The root itself stays an anchor.
-    pub distrust_after: Option<i64>,
+    pub distrust_after: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,22 +156,40 @@ impl Object {
         }
     }
 
-    fn require_bytes(&self, name: &str) -> Result<&[u8], String> {
-        self.bytes(name)
-            .ok_or_else(|| format!("line {}: {} has no {name}", self.line, self.label()))
+    fn require_bytes(&self, name: &'static str) -> Result<&[u8], CertdataError> {
+        self.bytes(name).ok_or_else(|| {
+            self.fails(Problem::Missing {
+                label: self.label(),
+                attribute: name,
+            })
+        })
+    }
+
+    /// A problem with this object, at its first line.
+    fn fails(&self, problem: Problem) -> CertdataError {
+        at(self.line, problem)
+    }
+
+    /// [`Problem::BadValue`] of this object.
+    fn bad_value(&self, attribute: &'static str, expected: &'static str) -> CertdataError {
+        self.fails(Problem::BadValue {
+            label: self.label(),
+            attribute,
+            expected,
+        })
     }
 }
 
 /// Does this look like a certdata.txt (rather than PEM)?
 pub fn is_certdata(bytes: &[u8]) -> bool {
-    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let has = |needle: &[u8]| memchr::memmem::find(bytes, needle).is_some();
     has(b"BEGINDATA") && has(b"CKA_CLASS")
 }
 
 /// The TLS server anchors and explicit distrusts of a certdata.txt, in
 /// file order.
-pub fn parse(bytes: &[u8]) -> Result<Set, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})"))?;
+pub fn parse(bytes: &[u8]) -> Result<Set, CertdataError> {
+    let text = std::str::from_utf8(bytes).map_err(CertdataError::NotUtf8)?;
     let objects = objects(text)?;
     let mut trust: HashMap<(&[u8], &[u8]), &Object> = HashMap::new();
     for o in &objects {
@@ -112,11 +199,7 @@ pub fn parse(bytes: &[u8]) -> Result<Set, String> {
                 o.require_bytes("CKA_SERIAL_NUMBER")?,
             );
             if trust.insert(key, o).is_some() {
-                return Err(format!(
-                    "line {}: a second trust object for {}",
-                    o.line,
-                    o.label()
-                ));
+                return Err(o.fails(Problem::SecondTrust(o.label())));
             }
         }
     }
@@ -141,15 +224,18 @@ pub fn parse(bytes: &[u8]) -> Result<Set, String> {
             // Explicit distrust: taken from the trust objects below.
             Some(_) => continue,
             None => {
-                return Err(format!(
-                    "line {}: {} has no CKA_TRUST_SERVER_AUTH",
-                    t.line,
-                    t.label()
-                ));
+                return Err(t.fails(Problem::Missing {
+                    label: t.label(),
+                    attribute: "CKA_TRUST_SERVER_AUTH",
+                }));
             }
         }
-        let cert =
-            Cert::from_der(der).map_err(|e| format!("line {}: {}: {e}", o.line, o.label()))?;
+        let cert = Cert::from_der(der).map_err(|source| {
+            o.fails(Problem::Cert {
+                label: o.label(),
+                source,
+            })
+        })?;
         let distrust_after = match distrust_after(o)? {
             Some(at) => Some(at),
             None => distrust_after(t)?,
@@ -178,33 +264,24 @@ pub fn parse(bytes: &[u8]) -> Result<Set, String> {
         );
         let content = match crate::decode::tlv(serial) {
             Ok((0x02, content, [])) => content,
-            _ => {
-                return Err(format!(
-                    "line {}: {}: CKA_SERIAL_NUMBER is not a DER INTEGER",
-                    t.line,
-                    t.label()
-                ));
-            }
+            _ => return Err(t.bad_value("CKA_SERIAL_NUMBER", "a DER INTEGER")),
         };
         let cert = certs.get(&(issuer, serial));
         if let Some(der) = cert {
             check_hash(t, der)?;
         }
         let sha1 = match t.bytes("CKA_CERT_SHA1_HASH") {
-            Some(h) => Some(<[u8; 20]>::try_from(h).map_err(|_| {
-                format!(
-                    "line {}: {}: CKA_CERT_SHA1_HASH is not 20 bytes",
-                    t.line,
-                    t.label()
-                )
-            })?),
+            Some(h) => Some(
+                <[u8; 20]>::try_from(h)
+                    .map_err(|_| t.bad_value("CKA_CERT_SHA1_HASH", "20 bytes"))?,
+            ),
             None => None,
         };
         out.distrusted.push(NotTrusted {
             label: t.label(),
             issuer_serial: crate::cert::issuer_serial_key(issuer, content),
             sha1,
-            sha256: cert.map(|der| Sha256::digest(der).into()),
+            sha256: cert.map(|der| Sha256::of(der)),
         });
     }
     Ok(out)
@@ -212,58 +289,41 @@ pub fn parse(bytes: &[u8]) -> Result<Set, String> {
 
 /// The trust object's hash of its certificate must match the certificate
 /// it was joined to.
-fn check_hash(t: &Object, der: &[u8]) -> Result<(), String> {
+fn check_hash(t: &Object, der: &[u8]) -> Result<(), CertdataError> {
     let (want, got): (&[u8], Vec<u8>) = if let Some(sha1) = t.bytes("CKA_CERT_SHA1_HASH") {
         (sha1, Sha1::digest(der).to_vec())
     } else if let Some(hash) = t.bytes("CKA_HASH_OF_CERTIFICATE") {
         match t.token("CKA_NAME_HASH_ALGORITHM") {
-            Some("CKM_SHA256") => (hash, Sha256::digest(der).to_vec()),
+            Some("CKM_SHA256") => (hash, Sha256::of(der).0.to_vec()),
             Some("CKM_SHA_1") => (hash, Sha1::digest(der).to_vec()),
             other => {
-                return Err(format!(
-                    "line {}: {}: unknown CKA_NAME_HASH_ALGORITHM {other:?}",
-                    t.line,
-                    t.label()
-                ));
+                return Err(t.fails(Problem::UnknownHash {
+                    label: t.label(),
+                    algorithm: other.map(String::from),
+                }));
             }
         }
     } else {
-        return Err(format!(
-            "line {}: {} has no certificate hash",
-            t.line,
-            t.label()
-        ));
+        return Err(t.fails(Problem::NoHash(t.label())));
     };
     if want == got.as_slice() {
         Ok(())
     } else {
-        Err(format!(
-            "line {}: {}: the trust object's hash does not match its certificate",
-            t.line,
-            t.label()
-        ))
+        Err(t.fails(Problem::HashMismatch(t.label())))
     }
 }
 
-fn distrust_after(o: &Object) -> Result<Option<i64>, String> {
+fn distrust_after(o: &Object) -> Result<Option<Timestamp>, CertdataError> {
+    let bad = || o.bad_value("CKA_NSS_SERVER_DISTRUST_AFTER", "a UTCTime");
     match o.attrs.get("CKA_NSS_SERVER_DISTRUST_AFTER") {
         None | Some(Value::Token(_)) => Ok(None),
-        Some(Value::Bytes(b)) => utc_time(b).map(Some).ok_or_else(|| {
-            format!(
-                "line {}: {}: bad CKA_NSS_SERVER_DISTRUST_AFTER",
-                o.line,
-                o.label()
-            )
-        }),
-        Some(Value::Text(_)) => Err(format!(
-            "line {}: bad CKA_NSS_SERVER_DISTRUST_AFTER",
-            o.line
-        )),
+        Some(Value::Bytes(b)) => utc_time(b).map(Some).ok_or_else(bad),
+        Some(Value::Text(_)) => Err(bad()),
     }
 }
 
-/// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`, as Unix seconds.
-pub(crate) fn utc_time(b: &[u8]) -> Option<i64> {
+/// ASN.1 UTCTime text, `YYMMDDHHMMSSZ`.
+pub(crate) fn utc_time(b: &[u8]) -> Option<Timestamp> {
     let s = std::str::from_utf8(b).ok()?;
     let digits = s.strip_suffix('Z')?;
     if digits.len() != 12 || !digits.bytes().all(|c| c.is_ascii_digit()) {
@@ -275,13 +335,13 @@ pub(crate) fn utc_time(b: &[u8]) -> Option<i64> {
     let month = time::Month::try_from(n(2)?).ok()?;
     let date = time::Date::from_calendar_date(year, month, n(4)?).ok()?;
     let t = date.with_hms(n(6)?, n(8)?, n(10)?).ok()?;
-    Some(t.assume_utc().unix_timestamp())
+    Some(Timestamp::from_unix(t.assume_utc().unix_timestamp()))
 }
 
-fn objects(text: &str) -> Result<Vec<Object>, String> {
+fn objects(text: &str) -> Result<Vec<Object>, CertdataError> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
     if !lines.any(|(_, l)| l.trim() == "BEGINDATA") {
-        return Err("no BEGINDATA line: not a certdata.txt".into());
+        return Err(CertdataError::NoBeginData);
     }
     let mut objects: Vec<Object> = Vec::new();
     while let Some((n, line)) = lines.next() {
@@ -291,32 +351,28 @@ fn objects(text: &str) -> Result<Vec<Object>, String> {
         }
         let mut parts = line.splitn(3, char::is_whitespace);
         let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
-            return Err(format!(
-                "line {n}: expected `CKA_NAME TYPE [VALUE]`, found {line:?}"
-            ));
+            return Err(at(n, Problem::NotALine(line.to_string())));
         };
         let rest = parts.next().unwrap_or("").trim();
         if !name.starts_with("CKA_") {
-            return Err(format!("line {n}: expected an attribute, found {name:?}"));
+            return Err(at(n, Problem::NotAnAttribute(name.to_string())));
         }
         let value = match kind {
             "MULTILINE_OCTAL" => {
                 let mut bytes = Vec::new();
                 loop {
                     let Some((m, l)) = lines.next() else {
-                        return Err(format!(
-                            "line {n}: {name} is not closed by END (truncated file?)"
-                        ));
+                        return Err(at(n, Problem::Unclosed(name.to_string())));
                     };
                     let l = l.trim();
                     if l == "END" {
                         break;
                     }
-                    octal(l, &mut bytes).map_err(|e| format!("line {m}: {e}"))?;
+                    octal(l, &mut bytes).map_err(|e| at(m, e))?;
                 }
                 Value::Bytes(bytes)
             }
-            "UTF8" => Value::Text(quoted(rest).map_err(|e| format!("line {n}: {e}"))?),
+            "UTF8" => Value::Text(quoted(rest).map_err(|e| at(n, e))?),
             "CK_BBOOL"
             | "CK_OBJECT_CLASS"
             | "CK_CERTIFICATE_TYPE"
@@ -324,11 +380,17 @@ fn objects(text: &str) -> Result<Vec<Object>, String> {
             | "CK_MECHANISM_TYPE"
             | "CK_ULONG" => {
                 if rest.is_empty() || rest.contains(char::is_whitespace) {
-                    return Err(format!("line {n}: {name}: expected one {kind} value"));
+                    return Err(at(
+                        n,
+                        Problem::NotOneValue {
+                            name: name.to_string(),
+                            kind: kind.to_string(),
+                        },
+                    ));
                 }
                 Value::Token(rest.to_string())
             }
-            other => return Err(format!("line {n}: unknown attribute type {other:?}")),
+            other => return Err(at(n, Problem::UnknownType(other.to_string()))),
         };
         if name == "CKA_CLASS" {
             objects.push(Object {
@@ -337,17 +399,17 @@ fn objects(text: &str) -> Result<Vec<Object>, String> {
             });
         }
         let Some(object) = objects.last_mut() else {
-            return Err(format!("line {n}: {name} before any CKA_CLASS"));
+            return Err(at(n, Problem::BeforeClass(name.to_string())));
         };
         if object.attrs.insert(name.to_string(), value).is_some() {
-            return Err(format!("line {n}: {name} given twice in one object"));
+            return Err(at(n, Problem::Twice(name.to_string())));
         }
     }
     Ok(objects)
 }
 
 /// One line of `\ooo` escapes.
-fn octal(line: &str, out: &mut Vec<u8>) -> Result<(), String> {
+fn octal(line: &str, out: &mut Vec<u8>) -> Result<(), Problem> {
     let mut rest = line.as_bytes();
     while !rest.is_empty() {
         match rest {
@@ -361,7 +423,7 @@ fn octal(line: &str, out: &mut Vec<u8>) -> Result<(), String> {
                 out.push((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0'));
                 rest = tail;
             }
-            _ => return Err(format!("bad octal escape in {line:?}")),
+            _ => return Err(Problem::BadOctal(line.to_string())),
         }
     }
     Ok(())
@@ -369,11 +431,11 @@ fn octal(line: &str, out: &mut Vec<u8>) -> Result<(), String> {
 
 /// A `"..."` value, with NSS's `\xNN` byte escapes (UTF-8 labels), `\\`
 /// and `\"`.
-fn quoted(s: &str) -> Result<String, String> {
+fn quoted(s: &str) -> Result<String, Problem> {
     let inner = s
         .strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
-        .ok_or_else(|| format!("expected a quoted string, found {s:?}"))?;
+        .ok_or_else(|| Problem::NotQuoted(s.to_string()))?;
     let mut bytes = Vec::with_capacity(inner.len());
     let mut it = inner.bytes();
     while let Some(b) = it.next() {
@@ -383,18 +445,16 @@ fn quoted(s: &str) -> Result<String, String> {
         }
         match it.next() {
             Some(b'x') => {
-                let hex = [it.next(), it.next()];
-                let [Some(h), Some(l)] = hex else {
-                    return Err("truncated \\x escape".into());
+                let [Some(h), Some(l)] = [it.next(), it.next()] else {
+                    return Err(Problem::TruncatedHexEscape);
                 };
-                let v = std::str::from_utf8(&[h, l])
-                    .ok()
-                    .and_then(|d| u8::from_str_radix(d, 16).ok())
-                    .ok_or("bad \\x escape")?;
-                bytes.push(v);
+                let v = data_encoding::HEXLOWER_PERMISSIVE
+                    .decode(&[h, l])
+                    .map_err(|_| Problem::BadHexEscape)?;
+                bytes.extend(v);
             }
             Some(c @ (b'\\' | b'"')) => bytes.push(c),
-            _ => return Err("bad escape in a string".into()),
+            _ => return Err(Problem::BadEscape),
         }
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -523,8 +583,14 @@ mod tests {
         assert_eq!(anchors[0].distrust_after, Some(nov30));
         assert_eq!(anchors[1].distrust_after, Some(nov30));
         assert_eq!(anchors[2].distrust_after, None);
-        assert_eq!(utc_time(b"491231235959Z"), Some(2524607999));
-        assert_eq!(utc_time(b"500101000000Z"), Some(-631152000));
+        assert_eq!(
+            utc_time(b"491231235959Z"),
+            Some(Timestamp::from_unix(2524607999))
+        );
+        assert_eq!(
+            utc_time(b"500101000000Z"),
+            Some(Timestamp::from_unix(-631152000))
+        );
     }
 
     #[test]
@@ -536,6 +602,8 @@ mod tests {
         assert_eq!(quoted("\"Főtanúsítvány\"").unwrap(), "Főtanúsítvány");
         assert!(quoted("no quotes").is_err());
         assert!(quoted(r#""\x4""#).is_err());
+        assert!(quoted(r#""\xzz""#).is_err());
+        assert_eq!(quoted(r#""\x41\x6A\\\"""#).unwrap(), "Aj\\\"");
     }
 
     #[test]
@@ -544,33 +612,43 @@ mod tests {
         // Truncated in the middle of an octal value.
         let value = good.find("CKA_VALUE").unwrap();
         let cut = &good[..value + 40 + good[value + 40..].find('\n').unwrap() + 1];
-        let e = parse(cut.as_bytes()).unwrap_err();
+        let fails = |text: &str| parse(text.as_bytes()).unwrap_err().to_string();
+        let e = fails(cut);
         assert!(
             e.starts_with("line ") && e.contains("not closed by END"),
             "{e}"
         );
         // A bad octal escape.
-        let bad = good.replacen("\\0", "\\9", 1);
-        let e = parse(bad.as_bytes()).unwrap_err();
+        let e = fails(&good.replacen("\\0", "\\9", 1));
         assert!(e.starts_with("line ") && e.contains("octal"), "{e}");
         // An unknown construct.
         let odd = good.replace("CKA_TOKEN CK_BBOOL CK_TRUE", "CKA_TOKEN CK_WHATEVER 1");
-        assert!(
-            parse(odd.as_bytes())
-                .unwrap_err()
-                .contains("unknown attribute type")
-        );
+        assert!(fails(&odd).contains("unknown attribute type"));
         // A trust object whose hash is not its certificate's.
         let (other, ..) = sample(5);
         let wrong = good.replace(
             &oct(&Sha1::digest(&sample(0).0.der)),
             &oct(&Sha1::digest(&other.der)),
         );
-        assert!(
-            parse(wrong.as_bytes())
-                .unwrap_err()
-                .contains("hash does not match")
+        assert!(fails(&wrong).contains("hash does not match"));
+        assert!(fails("just text").contains("BEGINDATA"));
+        // A distrust-after that is not a time names the object and what
+        // it should be.
+        let after = format!(
+            "CKA_NSS_SERVER_DISTRUST_AFTER MULTILINE_OCTAL\n{}END\n",
+            oct(b"soon")
         );
-        assert!(parse(b"just text").unwrap_err().contains("BEGINDATA"));
+        let e = fails(&file(&[object(
+            0,
+            "Late",
+            "CKT_NSS_TRUSTED_DELEGATOR",
+            &after,
+            "",
+        )]));
+        assert!(
+            e.starts_with("line ")
+                && e.contains("Late: CKA_NSS_SERVER_DISTRUST_AFTER is not a UTCTime"),
+            "{e}"
+        );
     }
 }

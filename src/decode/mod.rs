@@ -14,9 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
 
-use sha2::{Digest, Sha256};
-
-use crate::cert::Cert;
+use crate::cert::{Cert, CertError, Sha256};
 
 /// No trust store file is anywhere near this; a larger one is refused rather
 /// than read, so `/dev/zero` or a runaway file cannot exhaust memory.
@@ -63,46 +61,113 @@ pub struct Decoded {
     pub items: Vec<Item>,
     /// SHA-256 of each `PUBLIC KEY` block's SubjectPublicKeyInfo, when
     /// asked for ([`decode_keys`]); otherwise such blocks are errors.
-    pub public_keys: Vec<[u8; 32]>,
-    /// One line per item that could not be read ("PEM block 3: ...").
-    pub errors: Vec<String>,
+    pub public_keys: Vec<Sha256>,
+    /// Each item that could not be read ("PEM block 3: ...").
+    pub errors: Vec<DecodeError>,
     /// The file was one DER certificate, not PEM.
     pub der: bool,
 }
 
+/// Why a whole file could not be read. (Which file is for the caller to
+/// say.)
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("larger than {} MiB", .0 >> 20)]
+    TooLarge(u64),
+    #[error("not read (a decoder thread failed)")]
+    NotRead,
+}
+
+/// Why one item of a file (a PEM block, or the file as one DER
+/// certificate) could not be read. The rest of the file still loads.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty: no certificate in it")]
+    Empty,
+    #[error("neither PEM nor a DER certificate: {0}")]
+    NotPemOrDer(CertError),
+    #[error("PEM block {number} ({label}): {problem}")]
+    Block {
+        number: usize,
+        /// As the file has it (lossily text).
+        label: String,
+        problem: BlockError,
+    },
+    #[error("END {0} line without a BEGIN")]
+    EndWithoutBegin(String),
+}
+
+impl DecodeError {
+    /// The PEM label of the block at fault, if it is one.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            DecodeError::Block { label, .. } => Some(label),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with one PEM block.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    #[error("no END line before the next BEGIN")]
+    NoEndBeforeBegin,
+    #[error("truncated, no END line")]
+    Truncated,
+    #[error("ends with END {0}")]
+    WrongEnd(String),
+    #[error("not a certificate")]
+    NotACertificate,
+    #[error("bad base64")]
+    BadBase64,
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    #[error("{0} bytes after the public key")]
+    AfterPublicKey(usize),
+    #[error("not a public key (a SubjectPublicKeyInfo that cannot be read)")]
+    NotAPublicKey,
+    /// OpenSSL refuses such a block; it may have meant a distrust.
+    #[error(
+        "its trust data cannot be read, as OpenSSL cannot ({problem}); {name} is treated as \
+         distrusted"
+    )]
+    UnreadableTrust { name: String, problem: AuxError },
+}
+
 /// Read a whole file, refusing anything that is not a regular file or is
 /// larger than [`MAX_FILE_SIZE`].
-pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
     read_bounded_max(path, MAX_FILE_SIZE)
 }
 
 /// [`read_bounded`] with another cap, for cabundle's own larger files.
-pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub fn read_bounded_max(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     // O_NONBLOCK so that opening a FIFO cannot hang; it does not affect reads
     // of regular files, the only kind we go on to read.
     let file: File = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| e.to_string())?;
+        .open(path)?;
     read_open(file, max)
 }
 
 /// [`read_bounded`] of a file already open (with O_NONBLOCK).
-pub fn read_open(file: File, max: u64) -> Result<Vec<u8>, String> {
-    let meta = file.metadata().map_err(|e| e.to_string())?;
+pub fn read_open(file: File, max: u64) -> Result<Vec<u8>, ReadError> {
+    let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(ReadError::NotAFile);
     }
     if meta.len() > max {
-        return Err(format!("larger than {} MiB", max >> 20));
+        return Err(ReadError::TooLarge(max));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(format!("larger than {} MiB", max >> 20));
+        return Err(ReadError::TooLarge(max));
     }
     Ok(bytes)
 }
@@ -111,11 +176,11 @@ pub fn read_open(file: File, max: u64) -> Result<Vec<u8>, String> {
 /// OS store holds is also in Mozilla's set, and the two are decoded at once:
 /// whichever reaches a certificate first parses it, the other reuses it.
 #[derive(Debug, Default)]
-pub struct Memo(Mutex<HashMap<[u8; 32], Cert>>);
+pub struct Memo(Mutex<HashMap<Sha256, Cert>>);
 
 impl Memo {
-    pub(crate) fn cert(&self, der: &[u8]) -> Result<Cert, String> {
-        let sha: [u8; 32] = Sha256::digest(der).into();
+    pub(crate) fn cert(&self, der: &[u8]) -> Result<Cert, CertError> {
+        let sha = Sha256::of(der);
         let known = |m: &Self| m.0.lock().ok().and_then(|map| map.get(&sha).cloned());
         if let Some(cert) = known(self) {
             return Ok(cert);
@@ -130,12 +195,12 @@ impl Memo {
 
 /// Read and decode one file. `Err` means the file as a whole could not be
 /// read; per-item problems are in `Decoded::errors`.
-pub fn decode_file(path: &Path) -> Result<Decoded, String> {
+pub fn decode_file(path: &Path) -> Result<Decoded, ReadError> {
     decode_file_with(path, &Memo::default())
 }
 
 /// [`decode_file`], sharing parsed certificates through `memo`.
-pub fn decode_file_with(path: &Path, memo: &Memo) -> Result<Decoded, String> {
+pub fn decode_file_with(path: &Path, memo: &Memo) -> Result<Decoded, ReadError> {
     read_bounded(path).map(|bytes| decode_with(&bytes, memo))
 }
 
@@ -163,15 +228,13 @@ fn decode_as(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
     }
     let mut out = Decoded::default();
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        out.errors.push("empty: no certificate in it".into());
+        out.errors.push(DecodeError::Empty);
         return out;
     }
     out.der = true;
     match memo.cert(bytes) {
         Ok(cert) => out.items.push(Item::plain(cert)),
-        Err(e) => out
-            .errors
-            .push(format!("neither PEM nor a DER certificate: {e}")),
+        Err(e) => out.errors.push(DecodeError::NotPemOrDer(e)),
     }
     out
 }
@@ -185,6 +248,11 @@ fn decode_pem(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
     let mut open: Option<(usize, Label)> = None;
     let mut body: Vec<u8> = Vec::new();
     let mut blocks = 0;
+    let block = |number: usize, label: Label, problem: BlockError| DecodeError::Block {
+        number,
+        label: label.to_string(),
+        problem,
+    };
     for line in memchr::memchr_iter(b'\n', bytes)
         .chain(std::iter::once(bytes.len()))
         .scan(0, |start, end| {
@@ -196,9 +264,8 @@ fn decode_pem(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
         let line = line.trim_ascii();
         if let Some(label) = marker(line, b"-----BEGIN ") {
             if let Some((n, label)) = open.take() {
-                out.errors.push(format!(
-                    "PEM block {n} ({label}): no END line before the next BEGIN"
-                ));
+                out.errors
+                    .push(block(n, label, BlockError::NoEndBeforeBegin));
             }
             blocks += 1;
             open = Some((blocks, label));
@@ -208,26 +275,32 @@ fn decode_pem(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
                 Some((n, label)) if label == end && keys && label.0 == b"PUBLIC KEY" => {
                     match public_key(&mut body) {
                         Ok(sha) => out.public_keys.push(sha),
-                        Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
+                        Err(e) => out.errors.push(block(n, label, e)),
                     }
                 }
                 Some((n, label)) if label == end => match decode_block(label, &mut body, memo) {
-                    Ok(item) => {
-                        if item.trust_data == TrustData::Unreadable {
-                            out.errors.push(format!(
-                                "PEM block {n} ({label}): its trust data cannot be read, as \
-                                 OpenSSL cannot; {} is treated as distrusted",
-                                item.cert.name()
+                    Ok((item, unreadable)) => {
+                        if let Some(problem) = unreadable {
+                            out.errors.push(block(
+                                n,
+                                label,
+                                BlockError::UnreadableTrust {
+                                    name: item.cert.name().to_string(),
+                                    problem,
+                                },
                             ));
                         }
                         out.items.push(item)
                     }
-                    Err(e) => out.errors.push(format!("PEM block {n} ({label}): {e}")),
+                    Err(e) => out.errors.push(block(n, label, e)),
                 },
-                Some((n, label)) => out
+                Some((n, label)) => {
+                    out.errors
+                        .push(block(n, label, BlockError::WrongEnd(end.to_string())))
+                }
+                None => out
                     .errors
-                    .push(format!("PEM block {n} ({label}): ends with END {end}")),
-                None => out.errors.push(format!("END {end} line without a BEGIN")),
+                    .push(DecodeError::EndWithoutBegin(end.to_string())),
             }
         } else if open.is_some() {
             body.extend_from_slice(line);
@@ -237,8 +310,7 @@ fn decode_pem(bytes: &[u8], memo: &Memo, keys: bool) -> Decoded {
         }
     }
     if let Some((n, label)) = open {
-        out.errors
-            .push(format!("PEM block {n} ({label}): truncated, no END line"));
+        out.errors.push(block(n, label, BlockError::Truncated));
     }
     out
 }
@@ -258,38 +330,49 @@ impl std::fmt::Display for Label<'_> {
     }
 }
 
-/// `body` is the block's base64, its lines joined.
-fn decode_block(label: Label, body: &mut Vec<u8>, memo: &Memo) -> Result<Item, String> {
+/// `body` is the block's base64, its lines joined. With the item, why its
+/// trust data cannot be read, when it cannot (the item is then distrusted).
+fn decode_block(
+    label: Label,
+    body: &mut Vec<u8>,
+    memo: &Memo,
+) -> Result<(Item, Option<AuxError>), BlockError> {
     if !CERT_LABELS.contains(&label.0) {
-        return Err("not a certificate".into());
+        return Err(BlockError::NotACertificate);
     }
-    let der = base64(body).ok_or("bad base64")?;
+    let der = base64(body).ok_or(BlockError::BadBase64)?;
     if label.0 != b"TRUSTED CERTIFICATE" {
-        return Ok(Item::plain(memo.cert(&der)?));
+        return Ok((Item::plain(memo.cert(&der)?), None));
     }
     let (cert, aux) = Cert::parse_prefix(&der)?;
     Ok(match Aux::parse(aux) {
-        Ok(aux) => Item {
-            cert,
-            distrust: aux.openssl_distrust().map(String::from),
-            trust_data: TrustData::Aux(Box::new(aux)),
-        },
-        Err(e) => Item {
-            cert,
-            distrust: Some(format!("its OpenSSL trust data cannot be read ({e})")),
-            trust_data: TrustData::Unreadable,
-        },
+        Ok(aux) => (
+            Item {
+                cert,
+                distrust: aux.openssl_distrust().map(String::from),
+                trust_data: TrustData::Aux(Box::new(aux)),
+            },
+            None,
+        ),
+        Err(e) => (
+            Item {
+                cert,
+                distrust: Some(format!("its OpenSSL trust data cannot be read ({e})")),
+                trust_data: TrustData::Unreadable,
+            },
+            Some(e),
+        ),
     })
 }
 
 /// A `PUBLIC KEY` block: the SHA-256 of its SubjectPublicKeyInfo.
-fn public_key(body: &mut Vec<u8>) -> Result<[u8; 32], String> {
+fn public_key(body: &mut Vec<u8>) -> Result<Sha256, BlockError> {
     use x509_parser::prelude::FromDer;
-    let der = base64(body).ok_or("bad base64")?;
+    let der = base64(body).ok_or(BlockError::BadBase64)?;
     match x509_parser::x509::SubjectPublicKeyInfo::from_der(&der) {
-        Ok(([], _)) => Ok(Sha256::digest(&der).into()),
-        Ok((rest, _)) => Err(format!("{} bytes after the public key", rest.len())),
-        Err(e) => Err(format!("not a public key ({e})")),
+        Ok(([], _)) => Ok(Sha256::of(&der)),
+        Ok((rest, _)) => Err(BlockError::AfterPublicKey(rest.len())),
+        Err(_) => Err(BlockError::NotAPublicKey),
     }
 }
 
@@ -356,7 +439,7 @@ impl Aux {
     /// Read as OpenSSL's template reads it: each field at most once and in
     /// that order, so a repeated field (a second, empty reject list meant to
     /// cancel the first) is refused, as OpenSSL refuses it.
-    pub fn parse(aux: &[u8]) -> Result<Aux, String> {
+    pub fn parse(aux: &[u8]) -> Result<Aux, AuxError> {
         let mut out = Aux {
             trust: None,
             reject: None,
@@ -366,7 +449,7 @@ impl Aux {
         }
         let (tag, seq, rest) = tlv(aux)?;
         if tag != 0x30 || !rest.is_empty() {
-            return Err("not a single SEQUENCE".into());
+            return Err(AuxError::NotASequence);
         }
         // The template's fields, in order: each may be absent.
         const FIELDS: [(u8, &str); 5] = [
@@ -382,8 +465,8 @@ impl Aux {
             let (tag, value, rest) = tlv(fields)?;
             let Some(at) = FIELDS[next..].iter().position(|(t, _)| *t == tag) else {
                 return Err(match FIELDS.iter().find(|(t, _)| *t == tag) {
-                    Some((_, name)) => format!("the {name} field is repeated or out of order"),
-                    None => format!("an unknown field (tag {tag:#04x})"),
+                    Some((_, name)) => AuxError::RepeatedField(name),
+                    None => AuxError::UnknownField(tag),
                 });
             };
             next += at + 1;
@@ -416,12 +499,12 @@ impl Aux {
     }
 }
 
-fn oids(mut list: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn oids(mut list: &[u8]) -> Result<Vec<Vec<u8>>, AuxError> {
     let mut out = Vec::new();
     while !list.is_empty() {
         let (tag, oid, rest) = tlv(list)?;
         if tag != 0x06 || oid.is_empty() {
-            return Err("expected an OID".into());
+            return Err(AuxError::NotAnOid);
         }
         out.push(oid.to_vec());
         list = rest;
@@ -429,20 +512,45 @@ fn oids(mut list: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
+/// Why OpenSSL's aux data (after a TRUSTED CERTIFICATE) cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuxError {
+    #[error(transparent)]
+    Der(#[from] DerError),
+    #[error("not a single SEQUENCE")]
+    NotASequence,
+    #[error("the {0} field is repeated or out of order")]
+    RepeatedField(&'static str),
+    #[error("an unknown field (tag {0:#04x})")]
+    UnknownField(u8),
+    #[error("expected an OID")]
+    NotAnOid,
+}
+
+/// DER that cannot be split into tag, length and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DerError {
+    #[error("truncated DER")]
+    Truncated,
+    #[error("multi-byte DER tag")]
+    MultiByteTag,
+    #[error("bad DER length")]
+    BadLength,
+}
+
 /// One DER tag-length-value: (tag, value, what follows).
-pub fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
-    let short = || "truncated DER".to_string();
-    let (&tag, rest) = bytes.split_first().ok_or_else(short)?;
+pub fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+    let (&tag, rest) = bytes.split_first().ok_or(DerError::Truncated)?;
     if tag & 0x1f == 0x1f {
-        return Err("multi-byte DER tag".into());
+        return Err(DerError::MultiByteTag);
     }
-    let (&first, mut rest) = rest.split_first().ok_or_else(short)?;
+    let (&first, mut rest) = rest.split_first().ok_or(DerError::Truncated)?;
     let len = if first < 0x80 {
         first as usize
     } else {
         let n = (first & 0x7f) as usize;
         if n == 0 || n > 4 || rest.len() < n {
-            return Err("bad DER length".into());
+            return Err(DerError::BadLength);
         }
         let len = rest[..n]
             .iter()
@@ -451,7 +559,7 @@ pub fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
         len
     };
     if rest.len() < len {
-        return Err(short());
+        return Err(DerError::Truncated);
     }
     Ok((tag, &rest[..len], &rest[len..]))
 }
@@ -649,9 +757,11 @@ mod tests {
         let out = decode(text);
         assert!(out.items.is_empty());
         assert_eq!(out.errors.len(), 3, "{:?}", out.errors);
-        assert!(out.errors[0].starts_with("PEM block 1 (CERTIFICATE)"));
-        assert!(out.errors[1].contains("block 2 (PRIVATE KEY): not a certificate"));
-        assert!(out.errors[2].contains("block 3 (CERTIFICATE): truncated"));
+        let text: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+        assert!(text[0].starts_with("PEM block 1 (CERTIFICATE)"));
+        assert!(text[1].contains("block 2 (PRIVATE KEY): not a certificate"));
+        assert!(text[2].contains("block 3 (CERTIFICATE): truncated"));
+        assert_eq!(out.errors[1].label(), Some("PRIVATE KEY"));
     }
 
     #[test]

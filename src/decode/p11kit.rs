@@ -56,16 +56,41 @@ pub struct Object {
 }
 
 /// Where and why a file cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
 pub struct Error {
     pub line: usize,
-    pub reason: String,
+    pub problem: Problem,
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.reason)
-    }
+/// What p11-kit stops at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("not UTF-8 text")]
+    NotUtf8,
+    #[error("a PEM block with no END line")]
+    NoEnd,
+    #[error("a PEM block before any [p11-kit-object-v1] section")]
+    PemBeforeSection,
+    #[error("{0}: bad base64")]
+    BadBase64(String),
+    #[error("unsupported PEM block {0:?}")]
+    UnsupportedPem(String),
+    #[error("a section header without its closing ]")]
+    Unclosed,
+    #[error("{0:?} is not a `name: value` field")]
+    NotAField(String),
+    #[error("the field {0:?} comes before any [p11-kit-object-v1] section")]
+    FieldBeforeSection(String),
+    #[error("{0:?} is not an attribute p11-kit knows")]
+    UnknownAttribute(String),
+    #[error("{0}: invalid value")]
+    InvalidValue(String),
+    #[error("{name}: expected {expected}")]
+    Expected {
+        name: String,
+        expected: &'static str,
+    },
 }
 
 enum Value {
@@ -79,11 +104,8 @@ enum Value {
 /// Every object of a persist file, in file order.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
     let text = std::str::from_utf8(bytes).map_err(|e| Error {
-        line: 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count(),
-        reason: "not UTF-8 text".into(),
+        line: 1 + memchr::memchr_iter(b'\n', &bytes[..e.valid_up_to()]).count(),
+        problem: Problem::NotUtf8,
     })?;
     let mut objects: Vec<Object> = Vec::new();
     // The object being filled, or None inside a section of another kind
@@ -93,9 +115,15 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
     let mut lines = text.split_inclusive('\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let line_no = i + 1;
-        let fail = |reason: String| Error {
+        let fail = |problem: Problem| Error {
             line: line_no,
-            reason,
+            problem,
+        };
+        let expected = |name: &str, expected| {
+            fail(Problem::Expected {
+                name: name.to_string(),
+                expected,
+            })
         };
         if let Some(label) = raw
             .strip_prefix("-----BEGIN ")
@@ -112,17 +140,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
                 body.extend(l.bytes().filter(|b| !b.is_ascii_whitespace()));
             }
             if !ended {
-                return Err(fail("a PEM block with no END line".into()));
+                return Err(fail(Problem::NoEnd));
             }
             if in_other_section {
                 continue;
             }
             let Some(object) = current.as_mut() else {
-                return Err(fail(
-                    "a PEM block before any [p11-kit-object-v1] section".into(),
-                ));
+                return Err(fail(Problem::PemBeforeSection));
             };
-            let der = base64(&mut body).ok_or_else(|| fail(format!("{label}: bad base64")))?;
+            let der =
+                base64(&mut body).ok_or_else(|| fail(Problem::BadBase64(label.to_string())))?;
             match label {
                 "CERTIFICATE" => {
                     object.class.get_or_insert_with(|| "certificate".into());
@@ -131,7 +158,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
                 "PUBLIC KEY" => {
                     object.public_key_info.get_or_insert(der);
                 }
-                other => return Err(fail(format!("unsupported PEM block {other:?}"))),
+                other => return Err(fail(Problem::UnsupportedPem(other.to_string()))),
             }
             continue;
         }
@@ -142,7 +169,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
         if let Some(rest) = line.strip_prefix('[') {
             let name = rest
                 .strip_suffix(']')
-                .ok_or_else(|| fail("a section header without its closing ]".into()))?;
+                .ok_or_else(|| fail(Problem::Unclosed))?;
             objects.extend(current.take());
             in_other_section = name != HEADER;
             if !in_other_section {
@@ -155,32 +182,31 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
         }
         let (name, value) = line
             .split_once(':')
-            .ok_or_else(|| fail(format!("{line:?} is not a `name: value` field")))?;
+            .ok_or_else(|| fail(Problem::NotAField(line.to_string())))?;
         let (name, value) = (name.trim_end(), value.trim_start());
         if in_other_section {
             continue;
         }
         let Some(object) = current.as_mut() else {
-            return Err(fail(format!(
-                "the field {name:?} comes before any [p11-kit-object-v1] section"
-            )));
+            return Err(fail(Problem::FieldBeforeSection(name.to_string())));
         };
         if !ATTRIBUTES.contains(&name) && !name.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(fail(format!("{name:?} is not an attribute p11-kit knows")));
+            return Err(fail(Problem::UnknownAttribute(name.to_string())));
         }
-        let value = parse_value(value).ok_or_else(|| fail(format!("{name}: invalid value")))?;
+        let value =
+            parse_value(value).ok_or_else(|| fail(Problem::InvalidValue(name.to_string())))?;
         let bytes = |v: Value| match v {
             Value::Bytes(b) => Ok(b),
-            _ => Err(fail(format!("{name}: expected a quoted string"))),
+            _ => Err(expected(name, "a quoted string")),
         };
         match name {
             "class" => match value {
                 Value::Constant(c) => object.class = Some(c),
-                _ => return Err(fail("class: expected a class name".into())),
+                _ => return Err(expected(name, "a class name")),
             },
             "trusted" | "x-distrusted" => {
                 let Value::Bool(b) = value else {
-                    return Err(fail(format!("{name}: expected true or false")));
+                    return Err(expected(name, "true or false"));
                 };
                 match name {
                     "trusted" => object.trusted = Some(b),
@@ -189,7 +215,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Object>, Error> {
             }
             "object-id" => match value {
                 Value::Oid(oid) => object.object_id = Some(oid),
-                _ => return Err(fail("object-id: expected an OID".into())),
+                _ => return Err(expected(name, "an OID")),
             },
             "label" => object.label = Some(bytes(value)?),
             // p11-kit writes `value: ""` for a certificate known only by
@@ -241,9 +267,8 @@ fn url_decode(s: &str) -> Option<Vec<u8>> {
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
-            let hi = (bytes.next()? as char).to_digit(16)?;
-            let lo = (bytes.next()? as char).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
+            let hex = [bytes.next()?, bytes.next()?];
+            out.extend(data_encoding::HEXLOWER_PERMISSIVE.decode(&hex).ok()?);
         } else {
             out.push(b);
         }

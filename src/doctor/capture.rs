@@ -1434,7 +1434,10 @@ pub fn proxy_for(host: &str) -> Option<(String, u16)> {
     proxy_in(host, |k| std::env::var(k).ok())
 }
 
-/// [`proxy_for`] in the environment `env` gives.
+/// [`proxy_for`] in the environment `env` gives: the proxy's host and
+/// port, unless NO_PROXY (comma-separated names, `.suffix`es or `*`) names
+/// `host`. A proxy given without a scheme (`proxy.corp:3128`, as many set
+/// it) is read as http://.
 fn proxy_in(host: &str, env: impl Fn(&str) -> Option<String>) -> Option<(String, u16)> {
     let var = |k: &str| env(k).filter(|v| !v.is_empty());
     let proxy = var("HTTPS_PROXY").or_else(|| var("https_proxy"))?;
@@ -1442,21 +1445,23 @@ fn proxy_in(host: &str, env: impl Fn(&str) -> Option<String>) -> Option<(String,
         .or_else(|| var("no_proxy"))
         .unwrap_or_default();
     let excluded = no_proxy.split(',').map(str::trim).any(|n| {
+        let n = n.trim_start_matches('.');
         n == "*"
             || (!n.is_empty()
-                && (host == n.trim_start_matches('.')
-                    || host.ends_with(&format!(".{}", n.trim_start_matches('.')))))
+                && (host == n || host.strip_suffix(n).is_some_and(|rest| rest.ends_with('.'))))
     });
     if excluded {
         return None;
     }
-    let rest = proxy.split_once("://").map_or(proxy.as_str(), |(_, r)| r);
-    let rest = rest
-        .rsplit_once('@')
-        .map_or(rest, |(_, r)| r)
-        .trim_end_matches('/');
-    let (h, p) = rest.rsplit_once(':').map_or((rest, "80"), |(h, p)| (h, p));
-    Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+    let url = if proxy.contains("://") {
+        url::Url::parse(&proxy)
+    } else {
+        url::Url::parse(&format!("http://{proxy}"))
+    }
+    .ok()?;
+    // IPv6 literals come bracketed; this connects to the bare address.
+    let host = url.host_str()?.trim_matches(['[', ']']).to_string();
+    Some((host, url.port_or_known_default().unwrap_or(80)))
 }
 
 /// Does `roots` accept `chain` for `host` at `now` (Unix seconds)? The
@@ -1499,19 +1504,54 @@ pub fn verify(
 mod tests {
     use super::*;
 
+    /// Read from an environment given, not the process's: a test that set
+    /// the variables would race every other test of the binary.
     #[test]
     fn proxies_follow_no_proxy() {
-        let env = |k: &str| match k {
-            "HTTPS_PROXY" => Some("http://user:pw@proxy.corp:3128/".to_string()),
-            "NO_PROXY" => Some("localhost,.internal".to_string()),
-            _ => None,
+        let via = |host: &str, proxy: &str, no_proxy: &str| {
+            proxy_in(host, |k| match k {
+                "HTTPS_PROXY" => Some(proxy.to_string()),
+                "NO_PROXY" => Some(no_proxy.to_string()),
+                _ => None,
+            })
         };
-        assert_eq!(
-            proxy_in("example.com", env),
-            Some(("proxy.corp".into(), 3128))
-        );
-        assert_eq!(proxy_in("git.internal", env), None);
-        assert_eq!(proxy_in("localhost", env), None);
+        let no_proxy = "localhost, .internal,corp.example";
+        for (host, proxy, want) in [
+            (
+                "example.com",
+                "http://user:pw@proxy.corp:3128/",
+                Some(("proxy.corp", 3128)),
+            ),
+            ("example.com", "proxy.corp:3128", Some(("proxy.corp", 3128))),
+            (
+                "example.com",
+                "HTTP://Proxy.Corp:3128",
+                Some(("proxy.corp", 3128)),
+            ),
+            ("example.com", "http://proxy.corp", Some(("proxy.corp", 80))),
+            (
+                "example.com",
+                "https://proxy.corp",
+                Some(("proxy.corp", 443)),
+            ),
+            ("example.com", "http://[::1]:8080", Some(("::1", 8080))),
+            ("example.com", "10.0.0.1:3128", Some(("10.0.0.1", 3128))),
+            ("example.com", "http://proxy.corp:99999", None),
+            ("git.internal", "proxy.corp:3128", None),
+            ("internal", "proxy.corp:3128", None),
+            ("localhost", "proxy.corp:3128", None),
+            ("www.corp.example", "proxy.corp:3128", None),
+            // A name that only ends with the same letters is not in the domain.
+            (
+                "notcorp.example",
+                "proxy.corp:3128",
+                Some(("proxy.corp", 3128)),
+            ),
+        ] {
+            let want = want.map(|(h, p)| (h.to_string(), p));
+            assert_eq!(via(host, proxy, no_proxy), want, "{host} via {proxy}");
+        }
+        assert_eq!(via("example.com", "proxy.corp:3128", "*"), None);
         let lower = |k: &str| (k == "https_proxy").then(|| "proxy.lower:8080".to_string());
         assert_eq!(
             proxy_in("example.com", lower),

@@ -184,7 +184,7 @@ pub(super) fn verdict(
 
 /// Verified; a note when the server also sends an expired certificate on a
 /// path it did not need (clients that insist on the sent path fail).
-pub(super) fn verified(chain: &[Cert], path: &[Cert], now: i64) -> Verdict {
+pub(super) fn verified(chain: &[Cert], path: &[Cert], now: crate::date::Timestamp) -> Verdict {
     let unused_expired = chain
         .iter()
         .skip(1)
@@ -227,7 +227,7 @@ pub(super) struct Context<'a> {
     /// Another trust set that accepts the chain, if one does.
     pub elsewhere: Option<Elsewhere>,
     /// The time the chain is judged at.
-    pub now: i64,
+    pub now: crate::date::Timestamp,
     /// When the check of this URL must end: the issuer download gets what
     /// is left.
     pub deadline: Instant,
@@ -426,7 +426,13 @@ fn issuer_problem(f: &Failure, cx: &Context) -> Verdict {
             let mut completed: Vec<Cert> = chain.to_vec();
             completed.push(issuer.clone());
             let profile = Profile::openssl_default(sets.level);
-            let with = verify::verify(&completed, &sets.in_force.1, Some(host), now, &profile);
+            let with = verify::verify(
+                &completed,
+                &sets.in_force.1,
+                Some(host),
+                now.unix(),
+                &profile,
+            );
             if with.is_ok() {
                 return verdict(
                     Class::MissingIntermediate,

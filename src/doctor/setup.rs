@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cert::Cert;
+use crate::cert::{Cert, Sha256};
 use crate::clients::env::VARS;
-use crate::date;
+use crate::date::{self, Timestamp};
 use crate::decode;
 use crate::sources::mozilla::Roots;
 use crate::sources::{self, Gathered};
@@ -49,7 +49,7 @@ const FEW: usize = 10;
 const EXPIRING_DAYS: i64 = 30;
 
 /// Checks of this machine's setup.
-pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
+pub fn local(paths: &Paths, now: Timestamp) -> Vec<Finding> {
     let mut out = Vec::new();
     let bundle = decode::decode_file(&paths.bundle);
     let certs: Vec<Cert> = match &bundle {
@@ -124,7 +124,7 @@ pub fn local(paths: &Paths, now: i64) -> Vec<Finding> {
     }
     clock(&certs, now, &mut out);
     if let Ok(m) = Manifest::read(&paths.manifest, &paths.bundle) {
-        let soon = date::instant(now + EXPIRING_DAYS * 86_400);
+        let soon = now.plus_days(EXPIRING_DAYS);
         for r in m
             .certificates
             .iter()
@@ -167,18 +167,18 @@ fn stale(paths: &Paths) -> Vec<String> {
     let mut changes = Vec::new();
     // The OS store, read again as sync reads it (a live macOS keychain or
     // an export named on a command line is not read again).
-    if m.os.family.as_deref() != Some("macos") {
+    if m.os.family != Some(sources::os::Family::Macos) {
         let mut g = Gathered::default();
         sources::os::load(&m.os.root, &mut g);
-        let now: BTreeMap<&Path, String> = g
+        let now: BTreeMap<&Path, Sha256> = g
             .files
             .iter()
-            .map(|f| (f.path.as_path(), crate::cert::hex(&f.digest.sha256)))
+            .map(|f| (f.path.as_path(), f.digest.sha256))
             .collect();
-        let then: BTreeMap<&Path, &str> = m
+        let then: BTreeMap<&Path, Sha256> = m
             .inputs
             .iter()
-            .map(|i| (i.path.as_path(), i.sha256.as_str()))
+            .map(|i| (i.path.as_path(), i.sha256))
             .collect();
         if then.is_empty() && !now.is_empty() {
             changes.push(format!(
@@ -205,10 +205,10 @@ fn stale(paths: &Paths) -> Vec<String> {
             mozilla.version, mozilla.upstream
         ));
     }
-    let added_now: BTreeSet<String> = sources::user::list(&paths.cas, None)
-        .map(|a| a.into_iter().map(|a| a.cert.fingerprint()).collect())
+    let added_now: BTreeSet<Sha256> = sources::user::list(&paths.cas, None)
+        .map(|a| a.into_iter().map(|a| a.cert.sha256).collect())
         .unwrap_or_default();
-    let added_then: BTreeSet<String> = m
+    let added_then: BTreeSet<Sha256> = m
         .certificates
         .iter()
         .filter(|r| {
@@ -216,12 +216,12 @@ fn stale(paths: &Paths) -> Vec<String> {
                 .iter()
                 .any(|s| s.starts_with(sources::user::LABEL_PREFIX))
         })
-        .map(|r| r.sha256.clone())
+        .map(|r| r.sha256)
         .collect();
     if added_now != added_then {
         changes.push("the added CAs changed".into());
     }
-    let blocked_now: BTreeSet<String> = crate::state::config::Config::load(&paths.config())
+    let blocked_now: BTreeSet<Sha256> = crate::state::config::Config::load(&paths.config())
         .map(|c| c.blocked.into_iter().collect())
         .unwrap_or_default();
     if blocked_now != m.blocked.iter().cloned().collect() {
@@ -360,8 +360,8 @@ fn variables(paths: &Paths, out: &mut Vec<Finding>) {
     }
 }
 
-fn clock(certs: &[Cert], now: i64, out: &mut Vec<Finding>) {
-    let floor = date::parse_day(&Roots::embedded().provenance.date).unwrap_or(0);
+fn clock(certs: &[Cert], now: Timestamp, out: &mut Vec<Finding>) {
+    let floor = Roots::embedded().provenance.date.midnight();
     if now < floor {
         out.push(finding(
             Level::Problem,
@@ -375,7 +375,7 @@ fn clock(certs: &[Cert], now: i64, out: &mut Vec<Finding>) {
         ));
     }
     if let Some(newest) = certs.iter().max_by_key(|c| c.not_before)
-        && newest.not_before > now + 86_400
+        && newest.not_before > now.plus_days(1)
     {
         out.push(finding(
             Level::Problem,

@@ -110,7 +110,7 @@ pub struct UrlOptions {
     /// The whole check of one URL, the proxy and the issuer's download
     /// included, ends by then.
     pub timeout: Duration,
-    pub now: i64,
+    pub now: crate::date::Timestamp,
     pub save_issuer: Option<PathBuf>,
 }
 
@@ -188,7 +188,7 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
             .chain
             .get(bad)
             .and_then(|d| Cert::from_der(d).err())
-            .unwrap_or_else(|| "no certificate".into());
+            .map_or_else(|| "no certificate".into(), |e| e.to_string());
         report.failure = Some(Class::UnreadableChain);
         report.message = format!(
             "the server presents a certificate (number {} of {}) that cannot be read: {why}; \
@@ -202,7 +202,8 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
     }
 
     let openssl = Profile::openssl_default(sets.level);
-    let judge = |certs: &[Cert]| verify::verify(&chain, certs, Some(&host), opts.now, &openssl);
+    let judge =
+        |certs: &[Cert]| verify::verify(&chain, certs, Some(&host), opts.now.unix(), &openssl);
     let main = judge(&sets.in_force.1);
     let os = judge(&sets.os.1);
     let mozilla = judge(&sets.mozilla.1);
@@ -262,7 +263,14 @@ pub fn check_url(sets: &TrustSets, url: &str, opts: &UrlOptions) -> UrlReport {
 
     // Clients that decide otherwise: their own verification profiles and
     // their own protocol and suite lists.
-    report.clients = other_clients(&chain, &sets.in_force.1, &host, opts.now, &main, &captured);
+    report.clients = other_clients(
+        &chain,
+        &sets.in_force.1,
+        &host,
+        opts.now.unix(),
+        &main,
+        &captured,
+    );
     // The chain may be fine while the clients doctor speaks for refuse
     // the connection itself: that is the failure then.
     let openssl_refuses = refused_by(Client::OpensslDefault, &captured);

@@ -901,7 +901,7 @@ impl Verifier {
             }
             let x = self.at(xs);
             if x.not_before > self.now {
-                let when = crate::date::instant(x.not_before);
+                let when = crate::date::instant(crate::date::Timestamp::from_unix(x.not_before));
                 return Err(self.fail(
                     Code::CertNotYetValid,
                     n,
@@ -909,7 +909,7 @@ impl Verifier {
                 ));
             }
             if x.not_after <= self.now {
-                let when = crate::date::instant(x.not_after);
+                let when = crate::date::instant(crate::date::Timestamp::from_unix(x.not_after));
                 return Err(self.fail(
                     Code::CertHasExpired,
                     n,

@@ -482,7 +482,7 @@ fn split(link: &Path) -> Result<(&Path, &str)> {
     let name = link
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::Config {
+        .ok_or_else(|| Error::UnusablePath {
             path: link.to_path_buf(),
             reason: "the hashed folder's link needs a UTF-8 file name".into(),
         })?;

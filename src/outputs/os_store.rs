@@ -8,16 +8,14 @@ use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::cert::hex;
+use crate::cert::Sha256;
 use crate::decode;
 use crate::error::{Error, IoContext, Result};
 use crate::sources::os::{self, Layout};
 use crate::sources::user::{self, Added};
 use crate::state;
 use crate::system::find_program;
+use serde::{Deserialize, Serialize};
 
 /// Every install, by the root it went into.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -30,7 +28,7 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     pub path: PathBuf,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 impl Record {
@@ -38,19 +36,18 @@ impl Record {
         if !path.exists() {
             return Ok(Record::default());
         }
-        let bad = |reason: String| Error::Config {
+        let bytes = decode::read_bounded(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
-            reason,
-        };
-        let bytes = decode::read_bounded(path).map_err(bad)?;
-        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::BadInstallRecord {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::encode(path, e))?;
         json.push(b'\n');
         state::write_atomic(path, &json)
     }
@@ -269,7 +266,7 @@ pub fn write(
         state::write_atomic(&real_path(root, path)?, text.as_bytes())?;
         written.push(Written {
             path: path.clone(),
-            sha256: hex(&Sha256::digest(text.as_bytes())),
+            sha256: Sha256::of(text.as_bytes()),
         });
     }
     // What an earlier install wrote and this one did not is stale.
@@ -290,7 +287,18 @@ pub struct Removal {
     pub changed: Vec<PathBuf>,
     /// Recorded, but not a file install writes: never touched, whatever
     /// the record says. (The recorded path, and why.)
-    pub refused: Vec<(PathBuf, String)>,
+    pub refused: Vec<(PathBuf, NotInstallable)>,
+}
+
+/// Why a recorded path is not one `install --system` writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotInstallable {
+    #[error("not a file in {0}")]
+    Elsewhere(&'static str),
+    #[error("not named as cabundle names its files (cabundle-NAME.{0})")]
+    Name(&'static str),
+    #[error("is not a regular file (cabundle writes only those)")]
+    NotAFile,
 }
 
 /// Remove what install wrote. Only a file install could have written is
@@ -310,22 +318,20 @@ pub fn remove(root: &Path, layout: &Layout, written: &[Written]) -> Result<Remov
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io(&real, e)),
             Ok(m) if !m.file_type().is_file() => {
-                done.refused.push((
-                    w.path.clone(),
-                    "is not a regular file (cabundle writes only those)".into(),
-                ));
+                done.refused
+                    .push((w.path.clone(), NotInstallable::NotAFile));
                 continue;
             }
             Ok(_) => {}
         }
         match decode::read_bounded(&real) {
-            Ok(bytes) if hex(&Sha256::digest(&bytes)) == w.sha256 => {
+            Ok(bytes) if Sha256::of(&bytes) == w.sha256 => {
                 fs::remove_file(&real).at(&real)?;
                 done.removed.push(real);
             }
             Ok(_) => done.changed.push(real),
             Err(_) if !real.exists() => {}
-            Err(reason) => return Err(Error::Config { path: real, reason }),
+            Err(source) => return Err(Error::Read { path: real, source }),
         }
     }
     Ok(done)
@@ -333,14 +339,14 @@ pub fn remove(root: &Path, layout: &Layout, written: &[Written]) -> Result<Remov
 
 /// Is `path` one [`plan`] could have made for `layout`: directly in its
 /// install folder, named `cabundle-NAME.EXT` or `cabundle-NAME-N.EXT`?
-fn installable_name(layout: &Layout, path: &Path) -> Result<(), String> {
+fn installable_name(layout: &Layout, path: &Path) -> Result<(), NotInstallable> {
     let dir = Path::new(layout.install.dir);
     let plain = path.is_absolute()
         && path
             .components()
             .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
     if !plain || path.parent() != Some(dir) {
-        return Err(format!("not a file in {}", dir.display()));
+        return Err(NotInstallable::Elsewhere(layout.install.dir));
     }
     let stem = path
         .file_name()
@@ -351,10 +357,7 @@ fn installable_name(layout: &Layout, path: &Path) -> Result<(), String> {
     // NAME-N is a name too: one check covers both forms.
     match stem {
         Some(stem) if user::check_name(stem).is_ok() => Ok(()),
-        _ => Err(format!(
-            "not named as cabundle names its files (cabundle-NAME.{})",
-            layout.install.extension
-        )),
+        _ => Err(NotInstallable::Name(layout.install.extension)),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::os::OsInfo;
+use super::os::{Family, OsInfo};
 use super::{Distrust, Fingerprint, Gathered};
 use crate::decode;
 use crate::system::find_program;
@@ -86,7 +86,7 @@ pub fn load_live(out: &mut Gathered) -> OsInfo {
 fn info(certificates: usize, name: String) -> OsInfo {
     OsInfo {
         root: PathBuf::from("/"),
-        family: Some("macos".into()),
+        family: Some(Family::Macos),
         name: Some(name),
         certificates,
     }
@@ -111,212 +111,115 @@ fn apply_trust_settings(bytes: &[u8], shown: &Path, out: &mut Gathered) {
 /// macOS's SSL policy OID, 1.2.840.113635.100.1.3, as DER content.
 const SSL_POLICY: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x01, 0x03];
 const RESULT_DENY: i64 = 3;
+/// kSecTrustSettingsResultTrustRoot: what a setting without a result means.
+const RESULT_TRUST_ROOT: i64 = 1;
+
+/// Why trust settings cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustSettingsError {
+    /// plist's own message is its internal error kind, not for people.
+    #[error("{}", if .0.is_eof() {
+        "not a whole property list: it ends early"
+    } else {
+        "not a well-formed property list (XML or binary)"
+    })]
+    Plist(#[from] plist::Error),
+    #[error("nested more than {MAX_DEPTH} levels deep, which trust settings never are")]
+    TooDeep,
+    #[error(
+        "expands to more than {MAX_EVENTS} values or {} MiB (a binary plist can name one \
+         object many times), which trust settings never do",
+        MAX_PAYLOAD >> 20
+    )]
+    TooLarge,
+    #[error("no trustList dictionary in it")]
+    NoTrustList,
+}
+
+/// Trust settings nest four levels; a plist's values are dropped
+/// recursively, so a deeper one could exhaust the stack.
+const MAX_DEPTH: usize = 32;
+/// A binary plist can refer to one object from many places, and each
+/// reference becomes a copy: these bound what reading one can cost.
+const MAX_EVENTS: usize = 1 << 20;
+const MAX_PAYLOAD: usize = 64 << 20;
+
+/// A property list, XML or binary (`security trust-settings-export` writes
+/// either), once its shape is known to be safe to build.
+fn read_plist(bytes: &[u8]) -> Result<plist::Value, TrustSettingsError> {
+    use plist::stream::Event;
+    let (mut depth, mut events, mut payload) = (0usize, 0usize, 0usize);
+    for event in plist::stream::Reader::new(std::io::Cursor::new(bytes)) {
+        match event? {
+            Event::StartArray(_) | Event::StartDictionary(_) => depth += 1,
+            Event::EndCollection => depth = depth.saturating_sub(1),
+            Event::Data(d) => payload += d.len(),
+            Event::String(s) => payload += s.len(),
+            _ => {}
+        }
+        events += 1;
+        if depth > MAX_DEPTH {
+            return Err(TrustSettingsError::TooDeep);
+        }
+        if events > MAX_EVENTS || payload > MAX_PAYLOAD {
+            return Err(TrustSettingsError::TooLarge);
+        }
+    }
+    Ok(plist::Value::from_reader(std::io::Cursor::new(bytes))?)
+}
 
 /// SHA-1s of the certificates whose trust settings deny them for TLS:
 /// a `kSecTrustSettingsResult` of Deny in an entry that applies to every
 /// policy or to the SSL one.
-fn denied_for_tls(bytes: &[u8]) -> Result<Vec<[u8; 20]>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 XML (a binary plist?)")?;
-    let root = plist::parse(text)?;
-    let Some(list) = root.get("trustList") else {
-        return Err("no trustList".into());
-    };
-    let plist::Value::Dict(entries) = list else {
-        return Err("trustList is not a dict".into());
-    };
+fn denied_for_tls(bytes: &[u8]) -> Result<Vec<[u8; 20]>, TrustSettingsError> {
+    let root = read_plist(bytes)?;
+    let entries = root
+        .as_dictionary()
+        .and_then(|d| d.get("trustList"))
+        .and_then(plist::Value::as_dictionary)
+        .ok_or(TrustSettingsError::NoTrustList)?;
     let mut denied = Vec::new();
     for (key, entry) in entries {
-        let Some(sha1) = parse_sha1(key) else {
+        // Keys are the certificates' SHA-1s; others (none today) name no
+        // certificate.
+        let Some(sha1) = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(key.as_bytes())
+            .ok()
+            .and_then(|b| <[u8; 20]>::try_from(b).ok())
+        else {
             continue;
         };
-        let Some(plist::Value::Array(settings)) = entry.get("trustSettings") else {
+        let Some(settings) = entry
+            .as_dictionary()
+            .and_then(|e| e.get("trustSettings"))
+            .and_then(plist::Value::as_array)
+        else {
             continue;
         };
-        let deny = settings.iter().any(|s| {
-            let result = match s.get("kSecTrustSettingsResult") {
-                Some(plist::Value::Integer(i)) => *i,
-                _ => 1, // kSecTrustSettingsResultTrustRoot
-            };
-            let for_tls = match (
-                s.get("kSecTrustSettingsPolicy"),
-                s.get("kSecTrustSettingsPolicyName"),
-            ) {
-                (Some(plist::Value::Data(oid)), _) => oid == SSL_POLICY,
-                (_, Some(plist::Value::String(name))) => name == "sslServer",
-                (None, None) => true,
-                _ => false,
-            };
-            result == RESULT_DENY && for_tls
-        });
+        let deny = settings
+            .iter()
+            .filter_map(plist::Value::as_dictionary)
+            .any(|s| {
+                let result = s
+                    .get("kSecTrustSettingsResult")
+                    .and_then(plist::Value::as_signed_integer)
+                    .unwrap_or(RESULT_TRUST_ROOT);
+                let for_tls = match (
+                    s.get("kSecTrustSettingsPolicy"),
+                    s.get("kSecTrustSettingsPolicyName"),
+                ) {
+                    (Some(plist::Value::Data(oid)), _) => oid == SSL_POLICY,
+                    (_, Some(plist::Value::String(name))) => name == "sslServer",
+                    (None, None) => true,
+                    _ => false,
+                };
+                result == RESULT_DENY && for_tls
+            });
         if deny {
             denied.push(sha1);
         }
     }
     Ok(denied)
-}
-
-fn parse_sha1(hex: &str) -> Option<[u8; 20]> {
-    if hex.len() != 40 || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 20];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Just enough of Apple's XML property lists for trust settings.
-mod plist {
-    #[derive(Debug, PartialEq)]
-    pub enum Value {
-        Dict(Vec<(String, Value)>),
-        Array(Vec<Value>),
-        String(String),
-        Data(Vec<u8>),
-        Integer(i64),
-        Other,
-    }
-
-    impl Value {
-        pub fn get(&self, key: &str) -> Option<&Value> {
-            match self {
-                Value::Dict(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-                _ => None,
-            }
-        }
-    }
-
-    #[derive(Debug, PartialEq)]
-    enum Token<'a> {
-        Open(&'a str),
-        Close(&'a str),
-        Empty(&'a str),
-        Text(&'a str),
-    }
-
-    /// Plists nest a few levels; a bound keeps hostile input from
-    /// exhausting the stack.
-    const MAX_DEPTH: usize = 32;
-
-    pub fn parse(text: &str) -> Result<Value, String> {
-        let tokens = tokenize(text)?;
-        let mut pos = 0;
-        // Skip to the root element inside <plist>.
-        while let Some(t) = tokens.get(pos) {
-            pos += 1;
-            if *t == Token::Open("plist") {
-                return value(&tokens, &mut pos, 0);
-            }
-        }
-        Err("no <plist> element".into())
-    }
-
-    fn tokenize<'a>(text: &'a str) -> Result<Vec<Token<'a>>, String> {
-        let mut tokens = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find('<') {
-            let between = rest[..start].trim();
-            if !between.is_empty() {
-                tokens.push(Token::Text(between));
-            }
-            let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
-            let tag = &rest[start + 1..end];
-            rest = &rest[end + 1..];
-            if tag.starts_with('?') || tag.starts_with('!') {
-                continue;
-            }
-            let name = |t: &'a str| -> &'a str { t.split_whitespace().next().unwrap_or("") };
-            if let Some(t) = tag.strip_prefix('/') {
-                tokens.push(Token::Close(name(t)));
-            } else if let Some(t) = tag.strip_suffix('/') {
-                tokens.push(Token::Empty(name(t)));
-            } else {
-                tokens.push(Token::Open(name(tag)));
-            }
-        }
-        Ok(tokens)
-    }
-
-    fn value(tokens: &[Token], pos: &mut usize, depth: usize) -> Result<Value, String> {
-        if depth > MAX_DEPTH {
-            return Err("nested too deeply".into());
-        }
-        let token = tokens.get(*pos).ok_or("ends early")?;
-        *pos += 1;
-        match token {
-            Token::Empty("dict") => Ok(Value::Dict(Vec::new())),
-            Token::Empty("array") => Ok(Value::Array(Vec::new())),
-            Token::Empty(_) => Ok(Value::Other),
-            Token::Open("dict") => {
-                let mut entries = Vec::new();
-                loop {
-                    match tokens.get(*pos) {
-                        Some(Token::Close("dict")) => {
-                            *pos += 1;
-                            return Ok(Value::Dict(entries));
-                        }
-                        Some(Token::Open("key")) => {
-                            *pos += 1;
-                            let key = text(tokens, pos, "key")?;
-                            entries.push((key, value(tokens, pos, depth + 1)?));
-                        }
-                        _ => return Err("expected <key> in <dict>".into()),
-                    }
-                }
-            }
-            Token::Open("array") => {
-                let mut items = Vec::new();
-                loop {
-                    if tokens.get(*pos) == Some(&Token::Close("array")) {
-                        *pos += 1;
-                        return Ok(Value::Array(items));
-                    }
-                    items.push(value(tokens, pos, depth + 1)?);
-                }
-            }
-            Token::Open(kind @ ("string" | "data" | "integer" | "date" | "real")) => {
-                let t = text(tokens, pos, kind)?;
-                Ok(match *kind {
-                    "string" => Value::String(t),
-                    "integer" => {
-                        Value::Integer(t.parse().map_err(|_| format!("bad integer {t:?}"))?)
-                    }
-                    "data" => {
-                        let b64: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-                        Value::Data(
-                            data_encoding::BASE64
-                                .decode(b64.as_bytes())
-                                .map_err(|e| format!("bad <data>: {e}"))?,
-                        )
-                    }
-                    _ => Value::Other,
-                })
-            }
-            t => Err(format!("unexpected {t:?}")),
-        }
-    }
-
-    /// The text of an element whose open tag was just read, and its close.
-    fn text(tokens: &[Token], pos: &mut usize, kind: &str) -> Result<String, String> {
-        let mut out = String::new();
-        if let Some(Token::Text(t)) = tokens.get(*pos) {
-            out = t
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&apos;", "'")
-                .replace("&amp;", "&");
-            *pos += 1;
-        }
-        match tokens.get(*pos) {
-            Some(Token::Close(k)) if *k == kind => {
-                *pos += 1;
-                Ok(out)
-            }
-            _ => Err(format!("<{kind}> not closed")),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -351,22 +254,14 @@ mod tests {
 			<array/>
 		</dict>
 		<key>2222222222222222222222222222222222222222</key>
-		<dict>
-			<key>trustSettings</key>
-			<array>
-				<dict>
-					<key>kSecTrustSettingsPolicyName</key>
-					<string>smime</string>
-					<key>kSecTrustSettingsResult</key>
-					<integer>3</integer>
-				</dict>
-			</array>
-		</dict>
+		<dict><key>trustSettings</key><array><dict>
+			<key>kSecTrustSettingsPolicyName</key><string>smime</string>
+			<key>kSecTrustSettingsResult</key><integer>3</integer>
+		</dict></array></dict>
 		<key>3333333333333333333333333333333333333333</key>
-		<dict>
-			<key>trustSettings</key>
-			<array><dict><key>kSecTrustSettingsResult</key><integer>3</integer></dict></array>
-		</dict>
+		<dict><key>trustSettings</key><array><dict>
+			<key>kSecTrustSettingsResult</key><integer>3</integer>
+		</dict></array></dict>
 	</dict>
 	<key>trustVersion</key>
 	<integer>1</integer>
@@ -377,13 +272,93 @@ mod tests {
     #[test]
     fn deny_for_ssl_or_for_everything_is_distrust() {
         let denied = denied_for_tls(SETTINGS.as_bytes()).unwrap();
+        let first = data_encoding::HEXUPPER
+            .decode(b"0563B8630D62D75ABBC8AB1E4BDFB5A899B24D43")
+            .unwrap();
+        assert_eq!(denied, [first.try_into().unwrap(), [0x33; 20]]);
+    }
+
+    /// `security trust-settings-export` may write a binary plist: the same
+    /// settings, written in that form, deny the same certificates.
+    #[test]
+    fn binary_trust_settings_are_read_too() {
+        let value = plist::Value::from_reader_xml(SETTINGS.as_bytes()).unwrap();
+        let mut binary = Vec::new();
+        value.to_writer_binary(&mut binary).unwrap();
+        assert!(binary.starts_with(b"bplist00"));
         assert_eq!(
-            denied,
-            [
-                parse_sha1("0563B8630D62D75ABBC8AB1E4BDFB5A899B24D43").unwrap(),
-                [0x33; 20]
-            ]
+            denied_for_tls(&binary).unwrap(),
+            denied_for_tls(SETTINGS.as_bytes()).unwrap()
         );
+        assert_eq!(denied_for_tls(&binary).unwrap().len(), 2);
+        // Cut short, it is refused rather than half-read.
+        assert!(denied_for_tls(&binary[..binary.len() - 8]).is_err());
+    }
+
+    /// Far deeper than trust settings nest, in either form: refused, not a
+    /// stack overflow (a plist's values are dropped recursively).
+    #[test]
+    fn deep_plists_are_refused() {
+        let n = 200_000;
+        let xml = format!(
+            "<plist>{}{}</plist>",
+            "<array>".repeat(n),
+            "</array>".repeat(n)
+        );
+        assert!(matches!(
+            denied_for_tls(xml.as_bytes()),
+            Err(TrustSettingsError::TooDeep)
+        ));
+        // And a deep one followed by a second root, which plist's own
+        // builder would drop whole.
+        let xml = format!(
+            "<plist>{}{}<string/></plist>",
+            "<array>".repeat(n),
+            "</array>".repeat(n)
+        );
+        assert!(denied_for_tls(xml.as_bytes()).is_err());
+    }
+
+    /// One binary object named from everywhere: each reference is a copy,
+    /// so the file expands far beyond its size. Refused once the copies
+    /// pass the bound, not built.
+    #[test]
+    fn binary_plists_that_expand_are_refused() {
+        // bplist00: object 0 a data blob of 64 KiB, objects 1..=16 arrays
+        // each holding 255 references to the previous one.
+        let blob = 64 * 1024;
+        let mut objects: Vec<Vec<u8>> = vec![
+            [
+                &[0x4f, 0x12][..],
+                &(blob as u32).to_be_bytes(),
+                &vec![0u8; blob],
+            ]
+            .concat(),
+        ];
+        for level in 1..=16u8 {
+            let mut a = vec![0xaf, 0x10, 0xff];
+            a.extend(std::iter::repeat_n(level - 1, 255));
+            objects.push(a);
+        }
+        let mut file = b"bplist00".to_vec();
+        let mut offsets = Vec::new();
+        for o in &objects {
+            offsets.push(file.len() as u32);
+            file.extend(o);
+        }
+        let table = file.len() as u64;
+        for o in &offsets {
+            file.extend(o.to_be_bytes());
+        }
+        file.extend([0u8; 6]);
+        file.extend([4, 1]); // offset size, reference size
+        file.extend((objects.len() as u64).to_be_bytes());
+        file.extend((objects.len() as u64 - 1).to_be_bytes()); // the root
+        file.extend(table.to_be_bytes());
+        assert!(matches!(
+            denied_for_tls(&file),
+            Err(TrustSettingsError::TooLarge)
+        ));
     }
 
     #[test]
@@ -394,6 +369,9 @@ mod tests {
             "<plist><dict><key>a</key>",
             "<plist><dict><string>x</string></dict></plist>",
             "<plist><integer>x</integer></plist>",
+            "<plist><array/></plist>",
+            "<plist><dict><key>trustList</key><string>x</string></dict></plist>",
+            "bplist00",
             &"<plist>".repeat(3),
             &format!("<plist>{}", "<array>".repeat(100)),
         ] {

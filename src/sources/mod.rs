@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::decode::{self, Item};
+use crate::cert::Sha256;
+use crate::date::Timestamp;
+use crate::decode::{self, Item, ReadError};
 
 const MAX_ERRORS_PER_FILE: usize = 5;
 
@@ -27,7 +29,7 @@ pub(super) fn decode_all(
     root: &Path,
     files: &[(PathBuf, String)],
     memo: &decode::Memo,
-) -> Vec<Result<(decode::Decoded, Digest), String>> {
+) -> Vec<Result<(decode::Decoded, Digest), ReadError>> {
     let read = |path: &Path| {
         os::read_in(root, path).map(|bytes| (decode::decode_with(&bytes, memo), Digest::of(&bytes)))
     };
@@ -45,9 +47,9 @@ pub(super) fn decode_all(
         return files.iter().map(|(path, _)| read(path)).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<(decode::Decoded, Digest), String>>> =
+    let mut slots: Vec<Option<Result<(decode::Decoded, Digest), ReadError>>> =
         (0..files.len()).map(|_| None).collect();
-    type Done = Vec<(usize, Result<(decode::Decoded, Digest), String>)>;
+    type Done = Vec<(usize, Result<(decode::Decoded, Digest), ReadError>)>;
     let done: Vec<Done> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -73,7 +75,7 @@ pub(super) fn decode_all(
     }
     slots
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("not read (a decoder thread failed)".into())))
+        .map(|r| r.unwrap_or(Err(ReadError::NotRead)))
         .collect()
 }
 
@@ -82,15 +84,14 @@ pub(super) fn decode_all(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Digest {
     pub size: u64,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
 }
 
 impl Digest {
     pub fn of(bytes: &[u8]) -> Digest {
-        use sha2::Digest as _;
         Digest {
             size: bytes.len() as u64,
-            sha256: sha2::Sha256::digest(bytes).into(),
+            sha256: Sha256::of(bytes),
         }
     }
 }
@@ -133,12 +134,12 @@ pub struct Distrust {
 /// issuer and serial number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fingerprint {
-    Sha256([u8; 32]),
+    Sha256(Sha256),
     Sha1([u8; 20]),
     /// SHA-256 of a SubjectPublicKeyInfo.
-    Spki([u8; 32]),
+    Spki(Sha256),
     /// [`crate::cert::issuer_serial_key`] of an issuer and serial number.
-    IssuerSerial([u8; 32]),
+    IssuerSerial(Sha256),
 }
 
 /// Everything the sources produced for one sync.
@@ -154,7 +155,7 @@ pub struct Gathered {
     /// leaving the certificate in would re-trust what the admin distrusted.
     pub unapplied: Vec<Problem>,
     /// Mozilla's "distrust leaves issued after" dates, by SHA-256.
-    pub distrust_after: HashMap<[u8; 32], i64>,
+    pub distrust_after: HashMap<Sha256, Timestamp>,
     /// Each OS store file read.
     pub files: Vec<FileRead>,
     /// Shared with the gatherings that run beside this one.
@@ -245,18 +246,19 @@ impl Gathered {
         self.distrust_after.extend(other.distrust_after);
     }
 
-    pub fn problem(&mut self, path: &Path, reason: impl Into<String>) {
+    /// A file that could not be used, and why (any error, or text).
+    pub fn problem(&mut self, path: &Path, reason: impl fmt::Display) {
         self.problems.push(Problem {
             path: path.to_path_buf(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         });
     }
 
     /// A distrust in `path` that cannot be applied: the sync will stop.
-    pub fn unapplied(&mut self, path: &Path, reason: impl Into<String>) {
+    pub fn unapplied(&mut self, path: &Path, reason: impl fmt::Display) {
         self.unapplied.push(Problem {
             path: path.to_path_buf(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         });
     }
 

@@ -6,12 +6,13 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::Gathered;
-use crate::cert::{hex, parse_fingerprint};
-use crate::decode;
+use crate::cert::Sha256;
+use crate::date::{Day, Timestamp};
+use crate::decode::{self, DecodeError, ReadError};
 use crate::error::{Error, Result};
 use crate::state;
 
@@ -32,11 +33,11 @@ pub struct Provenance {
     pub format: String,
     pub version: String,
     /// The day the set was made (UTC).
-    pub date: String,
+    pub date: Day,
     /// SHA-256 of the upstream file as it was read.
-    pub upstream_sha256: String,
+    pub upstream_sha256: Sha256,
     /// SHA-256 of the PEM file this describes, checked before it is used.
-    pub sha256: String,
+    pub sha256: Sha256,
     pub count: usize,
     pub license: String,
     /// The PEM file's name beside a cached provenance file.
@@ -45,7 +46,7 @@ pub struct Provenance {
     /// certdata.txt's `CKA_NSS_SERVER_DISTRUST_AFTER`, by SHA-256: leaves
     /// issued after that time are distrusted; the root stays.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub distrust_after: BTreeMap<String, String>,
+    pub distrust_after: BTreeMap<Sha256, Timestamp>,
     /// certdata.txt's explicit distrust (`CKT_NSS_NOT_TRUSTED`), which wins
     /// over every source: `sha256:HEX`, `sha1:HEX` or `issuer-serial:HEX`
     /// (see [`crate::cert::issuer_serial_key`]), to the label.
@@ -53,7 +54,41 @@ pub struct Provenance {
     pub distrusted: BTreeMap<String, String>,
     /// Removed roots the user let back in by name (`fetch --allow-removed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_removed: Vec<String>,
+    pub allowed_removed: Vec<Sha256>,
+}
+
+/// Why the cached set is passed over (for the embedded snapshot).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{0}")]
+    Read(ReadError),
+    #[error("unreadable ({0})")]
+    Provenance(toml::de::Error),
+    #[error("names no PEM file")]
+    NoFile,
+    #[error("names {0:?}, which is not a file fetch writes")]
+    NotOurs(String),
+    #[error("{file}: {source}")]
+    ReadPem { file: String, source: ReadError },
+    #[error("{0} does not match its recorded SHA-256")]
+    Changed(String),
+    #[error(transparent)]
+    Set(#[from] SetError),
+}
+
+/// Why a set of roots is not one to use.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    #[error("unreadable: {0}")]
+    Unreadable(DecodeError),
+    #[error("holds {found} roots, but its provenance says {recorded}")]
+    Count { found: usize, recorded: usize },
+    #[error("{0} is not a CA certificate")]
+    NotACa(String),
+    #[error("only {valid} of its roots are still valid, against {floor} at least")]
+    TooFewValid { valid: usize, floor: usize },
+    #[error("holds {} root(s) Mozilla removed: {}", .0.len(), .0.join(", "))]
+    Removed(Vec<String>),
 }
 
 /// A set of roots and where it came from.
@@ -88,30 +123,32 @@ impl Roots {
         }
     }
 
-    fn cached(cache_dir: &Path) -> Result<Option<Roots>, String> {
+    fn cached(cache_dir: &Path) -> Result<Option<Roots>, CacheError> {
         let path = cache_file(cache_dir);
         if !path.exists() {
             return Ok(None);
         }
-        let text = decode::read_bounded(&path)?;
-        let provenance: Provenance = toml::from_str(&String::from_utf8_lossy(&text))
-            .map_err(|e| format!("unreadable ({e})"))?;
-        let file = provenance.file.as_deref().ok_or("names no PEM file")?;
-        // The name fetch gives it, and nothing else: a provenance file that
-        // names `../../x` or an absolute path is not ours.
+        let text = decode::read_bounded(&path).map_err(CacheError::Read)?;
+        let provenance: Provenance =
+            toml::from_str(&String::from_utf8_lossy(&text)).map_err(CacheError::Provenance)?;
+        let file = provenance.file.as_deref().ok_or(CacheError::NoFile)?;
+        // A name fetch gives, and nothing else: a provenance file that names
+        // `../../x` or an absolute path is not ours. (Whether it is this
+        // set's is for the SHA-256 below to say.)
         let named_as_ours = file
             .strip_prefix("mozilla-roots-")
             .and_then(|f| f.strip_suffix(".pem"))
-            .is_some_and(|h| {
-                h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            .is_some_and(|h| h.len() == 16 && HEXLOWER.decode(h.as_bytes()).is_ok());
         if !named_as_ours {
-            return Err(format!("names {file:?}, which is not a file fetch writes"));
+            return Err(CacheError::NotOurs(file.to_string()));
         }
         let pem =
-            decode::read_bounded(&cache_dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
-        if hex(&Sha256::digest(&pem)) != provenance.sha256 {
-            return Err(format!("{file} does not match its recorded SHA-256"));
+            decode::read_bounded(&cache_dir.join(file)).map_err(|source| CacheError::ReadPem {
+                file: file.to_string(),
+                source,
+            })?;
+        if Sha256::of(&pem) != provenance.sha256 {
+            return Err(CacheError::Changed(file.to_string()));
         }
         let roots = Roots {
             provenance,
@@ -124,21 +161,20 @@ impl Roots {
     /// What a set must be to be used: readable, its count as recorded, only
     /// CA certificates, enough of them still valid, and no root Mozilla
     /// removed that the user did not let back in by name.
-    pub fn check(&self, now: i64) -> Result<(), String> {
-        let decoded = decode::decode(&self.pem);
-        if let Some(e) = decoded.errors.first() {
-            return Err(format!("unreadable: {e}"));
+    pub fn check(&self, now: Timestamp) -> Result<(), SetError> {
+        let mut decoded = decode::decode(&self.pem);
+        if !decoded.errors.is_empty() {
+            return Err(SetError::Unreadable(decoded.errors.swap_remove(0)));
         }
         let p = &self.provenance;
         if decoded.items.len() != p.count {
-            return Err(format!(
-                "holds {} roots, but its provenance says {}",
-                decoded.items.len(),
-                p.count
-            ));
+            return Err(SetError::Count {
+                found: decoded.items.len(),
+                recorded: p.count,
+            });
         }
         if let Some(leaf) = decoded.items.iter().find(|i| !i.cert.is_ca()) {
-            return Err(format!("{} is not a CA certificate", leaf.cert.name()));
+            return Err(SetError::NotACa(leaf.cert.name().to_string()));
         }
         let floor = Roots::embedded().provenance.count / 2;
         let valid = decoded
@@ -147,28 +183,19 @@ impl Roots {
             .filter(|i| !i.cert.is_expired_at(now))
             .count();
         if valid < floor {
-            return Err(format!(
-                "only {valid} of its roots are still valid, against {floor} at least"
-            ));
+            return Err(SetError::TooFewValid { valid, floor });
         }
-        let allowed: Vec<[u8; 32]> = p
-            .allowed_removed
-            .iter()
-            .filter_map(|f| parse_fingerprint(f))
-            .collect();
         let removed = removed_roots();
         let back: Vec<String> = decoded
             .items
             .iter()
-            .filter(|i| removed.contains(&i.cert.sha256) && !allowed.contains(&i.cert.sha256))
+            .filter(|i| {
+                removed.contains(&i.cert.sha256) && !p.allowed_removed.contains(&i.cert.sha256)
+            })
             .map(|i| i.cert.name().to_string())
             .collect();
         if !back.is_empty() {
-            return Err(format!(
-                "holds {} root(s) Mozilla removed: {}",
-                back.len(),
-                back.join(", ")
-            ));
+            return Err(SetError::Removed(back));
         }
         Ok(())
     }
@@ -180,14 +207,7 @@ impl Roots {
         for reason in decoded.errors {
             out.problem(&shown, reason);
         }
-        for (fp, when) in &self.provenance.distrust_after {
-            let (Some(sha), Some(at)) = (parse_fingerprint(fp), crate::date::parse_instant(when))
-            else {
-                out.problem(&shown, format!("bad distrust_after entry {fp} = {when}"));
-                continue;
-            };
-            out.distrust_after.insert(sha, at);
-        }
+        out.distrust_after.extend(&self.provenance.distrust_after);
         for (name, label) in &self.provenance.distrusted {
             let why = format!(
                 "Mozilla distrusts it (CKT_NSS_NOT_TRUSTED in {}: {})",
@@ -210,16 +230,14 @@ impl Roots {
     /// provenance naming it. Each write is atomic and the provenance is
     /// written last, so a failure at any point leaves a whole old or new set.
     pub fn store(&self, cache_dir: &Path) -> Result<()> {
-        let file = format!("mozilla-roots-{}.pem", &self.provenance.sha256[..16]);
+        let file = pem_file_name(&self.provenance.sha256);
         state::write_atomic(&cache_dir.join(&file), &self.pem)?;
         let provenance = Provenance {
             file: Some(file.clone()),
             ..self.provenance.clone()
         };
-        let text = toml::to_string(&provenance).map_err(|e| Error::Config {
-            path: cache_file(cache_dir),
-            reason: e.to_string(),
-        })?;
+        let text =
+            toml::to_string(&provenance).map_err(|e| Error::encode(cache_file(cache_dir), e))?;
         state::write_atomic(&cache_file(cache_dir), text.as_bytes())?;
         // Older sets are no longer named by anything.
         if let Ok(entries) = std::fs::read_dir(cache_dir) {
@@ -242,9 +260,9 @@ pub fn parse_distrust_name(name: &str) -> Option<super::Fingerprint> {
         .decode(hex_digits.as_bytes())
         .ok()?;
     match kind {
-        "sha256" => Some(Fingerprint::Sha256(bytes.try_into().ok()?)),
+        "sha256" => Some(Fingerprint::Sha256(Sha256(bytes.try_into().ok()?))),
         "sha1" => Some(Fingerprint::Sha1(bytes.try_into().ok()?)),
-        "issuer-serial" => Some(Fingerprint::IssuerSerial(bytes.try_into().ok()?)),
+        "issuer-serial" => Some(Fingerprint::IssuerSerial(Sha256(bytes.try_into().ok()?))),
         _ => None,
     }
 }
@@ -253,17 +271,17 @@ pub fn parse_distrust_name(name: &str) -> Option<super::Fingerprint> {
 /// Its keys are read straight off their lines (`HEX = { ... }`): the ledger
 /// is ours, and this runs wherever a cached set is used (a unit test checks
 /// it against a full TOML read).
-pub fn removed_roots() -> std::collections::HashSet<[u8; 32]> {
+pub fn removed_roots() -> std::collections::HashSet<Sha256> {
     REMOVED
         .lines()
         .filter_map(|l| l.split_once(" = {"))
-        .filter_map(|(k, _)| parse_fingerprint(k.trim()))
+        .filter_map(|(k, _)| k.trim().parse().ok())
         .collect()
 }
 
 /// A removed root's name, from the ledger (for messages).
-pub fn removed_name(sha: &[u8; 32]) -> Option<String> {
-    let key = hex(sha);
+pub fn removed_name(sha: &Sha256) -> Option<String> {
+    let key = sha.to_string();
     let line = REMOVED.lines().find(|l| l.starts_with(&key))?;
     let at = line.find("name = \"")? + 8;
     let rest = &line[at..];
@@ -295,6 +313,13 @@ impl Roots {
     }
 }
 
+/// The name `fetch` gives a cached PEM file: from its SHA-256, so a new
+/// set never overwrites the one in use before its provenance names it.
+/// (What `cached` accepts is this form.)
+fn pem_file_name(sha256: &Sha256) -> String {
+    format!("mozilla-roots-{}.pem", sha256.short())
+}
+
 /// The cached provenance file (which names the cached PEM).
 pub fn cache_file(cache_dir: &Path) -> PathBuf {
     cache_dir.join("mozilla-roots.toml")
@@ -308,7 +333,7 @@ mod tests {
     fn snapshot_matches_its_provenance() {
         let roots = Roots::embedded();
         let p = &roots.provenance;
-        assert_eq!(hex(&Sha256::digest(PEM)), p.sha256);
+        assert_eq!(Sha256::of(PEM), p.sha256);
         let decoded = decode::decode(PEM);
         assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
         assert_eq!(decoded.items.len(), p.count);
@@ -319,11 +344,11 @@ mod tests {
     #[test]
     fn the_ledger_is_read_whole_and_shares_no_root_with_the_snapshot() {
         let table: toml::Table = toml::from_str(REMOVED).unwrap();
-        let full: std::collections::HashSet<[u8; 32]> = table["removed"]
+        let full: std::collections::HashSet<Sha256> = table["removed"]
             .as_table()
             .unwrap()
             .keys()
-            .map(|k| parse_fingerprint(k).unwrap())
+            .map(|k| k.parse().unwrap())
             .collect();
         let fast = removed_roots();
         assert_eq!(fast, full);
@@ -332,7 +357,7 @@ mod tests {
         // Built against this very snapshot.
         assert_eq!(
             table["snapshot_sha256"].as_str().unwrap(),
-            hex(&Sha256::digest(PEM))
+            Sha256::of(PEM).to_string()
         );
         for item in decode::decode(PEM).items {
             assert!(!fast.contains(&item.cert.sha256), "{}", item.cert.name());
@@ -354,10 +379,7 @@ mod tests {
                 .is_some()
         );
         assert!(out.problems.is_empty());
-        let file = dir.path().join(format!(
-            "mozilla-roots-{}.pem",
-            &roots.provenance.sha256[..16]
-        ));
+        let file = dir.path().join(pem_file_name(&roots.provenance.sha256));
         std::fs::write(&file, b"tampered").unwrap();
         let got = Roots::current(dir.path(), &mut out);
         assert!(

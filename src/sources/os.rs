@@ -40,10 +40,70 @@ pub struct Install {
     pub updater_after_removal: &'static [&'static str],
 }
 
+/// The systems whose trust store cabundle reads: a layout of the table
+/// below each, and macOS (through `security`, or an export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// Debian and Ubuntu.
+    Debian,
+    Alpine,
+    /// RHEL, Fedora, CentOS, Amazon Linux, Rocky, Alma, Oracle.
+    Rhel,
+    /// SUSE and openSUSE.
+    Suse,
+    Arch,
+    Macos,
+}
+
+impl Family {
+    pub const ALL: [Family; 6] = [
+        Family::Debian,
+        Family::Alpine,
+        Family::Rhel,
+        Family::Suse,
+        Family::Arch,
+        Family::Macos,
+    ];
+
+    /// As the manifest and messages write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Debian => "debian",
+            Family::Alpine => "alpine",
+            Family::Rhel => "rhel",
+            Family::Suse => "suse",
+            Family::Arch => "arch",
+            Family::Macos => "macos",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = UnknownFamily;
+    fn from_str(s: &str) -> Result<Family, UnknownFamily> {
+        Family::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFamily(s.to_string()))
+    }
+}
+
+crate::serde_as_text!(Family);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an OS family cabundle knows")]
+pub struct UnknownFamily(pub String);
+
 /// One OS family's trust store: where its updater reads and writes, and
 /// how its admin says "trust this" and "do not trust this".
 pub struct Layout {
-    pub family: &'static str,
+    pub family: Family,
     /// `ID` / `ID_LIKE` words of os-release that mean this layout.
     pub os_ids: &'static [&'static str],
     /// Files only this family has, for when os-release is missing.
@@ -51,68 +111,94 @@ pub struct Layout {
     /// Extracted bundles the distribution's updater writes, read as
     /// OpenSSL reads them (aux trust data included).
     pub bundles: &'static [&'static str],
-    /// Debian's and Alpine's drop-in folder.
-    pub drop_ins: Option<DropIns>,
-    /// `!path` lines in this conf file deselect certificates under `base`
-    /// (Debian, Alpine): the admin's "do not trust".
-    pub conf_bang: Option<(&'static str, &'static str)>,
-    /// p11-kit's trust source folders, in p11-kit's order (see
-    /// [`super::p11kit`]): anchors, blocklists and extended-format files.
-    pub p11kit_sources: &'static [&'static str],
+    pub admin: Admin,
     pub install: Install,
 }
 
-const DEBIAN_CONF: Option<(&str, &str)> =
-    Some(("/etc/ca-certificates.conf", "/usr/share/ca-certificates"));
+/// Where the admin's own trust and distrust live: one of two designs.
+pub enum Admin {
+    /// Debian's and Alpine's: CA files dropped in a folder, and `!path`
+    /// lines in a conf file deselecting certificates under a base folder.
+    DropIns {
+        drop_ins: DropIns,
+        /// (the conf file, the base its paths are under).
+        conf_bang: (&'static str, &'static str),
+    },
+    /// p11-kit's trust source folders, in p11-kit's order (see
+    /// [`super::p11kit`]): anchors, blocklists and extended-format files.
+    P11kit(&'static [&'static str]),
+}
+
+const DEBIAN_CONF: (&str, &str) = ("/etc/ca-certificates.conf", "/usr/share/ca-certificates");
+
+impl Install {
+    /// Installed into `dir` as `*.extension`, then `updater`, which also
+    /// takes removed files out.
+    const fn with(
+        dir: &'static str,
+        extension: &'static str,
+        updater: &'static [&'static str],
+    ) -> Install {
+        Install {
+            dir,
+            extension,
+            updater,
+            updater_after_removal: updater,
+        }
+    }
+}
 
 /// The known layouts. Debian and Alpine share a bundle path: when neither
 /// os-release nor a marker file tells them apart, Debian, the more common,
 /// is first.
 pub static LAYOUTS: &[Layout] = &[
     Layout {
-        family: "debian",
+        family: Family::Debian,
         os_ids: &["debian", "ubuntu"],
         markers: &["/etc/debian_version"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt"],
-        drop_ins: Some(DropIns {
-            dir: "/usr/local/share/ca-certificates",
-            extension: Some("crt"),
-            recursive: true,
-            skip_dot_files: false,
-            updater: "update-ca-certificates",
-        }),
-        conf_bang: DEBIAN_CONF,
-        p11kit_sources: &[],
+        admin: Admin::DropIns {
+            drop_ins: DropIns {
+                dir: "/usr/local/share/ca-certificates",
+                extension: Some("crt"),
+                recursive: true,
+                skip_dot_files: false,
+                updater: "update-ca-certificates",
+            },
+            conf_bang: DEBIAN_CONF,
+        },
         install: Install {
-            dir: "/usr/local/share/ca-certificates",
-            extension: "crt",
-            updater: &["update-ca-certificates"],
             updater_after_removal: &["update-ca-certificates", "--fresh"],
+            ..Install::with(
+                "/usr/local/share/ca-certificates",
+                "crt",
+                &["update-ca-certificates"],
+            )
         },
     },
     Layout {
-        family: "alpine",
+        family: Family::Alpine,
         os_ids: &["alpine"],
         markers: &["/etc/alpine-release"],
         bundles: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"],
-        drop_ins: Some(DropIns {
-            dir: "/usr/local/share/ca-certificates",
-            extension: None,
-            recursive: false,
-            skip_dot_files: true,
-            updater: "update-ca-certificates",
-        }),
-        conf_bang: DEBIAN_CONF,
-        p11kit_sources: &[],
-        install: Install {
-            dir: "/usr/local/share/ca-certificates",
-            extension: "crt",
-            updater: &["update-ca-certificates"],
-            updater_after_removal: &["update-ca-certificates"],
+        admin: Admin::DropIns {
+            drop_ins: DropIns {
+                dir: "/usr/local/share/ca-certificates",
+                extension: None,
+                recursive: false,
+                skip_dot_files: true,
+                updater: "update-ca-certificates",
+            },
+            conf_bang: DEBIAN_CONF,
         },
+        install: Install::with(
+            "/usr/local/share/ca-certificates",
+            "crt",
+            &["update-ca-certificates"],
+        ),
     },
     Layout {
-        family: "rhel",
+        family: Family::Rhel,
         os_ids: &[
             "rhel",
             "fedora",
@@ -132,18 +218,15 @@ pub static LAYOUTS: &[Layout] = &[
             "/etc/pki/tls/certs/ca-bundle.crt",
             "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &["/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source"],
-        install: Install {
-            dir: "/etc/pki/ca-trust/source/anchors",
-            extension: "pem",
-            updater: &["update-ca-trust", "extract"],
-            updater_after_removal: &["update-ca-trust", "extract"],
-        },
+        admin: Admin::P11kit(&["/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source"]),
+        install: Install::with(
+            "/etc/pki/ca-trust/source/anchors",
+            "pem",
+            &["update-ca-trust", "extract"],
+        ),
     },
     Layout {
-        family: "suse",
+        family: Family::Suse,
         os_ids: &["suse", "opensuse", "sles", "sled"],
         markers: &["/etc/SUSE-brand", "/var/lib/ca-certificates"],
         // The extracted pem/ and openssl/ folders hold the same anchors as
@@ -152,18 +235,11 @@ pub static LAYOUTS: &[Layout] = &[
             "/var/lib/ca-certificates/ca-bundle.pem",
             "/etc/ssl/ca-bundle.pem",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &["/etc/pki/trust", "/usr/share/pki/trust"],
-        install: Install {
-            dir: "/etc/pki/trust/anchors",
-            extension: "pem",
-            updater: &["update-ca-certificates"],
-            updater_after_removal: &["update-ca-certificates"],
-        },
+        admin: Admin::P11kit(&["/etc/pki/trust", "/usr/share/pki/trust"]),
+        install: Install::with("/etc/pki/trust/anchors", "pem", &["update-ca-certificates"]),
     },
     Layout {
-        family: "arch",
+        family: Family::Arch,
         os_ids: &["arch", "archarm", "manjaro", "endeavouros"],
         markers: &["/etc/arch-release", "/etc/ca-certificates/extracted"],
         bundles: &[
@@ -172,18 +248,15 @@ pub static LAYOUTS: &[Layout] = &[
             // distrust that tls-ca-bundle.pem can only express by absence.
             "/etc/ca-certificates/extracted/ca-bundle.trust.crt",
         ],
-        drop_ins: None,
-        conf_bang: None,
-        p11kit_sources: &[
+        admin: Admin::P11kit(&[
             "/etc/ca-certificates/trust-source",
             "/usr/share/ca-certificates/trust-source",
-        ],
-        install: Install {
-            dir: "/etc/ca-certificates/trust-source/anchors",
-            extension: "crt",
-            updater: &["trust", "extract-compat"],
-            updater_after_removal: &["trust", "extract-compat"],
-        },
+        ]),
+        install: Install::with(
+            "/etc/ca-certificates/trust-source/anchors",
+            "crt",
+            &["trust", "extract-compat"],
+        ),
     },
 ];
 
@@ -192,7 +265,7 @@ pub static LAYOUTS: &[Layout] = &[
 pub struct OsInfo {
     pub root: PathBuf,
     /// The layout used, or `None` when no OS trust store was found.
-    pub family: Option<String>,
+    pub family: Option<Family>,
     /// os-release's PRETTY_NAME, where there is one.
     pub name: Option<String>,
     /// How many certificates the OS store gave (before deduplication).
@@ -207,7 +280,7 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
     let (layout, name) = detect(root);
     let mut info = OsInfo {
         root: root.to_path_buf(),
-        family: layout.map(|l| l.family.to_string()),
+        family: layout.map(|l| l.family),
         name,
         certificates: 0,
     };
@@ -223,12 +296,15 @@ pub fn load(root: &Path, out: &mut Gathered) -> OsInfo {
             Err(e) => out.problem(bundle.as_ref(), e.to_string()),
         }
     }
-    if let Some(drop_ins) = &layout.drop_ins {
-        info.certificates += read_drop_ins(root, drop_ins, out);
-    }
-    info.certificates += super::p11kit::load(root, layout.p11kit_sources, out);
-    if let Some((conf, base)) = layout.conf_bang {
-        conf_bang(root, conf, base, out);
+    match &layout.admin {
+        Admin::DropIns {
+            drop_ins,
+            conf_bang: (conf, base),
+        } => {
+            info.certificates += read_drop_ins(root, drop_ins, out);
+            conf_bang(root, conf, base, out);
+        }
+        Admin::P11kit(sources) => info.certificates += super::p11kit::load(root, sources, out),
     }
     info
 }
@@ -301,7 +377,10 @@ pub fn detect(root: &Path) -> (Option<&'static Layout>, Option<String>) {
             LAYOUTS.iter().find(|l| {
                 l.bundles
                     .iter()
-                    .chain(l.drop_ins.as_ref().map(|d| &d.dir))
+                    .chain(match &l.admin {
+                        Admin::DropIns { drop_ins, .. } => Some(&drop_ins.dir),
+                        Admin::P11kit(_) => None,
+                    })
                     .any(exists)
             })
         });
@@ -474,7 +553,7 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
                     decoded
                         .errors
                         .first()
-                        .map_or("no certificate in it", String::as_str)
+                        .map_or("no certificate in it".into(), ToString::to_string)
                 ),
             ),
             Err(e) => out.unapplied(&shown, format!("{why}, but the file cannot be read ({e})")),
@@ -503,7 +582,7 @@ pub fn under(root: &Path, system_path: impl AsRef<Path>) -> std::io::Result<Path
 /// opened with RESOLVE_IN_ROOT: the kernel itself keeps every link inside
 /// `root`, even one changed while cabundle reads. Elsewhere (or where a
 /// sandbox refuses the call) [`under`] resolves it first.
-pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, decode::ReadError> {
     if root == Path::new("/") {
         return decode::read_bounded(system_path);
     }
@@ -511,10 +590,9 @@ pub fn read_in(root: &Path, system_path: &Path) -> Result<Vec<u8>, String> {
     match open_in_root(root, system_path) {
         Ok(file) => return decode::read_open(file, decode::MAX_FILE_SIZE),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {}
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     }
-    let path = under(root, system_path).map_err(|e| e.to_string())?;
-    decode::read_bounded(&path)
+    decode::read_bounded(&under(root, system_path)?)
 }
 
 /// openat2(2) of `system_path` below `root`, RESOLVE_IN_ROOT: `..` and
@@ -614,4 +692,25 @@ fn resolve(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_written_and_read_by_one_name() {
+        for f in Family::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(serde_json::from_str::<Family>(&json).unwrap(), f);
+        }
+        assert_eq!(serde_json::to_string(&Family::Rhel).unwrap(), "\"rhel\"");
+        assert!("windows".parse::<Family>().is_err());
+        // Every layout is one family, and no family has two.
+        let mut seen: Vec<Family> = LAYOUTS.iter().map(|l| l.family).collect();
+        seen.sort_by_key(|f| f.name());
+        seen.dedup();
+        assert_eq!(seen.len(), LAYOUTS.len());
+    }
 }

@@ -30,11 +30,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::os::{Depth, list_files};
 use super::{Fingerprint, Gathered};
-use crate::cert::{Cert, issuer_serial_key};
+use crate::cert::{Cert, Sha256, issuer_serial_key};
 use crate::decode::{self, Item, TrustData, p11kit};
 
 /// Where in a source folder a file is: it decides what a plain
@@ -75,14 +73,14 @@ struct Token {
     /// Extended key usage stapled to a key (by SHA-256 of its SPKI): the
     /// purposes, or `None` for one that cannot be read (p11-kit then drops
     /// the certificate); and the file that said it.
-    eku: HashMap<(usize, [u8; 32]), Stapled>,
+    eku: HashMap<(usize, Sha256), Stapled>,
     /// basicConstraints stapled to a key: is it a CA?
-    ca: HashMap<(usize, [u8; 32]), bool>,
+    ca: HashMap<(usize, Sha256), bool>,
     /// Distrust by issuer and serial alone (a certificate object with no
     /// value, as Fedora writes for NSS distrust records).
-    issuer_serial: Vec<([u8; 32], PathBuf)>,
+    issuer_serial: Vec<(Sha256, PathBuf)>,
     /// Distrusted public keys.
-    keys: Vec<([u8; 32], PathBuf)>,
+    keys: Vec<(Sha256, PathBuf)>,
 }
 
 /// Read the source folders (paths inside the system, in p11-kit's order)
@@ -135,10 +133,12 @@ fn read_file(
     };
     for e in &decoded.errors {
         // A block that may have carried a distrust, and cannot be read.
-        if place == Place::Blocklist || (place == Place::Top && e.contains("TRUSTED CERTIFICATE")) {
+        if place == Place::Blocklist
+            || (place == Place::Top && e.label() == Some("TRUSTED CERTIFICATE"))
+        {
             out.unapplied(shown, format!("a distrust entry that cannot be read: {e}"));
         } else {
-            out.problem(shown, e.clone());
+            out.problem(shown, e);
         }
     }
     out.read(shown, digest, decoded.items.len());
@@ -307,7 +307,7 @@ fn read_persist(
                 Some(spki) if distrusted => {
                     token
                         .keys
-                        .push((Sha256::digest(spki).into(), shown.to_path_buf()));
+                        .push((Sha256::of(spki), shown.to_path_buf()));
                 }
                 None if distrusted => out.unapplied(shown, format!("{at}: a public key with no key")),
                 _ => {}
@@ -317,7 +317,7 @@ fn read_persist(
                     out.problem(shown, format!("{at}: an extension with no public key; ignored"));
                     continue;
                 };
-                let key = (source, Sha256::digest(spki).into());
+                let key = (source, Sha256::of(spki));
                 match o.object_id.as_deref() {
                     Some(EKU_OID) => {
                         let purposes = o.value.as_deref().and_then(extension_eku);
@@ -387,7 +387,7 @@ fn join(token: Token, out: &mut Gathered) -> usize {
         );
         out.distrust(Fingerprint::Spki(key), why);
     }
-    let trusted: HashSet<[u8; 32]> = token
+    let trusted: HashSet<Sha256> = token
         .certs
         .iter()
         .filter(|o| o.trusted && !o.distrusted)

@@ -31,36 +31,22 @@ pub struct Added {
 /// files. As root, so is an entry another user could change.
 pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
     let mut added = Vec::new();
-    let mut skip = |path: &Path, why: &str| {
+    let mut skip = |path: &Path, why: &dyn std::fmt::Display| {
         if let Some(out) = out.as_deref_mut() {
             out.problem(path, format!("{why}; skipped"));
         }
     };
     for name in sorted_names(cas)? {
         let dir = cas.join(&name);
-        match unusable(&dir, true) {
-            Ok(None) => {}
-            Ok(Some(why)) => {
-                skip(&dir, why);
-                continue;
-            }
-            Err(e) => {
-                skip(&dir, &e.to_string());
-                continue;
-            }
+        if let Some(why) = skip_reason(&dir, true) {
+            skip(&dir, &why);
+            continue;
         }
         for file in sorted_names(&dir)? {
             let path = dir.join(&file);
-            match unusable(&path, false) {
-                Ok(None) => {}
-                Ok(Some(why)) => {
-                    skip(&path, why);
-                    continue;
-                }
-                Err(e) => {
-                    skip(&path, &e.to_string());
-                    continue;
-                }
+            if let Some(why) = skip_reason(&path, false) {
+                skip(&path, &why);
+                continue;
             }
             match decode::decode_file(&path) {
                 Ok(d) if d.errors.is_empty() && d.items.len() == 1 => {
@@ -72,14 +58,26 @@ pub fn list(cas: &Path, mut out: Option<&mut Gathered>) -> Result<Vec<Added>> {
                     }));
                 }
                 Ok(d) => {
-                    let why = d.errors.join("; ");
-                    skip(&path, &format!("stored CA file is damaged: {why}"));
+                    let why: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+                    skip(
+                        &path,
+                        &format!("stored CA file is damaged: {}", why.join("; ")),
+                    );
                 }
                 Err(e) => skip(&path, &e),
             }
         }
     }
     Ok(added)
+}
+
+/// Why [`list`] skips the entry at `path`, if it does: [`unusable`], or
+/// an entry that cannot be looked at.
+fn skip_reason(path: &Path, folder: bool) -> Option<String> {
+    match unusable(path, folder) {
+        Ok(why) => why.map(String::from),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// Why the entry at `path` (a name folder when `folder`, else a stored

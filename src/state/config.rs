@@ -4,18 +4,18 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cert::{hex, parse_fingerprint};
+use crate::cert::Sha256;
 use crate::decode;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::state;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// SHA-256 fingerprints (lowercase hex) that never reach the bundle,
-    /// whichever source carries them.
+    /// SHA-256 fingerprints that never reach the bundle, whichever source
+    /// carries them; sorted, each once.
     #[serde(default)]
-    pub blocked: Vec<String>,
+    pub blocked: Vec<Sha256>,
 }
 
 impl Config {
@@ -24,51 +24,44 @@ impl Config {
         if !path.exists() {
             return Ok(Config::default());
         }
-        let bad = |reason: String| Error::Config {
+        let bad = |reason: ConfigError| Error::BadConfig {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = decode::read_bounded(path).map_err(bad)?;
-        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
-        let config: Config = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        for fp in &config.blocked {
-            if parse_fingerprint(fp).is_none() {
-                return Err(bad(format!("blocked: {fp:?} is not a SHA-256 fingerprint")));
-            }
-        }
+        let bytes = decode::read_bounded(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| bad(ConfigError::NotUtf8))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| bad(e.into()))?;
+        // A hand-edited file may list them in any order, or twice.
+        config.blocked.sort_unstable();
+        config.blocked.dedup();
         Ok(config)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string(self).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text = toml::to_string(self).map_err(|e| Error::encode(path, e))?;
         let text =
             format!("# cabundle settings; `cabundle block` and `unblock` edit this.\n{text}");
         state::write_atomic(path, text.as_bytes())
     }
 
-    /// The blocked fingerprints, as bytes.
-    pub fn blocked(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
-        self.blocked.iter().filter_map(|f| parse_fingerprint(f))
-    }
-
-    /// Normalise and add; false if it was already there.
-    pub fn block(&mut self, sha: [u8; 32]) -> bool {
-        let fp = hex(&sha);
-        if self.blocked.contains(&fp) {
-            return false;
+    /// Add; false if it was already there.
+    pub fn block(&mut self, sha: Sha256) -> bool {
+        match self.blocked.binary_search(&sha) {
+            Ok(_) => false,
+            Err(at) => {
+                self.blocked.insert(at, sha);
+                true
+            }
         }
-        self.blocked.push(fp);
-        self.blocked.sort();
-        true
     }
 
     /// False if it was not blocked.
-    pub fn unblock(&mut self, sha: [u8; 32]) -> bool {
+    pub fn unblock(&mut self, sha: Sha256) -> bool {
         let before = self.blocked.len();
-        self.blocked.retain(|f| parse_fingerprint(f) != Some(sha));
+        self.blocked.retain(|f| *f != sha);
         self.blocked.len() != before
     }
 }
@@ -100,12 +93,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         let mut c = Config::load(&path).unwrap();
-        assert!(c.block([0xab; 32]));
-        assert!(!c.block([0xab; 32]));
+        assert!(c.block(Sha256([0xab; 32])));
+        assert!(!c.block(Sha256([0xab; 32])));
+        assert!(c.block(Sha256([0x01; 32])));
         c.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(&"ab".repeat(32)), "{text}");
         let mut c = Config::load(&path).unwrap();
-        assert_eq!(c.blocked().collect::<Vec<_>>(), [[0xab; 32]]);
-        assert!(c.unblock([0xab; 32]));
-        assert!(!c.unblock([0xab; 32]));
+        assert_eq!(c.blocked, [Sha256([0x01; 32]), Sha256([0xab; 32])]);
+        assert!(c.unblock(Sha256([0xab; 32])));
+        assert!(!c.unblock(Sha256([0xab; 32])));
     }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::date;
+use crate::cert::Sha256;
+use crate::date::{Day, Timestamp};
 use crate::error::{Error, Result};
 use crate::merge::{Entry, Status};
 use crate::sources::mozilla::Provenance;
@@ -20,7 +21,7 @@ pub struct Manifest<C = Vec<Record>> {
     /// The version of cabundle that wrote it.
     pub cabundle: String,
     /// The day expiry was judged against (UTC).
-    pub as_of: String,
+    pub as_of: Day,
     pub bundle: PathBuf,
     pub os: OsInfo,
     pub mozilla: Provenance,
@@ -28,7 +29,7 @@ pub struct Manifest<C = Vec<Record>> {
     pub added: usize,
     /// Fingerprints blocked with `cabundle block`, seen or not.
     #[serde(default)]
-    pub blocked: Vec<String>,
+    pub blocked: Vec<Sha256>,
     /// Files that could not be used, "path: reason".
     pub problems: Vec<String>,
     /// Every OS store file this sync read, with its size and SHA-256, so
@@ -44,7 +45,7 @@ pub struct Manifest<C = Vec<Record>> {
 pub struct Input {
     pub path: PathBuf,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 impl From<&crate::sources::FileRead> for Input {
@@ -52,7 +53,7 @@ impl From<&crate::sources::FileRead> for Input {
         Input {
             path: f.path.clone(),
             size: f.digest.size,
-            sha256: crate::cert::hex(&f.digest.sha256),
+            sha256: f.digest.sha256,
         }
     }
 }
@@ -81,13 +82,13 @@ impl Manifest {
             return Err(Error::NoBundle(bundle.to_path_buf()));
         }
         let bytes =
-            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|reason| Error::Config {
+            decode::read_bounded_max(path, MAX_MANIFEST_SIZE).map_err(|source| Error::Read {
                 path: path.to_path_buf(),
-                reason,
+                source,
             })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+        serde_json::from_slice(&bytes).map_err(|source| Error::BadManifest {
             path: path.to_path_buf(),
-            reason: format!("not a cabundle manifest ({e}); run `cabundle sync` to rewrite it"),
+            source,
         })
     }
 }
@@ -102,15 +103,17 @@ impl Serialize for Records<'_> {
     }
 }
 
-/// One certificate as the manifest (and `list --json`) shows it.
+/// One certificate as the manifest (and `list --json`) shows it. Times are
+/// written as `YYYY-MM-DDTHH:MM:SSZ`, which sorts as they do (see
+/// [`Timestamp`]), and read back as values.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
-    pub sha256: String,
+    pub sha256: Sha256,
     pub subject: String,
     pub issuer: String,
     pub serial: String,
-    pub not_before: String,
-    pub not_after: String,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
     pub sources: Vec<String>,
     pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -118,29 +121,27 @@ pub struct Record {
     /// Mozilla's server distrust-after date: leaves issued later are not
     /// trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distrust_after: Option<String>,
+    pub distrust_after: Option<Timestamp>,
     /// With a distrust-after date: when the last TLS certificate issued by
     /// then expires, and the root leaves the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kept_until: Option<String>,
+    pub kept_until: Option<Timestamp>,
 }
 
 impl From<&Entry> for Record {
     fn from(e: &Entry) -> Record {
         Record {
-            sha256: e.cert.fingerprint(),
+            sha256: e.cert.sha256,
             subject: e.cert.subject.clone(),
             issuer: e.cert.issuer.clone(),
             serial: e.cert.serial.clone(),
-            not_before: date::instant(e.cert.not_before),
-            not_after: date::instant(e.cert.not_after),
+            not_before: e.cert.not_before,
+            not_after: e.cert.not_after,
             sources: e.sources.iter().map(|s| s.to_string()).collect(),
             status: e.status.clone(),
             reason: e.reason.clone(),
-            distrust_after: e.distrust_after.map(date::instant),
-            kept_until: e
-                .distrust_after
-                .map(|d| date::instant(crate::lifetime::last_valid(d))),
+            distrust_after: e.distrust_after,
+            kept_until: e.distrust_after.map(crate::lifetime::last_valid),
         }
     }
 }
@@ -151,7 +152,7 @@ pub struct Filter {
     /// Also those left out (expired, distrusted, blocked).
     pub all: bool,
     /// Only those that expire by this time.
-    pub expiring_by: Option<i64>,
+    pub expiring_by: Option<Timestamp>,
 }
 
 /// What `list` shows: the records asked for, and how many of them each
@@ -178,12 +179,8 @@ pub fn list(paths: &state::Paths, filter: Filter) -> Result<Listing> {
     let shown: Vec<usize> = (0..manifest.certificates.len())
         .filter(|&i| {
             let r = &manifest.certificates[i];
-            // A date the manifest does not hold as cabundle writes it counts
-            // as expiring: better shown than hidden.
             (filter.all || r.status == Status::Kept)
-                && filter
-                    .expiring_by
-                    .is_none_or(|by| date::parse_instant(&r.not_after).is_none_or(|t| t <= by))
+                && filter.expiring_by.is_none_or(|by| r.not_after <= by)
         })
         .collect();
     let count = |from: &dyn Fn(&str) -> bool| {
@@ -204,14 +201,10 @@ pub fn list(paths: &state::Paths, filter: Filter) -> Result<Listing> {
 }
 
 impl Record {
-    /// Valid only from a day after `day` (YYYY-MM-DD, the sync's date):
-    /// kept, but no client will accept it until then. (Days, as the
-    /// manifest records the sync's: a certificate made today is not
-    /// flagged.)
-    pub fn not_yet_valid_on(&self, day: &str) -> bool {
-        match (date::parse_instant(&self.not_before), date::parse_day(day)) {
-            (Some(from), Ok(day)) => from >= day.saturating_add(86_400),
-            _ => false,
-        }
+    /// Valid only from a day after `day` (the sync's): kept, but no
+    /// client will accept it until then. (Days, as the manifest records
+    /// the sync's: a certificate made today is not flagged.)
+    pub fn not_yet_valid_on(&self, day: Day) -> bool {
+        self.not_before >= day.midnight().plus_days(1)
     }
 }

@@ -95,10 +95,11 @@ fn closed_pipes_do_not_panic() {
     assert!(!stderr_of(&out).contains("panicked"));
 }
 
-/// A hand-edited manifest whose dates and fingerprints hold multi-byte
-/// characters where `list` cuts them short: shown, never a panic.
+/// A hand-edited manifest whose dates and fingerprints are not dates and
+/// fingerprints (multi-byte characters where `list` would cut them short):
+/// refused, naming the file, the value and the fix; never a panic.
 #[test]
-fn list_survives_multi_byte_characters_in_a_hand_edited_manifest() {
+fn list_refuses_a_hand_edited_manifest_whose_values_are_not_values() {
     let s = Synced::new(&[&valid_ca("Manifest Root").pem]);
     let home = &s.home;
     let path = home.join("manifest.json");
@@ -123,13 +124,13 @@ fn list_survives_multi_byte_characters_in_a_hand_edited_manifest() {
     ] {
         let out = cabundle(home).args(args).output().unwrap();
         let err = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        for part in ["manifest.json", "is not a", "cabundle sync"] {
+            assert!(err.contains(part), "{args:?}: {err}");
+        }
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
-    cabundle(home)
-        .arg("list")
-        .assert()
-        .stdout(contains("2030-01-0é").and(contains("blocked     é ")));
 }
 
 /// Every numeric flag at 0, 1 and the top of its type: a usage error (2)
