@@ -388,32 +388,27 @@ pub fn verdicts(p: &Probe, bundle: &Path) -> Vec<Verdict> {
     }
     out.push(v);
 
-    if let Some(version) = installed("requests") {
-        let (file, via) = match (env("REQUESTS_CA_BUNDLE"), env("CURL_CA_BUNDLE")) {
-            (Some(f), _) => (Some(f), "REQUESTS_CA_BUNDLE".to_string()),
-            (None, Some(f)) => (Some(f), "CURL_CA_BUNDLE".to_string()),
-            _ => (p.certifi.clone(), "certifi".to_string()),
+    // requests: REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE, else certifi;
+    // httpx: SSL_CERT_FILE, then SSL_CERT_DIR, else certifi. `true`: the
+    // client fails when the file is missing (httpx goes on without it).
+    for (package, first, second, missing_is_error) in [
+        ("requests", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", true),
+        ("httpx", "SSL_CERT_FILE", "SSL_CERT_DIR", false),
+    ] {
+        let Some(version) = installed(package) else {
+            continue;
+        };
+        let (file, via) = match (env(first), env(second)) {
+            (Some(f), _) => (Some(f), first),
+            (None, Some(f)) => (Some(f), second),
+            _ => (p.certifi.clone(), "certifi"),
         };
         out.push(judge(
-            &format!("requests {version}"),
+            &format!("{package} {version}"),
             file,
-            &via,
+            via,
             bundle,
-            true,
-        ));
-    }
-    if let Some(version) = installed("httpx") {
-        let (file, via) = match (env("SSL_CERT_FILE"), env("SSL_CERT_DIR")) {
-            (Some(f), _) => (Some(f), "SSL_CERT_FILE".to_string()),
-            (None, Some(d)) => (Some(d), "SSL_CERT_DIR".to_string()),
-            _ => (p.certifi.clone(), "certifi".to_string()),
-        };
-        out.push(judge(
-            &format!("httpx {version}"),
-            file,
-            &via,
-            bundle,
-            false,
+            missing_is_error,
         ));
     }
     if let Some(version) = installed("pip") {

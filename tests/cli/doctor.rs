@@ -122,6 +122,9 @@ enum Spec {
     /// Read the ClientHello, then send a TLS record header announcing a
     /// long record and one byte of it a second: never silent for long.
     Trickle,
+    /// A proxy: read the CONNECT request, then answer "200 Connection
+    /// established" one byte a second.
+    TrickleProxy,
 }
 
 fn tls(chain: &[&str], key: &str) -> Spec {
@@ -181,6 +184,18 @@ def handle(mode, arg, conn):
             conn.settimeout(10)
             conn.recv(65536)
             conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/pkix-cert\r\nContent-Length: %d\r\n\r\n" % len(arg) + arg)
+            conn.close()
+        elif mode == "trickle-proxy":
+            conn.settimeout(10)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                b = conn.recv(1)
+                if not b:
+                    return
+                head += b
+            for byte in b"HTTP/1.1 200 Connection established\r\nVia: 1.1 slow\r\n\r\n":
+                conn.sendall(bytes([byte]))
+                time.sleep(1)
             conn.close()
         elif mode == "trickle":
             hello(conn)
@@ -252,6 +267,7 @@ impl Servers {
                 Spec::Close => "close",
                 Spec::Reset => "reset",
                 Spec::Trickle => "trickle",
+                Spec::TrickleProxy => "trickle-proxy",
             };
             args.push(mode.into());
         }
@@ -2454,30 +2470,9 @@ fn doctor_sends_nothing_but_client_hellos() {
 /// 3` still ends doctor in about 3 s, naming the proxy.
 #[test]
 fn trickling_proxy_cannot_outlast_the_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut b = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut b) {
-                        Ok(1) => head.push(b[0]),
-                        _ => return,
-                    }
-                }
-                for byte in b"HTTP/1.1 200 Connection established\r\nVia: 1.1 slow\r\n\r\n" {
-                    if conn.write_all(&[*byte]).is_err() {
-                        return;
-                    }
-                    thread::sleep(Duration::from_secs(1));
-                }
-            });
-        }
-    });
     let tmp = tempfile::tempdir().unwrap();
+    let srv = Servers::start(tmp.path(), &[Spec::TrickleProxy]);
+    let proxy = srv.ports[0];
     let mut cmd = doctor(&tmp.path().join("home"));
     cmd.env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"))
         .args(["https://127.0.0.1:9/", "--json", "--timeout", "3"]);

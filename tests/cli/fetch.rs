@@ -1340,10 +1340,9 @@ fn curl_set(dir: &Path, day: &str) -> PathBuf {
 #[test]
 fn a_set_older_than_the_one_in_use_is_said_to_be() {
     let fx = setup();
-    let embedded: toml::Table = toml::from_str(
-        &fs::read_to_string(source_file("bundles/mozilla-roots.toml")).unwrap(),
-    )
-    .unwrap();
+    let embedded: toml::Table =
+        toml::from_str(&fs::read_to_string(source_file("bundles/mozilla-roots.toml")).unwrap())
+            .unwrap();
     let embedded_date = embedded["date"].as_str().unwrap();
     let old = curl_set(fx.dir(), "Tue Jul  2 03:12:04 2024");
     let new = curl_set(fx.dir(), "Fri Jan  1 00:00:00 2100");
@@ -1365,7 +1364,9 @@ fn a_set_older_than_the_one_in_use_is_said_to_be() {
     // certdata.txt carries no date of its own: nothing to compare.
     let stderr = fetch_ok(
         &fx.home,
-        common::certdata::current_certdata(fx.dir()).to_str().unwrap(),
+        common::certdata::current_certdata(fx.dir())
+            .to_str()
+            .unwrap(),
     );
     assert!(!stderr.contains("older"), "{stderr}");
 }
