@@ -1,5 +1,6 @@
 //! The library's error type. It is rendered once, in `main.rs`.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -66,7 +67,7 @@ pub enum Error {
         "a distrust cannot be applied, so nothing was written (fix or remove the file):{}",
         .0.iter().map(|p| format!("\n  {p}")).collect::<String>()
     )]
-    Unapplied(Vec<crate::sources::Problem>),
+    Unapplied(Vec<Problem>),
 
     /// A file or folder named on the command line that cannot be used.
     #[error("{what} {}: {reason}; nothing was written", path.display())]
@@ -84,23 +85,11 @@ pub enum Error {
     )]
     BadName(String),
 
-    #[error("no added CA matches {0:?} (give the name it was added under, its CN, or its SHA-256)")]
-    UnknownCa(String),
-
-    #[error("{0:?} matches several added CAs ({1}); give the SHA-256 instead")]
-    AmbiguousCa(String, String),
-
-    #[error("{0} is not blocked (`cabundle list` shows what is)")]
-    NotBlocked(String),
-
     #[error("no bundle yet at {}: run `cabundle sync` first", .0.display())]
     NoBundle(PathBuf),
 
     #[error("no known OS trust store layout under {}", .0.display())]
     NoLayout(PathBuf),
-
-    #[error("no added CAs to install; `cabundle add FILE` first")]
-    NothingToInstall,
 
     #[error("{0} changes the OS trust store and needs root; run it with sudo")]
     NeedRoot(&'static str),
@@ -256,5 +245,21 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+/// A file that could not be used, and why. Reported, then skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Paths and reasons (which quote file contents) may hold control
+        // characters; they must not reach a terminal or a log as such.
+        let reason = crate::cert::printable(&self.reason);
+        write!(f, "{}: {reason}", crate::cert::shown(&self.path))
     }
 }

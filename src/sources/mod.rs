@@ -106,21 +106,7 @@ pub struct FileRead {
     pub certificates: usize,
 }
 
-/// A file that could not be used, and why. Reported, then skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Paths and reasons (which quote file contents) may hold control
-        // characters; they must not reach a terminal or a log as such.
-        let reason = crate::cert::printable(&self.reason);
-        write!(f, "{}: {reason}", crate::cert::shown(&self.path))
-    }
-}
+pub use crate::error::Problem;
 
 /// A certificate that must never reach the bundle, whatever carries it.
 #[derive(Debug, Clone)]
