@@ -48,5 +48,7 @@ pub mod sources;
 pub mod state;
 pub mod sync;
 pub mod system;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};

@@ -1443,7 +1443,7 @@ const SUPPORTED_EXTENSIONS: &[&str] = &[
 ];
 
 fn canonical(name: &[u8]) -> Result<Vec<u8>, String> {
-    crate::outputs::hashdir::canonical_name(name)
+    crate::cert::name_hash::canonical_name(name)
 }
 
 /// OpenSSL's subject hash of a canonical name, as `Cert::subject_hash`.
@@ -1601,7 +1601,7 @@ impl Gn {
                 if name.tag != Tag::Sequence as u8 {
                     return None;
                 }
-                let canonical = crate::outputs::hashdir::canonical_name(name.raw).ok()?;
+                let canonical = crate::cert::name_hash::canonical_name(name.raw).ok()?;
                 let mut entries = 0;
                 let mut rdns = Reader(name.content);
                 while !rdns.0.is_empty() {

@@ -1,5 +1,7 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
+pub mod name_hash;
+
 use std::fmt;
 use std::ops::{Deref, Range};
 use std::str::FromStr;
@@ -140,9 +142,9 @@ impl Cert {
         // the file). The check is the subject hash's canonical encoding,
         // which follows that decoder.
         let unreadable = |which| move |reason| CertError::UnreadableName { which, reason };
-        let subject_hash = crate::outputs::hashdir::name_hash(x509.subject().as_raw())
-            .map_err(unreadable("subject"))?;
-        crate::outputs::hashdir::name_hash(x509.issuer().as_raw()).map_err(unreadable("issuer"))?;
+        let subject_hash =
+            name_hash::name_hash(x509.subject().as_raw()).map_err(unreadable("subject"))?;
+        name_hash::name_hash(x509.issuer().as_raw()).map_err(unreadable("issuer"))?;
         // For people: x509-parser's rendering, or, where it wants UTF-8 in
         // a string type OpenSSL reads as Latin-1, each value as Latin-1.
         let name = |n: &x509_parser::x509::X509Name| {
