@@ -145,15 +145,26 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// Gather and merge, writing nothing; also returns the blocked
-/// fingerprints from the config.
-pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::Sha256>)> {
-    // Read first: a broken config stops the sync before anything is written.
-    let config = Config::load(&paths.config())?;
+/// What the OS store and Mozilla's roots hold, each gathered apart (and
+/// not merged): what [`build`] merges, and what `doctor` judges a chain
+/// against, one set at a time.
+pub struct Gathering {
+    pub os: OsInfo,
+    /// The OS store's certificates, then Mozilla's, in that order.
+    pub gathered: Gathered,
+    /// How many of `gathered.found` are the OS store's (the first ones).
+    pub from_os: usize,
+    /// How many roots Mozilla's set gave.
+    pub mozilla: usize,
+    pub roots: Roots,
+}
+
+/// Gather the OS store (or a macOS export) and Mozilla's roots. Mozilla's
+/// roots decode on one core while the OS store does on the other; they are
+/// joined in a fixed order, so the result does not depend on which
+/// finishes first.
+pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
     check_inputs(opts)?;
-    // Mozilla's roots decode on one core while the OS store does on the
-    // other; they are joined in a fixed order, so output does not depend on
-    // which finishes first.
     let mut g = Gathered::default();
     let moz_g = g.beside();
     let (os, mut gathered, (roots, mozilla, moz_gathered)) = std::thread::scope(|s| {
@@ -175,7 +186,29 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::
         let moz = moz.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         (os, g, moz)
     });
+    let from_os = gathered.found.len();
     gathered.append(moz_gathered);
+    Ok(Gathering {
+        os,
+        gathered,
+        from_os,
+        mozilla,
+        roots,
+    })
+}
+
+/// Gather and merge, writing nothing; also returns the blocked
+/// fingerprints from the config.
+pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::Sha256>)> {
+    // Read first: a broken config stops the sync before anything is written.
+    let config = Config::load(&paths.config())?;
+    let Gathering {
+        os,
+        mut gathered,
+        mozilla,
+        roots,
+        ..
+    } = gather(paths, opts)?;
     if !gathered.unapplied.is_empty() {
         return Err(Error::Unapplied(std::mem::take(&mut gathered.unapplied)));
     }

@@ -168,7 +168,11 @@ fn stale(paths: &Paths) -> Vec<String> {
     // The OS store, read again as sync reads it (a live macOS keychain or
     // an export named on a command line is not read again).
     if m.os.family != Some(sources::os::Family::Macos) {
-        let mut g = Gathered::default();
+        // The files only: their digests are what the manifest recorded.
+        let mut g = Gathered {
+            list_only: true,
+            ..Gathered::default()
+        };
         sources::os::load(&m.os.root, &mut g);
         let now: BTreeMap<&Path, Sha256> = g
             .files

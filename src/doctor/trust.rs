@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cert::Cert;
 use crate::decode;
-use crate::sources::mozilla::Roots;
-use crate::sources::{self, Gathered};
 use crate::state::Paths;
 
 /// The three trust sets a chain is checked against, each with where it
@@ -26,17 +24,31 @@ pub struct TrustSets {
 
 impl TrustSets {
     pub fn load(paths: &Paths) -> TrustSets {
-        let certs = |g: Gathered| g.found.into_iter().map(|(_, i)| i.cert).collect();
-        let mut g = Gathered::default();
-        let mut moz = g.beside();
-        sources::os::load(Path::new("/"), &mut g);
-        let os = ("the OS trust store".to_string(), certs(g));
-        let roots = Roots::current(&paths.cache_dir, &mut moz);
-        roots.load(&mut moz);
-        let mozilla = (
-            format!("Mozilla roots ({})", roots.provenance.upstream),
-            certs(moz),
-        );
+        // The OS store and Mozilla's roots exactly as `sync` gathers them.
+        let opts = crate::sync::Options {
+            root: PathBuf::from("/"),
+            macos_export: None,
+            macos_trust_settings: None,
+            at: crate::date::now(),
+        };
+        let (os, mozilla) = match crate::sync::gather(paths, &opts) {
+            Ok(g) => {
+                let mut certs: Vec<Cert> =
+                    g.gathered.found.into_iter().map(|(_, i)| i.cert).collect();
+                let mozilla = certs.split_off(g.from_os);
+                (
+                    ("the OS trust store".to_string(), certs),
+                    (
+                        format!("Mozilla roots ({})", g.roots.provenance.upstream),
+                        mozilla,
+                    ),
+                )
+            }
+            Err(e) => (
+                (format!("the OS trust store (not read: {e})"), Vec::new()),
+                (format!("Mozilla roots (not read: {e})"), Vec::new()),
+            ),
+        };
         let in_force = in_force(paths);
         let bundle = (!in_force.0.starts_with("the bundle")).then(|| {
             (

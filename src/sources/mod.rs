@@ -25,13 +25,22 @@ const MAX_ERRORS_PER_FILE: usize = 5;
 const MIN_FILES_PER_THREAD: usize = 4;
 
 /// Decode each file, spreading them over the cores; results in input order.
+/// With `list_only`, each file is read for its digest and not decoded.
 pub(super) fn decode_all(
     root: &Path,
     files: &[(PathBuf, String)],
     memo: &decode::Memo,
+    list_only: bool,
 ) -> Vec<Result<(decode::Decoded, Digest), ReadError>> {
     let read = |path: &Path| {
-        os::read_in(root, path).map(|bytes| (decode::decode_with(&bytes, memo), Digest::of(&bytes)))
+        os::read_in(root, path).map(|bytes| {
+            let decoded = if list_only {
+                decode::Decoded::default()
+            } else {
+                decode::decode_with(&bytes, memo)
+            };
+            (decoded, Digest::of(&bytes))
+        })
     };
     // A thread costs about as much as decoding a small file: a drop-in
     // folder with a few CAs is read in place.
@@ -146,6 +155,9 @@ pub struct Gathered {
     pub files: Vec<FileRead>,
     /// Shared with the gatherings that run beside this one.
     pub memo: Arc<decode::Memo>,
+    /// Only note each file read (path, size, SHA-256) and decode nothing:
+    /// what `doctor` compares with the manifest's record of the last sync.
+    pub list_only: bool,
 }
 
 impl Gathered {
@@ -168,7 +180,7 @@ impl Gathered {
     /// [`Gathered::read_file`] for many files: decoded on every core, then
     /// recorded in the order given, so the result does not depend on timing.
     pub fn read_files(&mut self, root: &Path, files: Vec<(PathBuf, String)>) -> usize {
-        let results = decode_all(root, &files, &self.memo);
+        let results = decode_all(root, &files, &self.memo, self.list_only);
         let mut total = 0;
         for ((shown_as, label), result) in files.into_iter().zip(results) {
             match result {

@@ -339,7 +339,7 @@ fn read_drop_ins(root: &Path, d: &DropIns, out: &mut Gathered) -> usize {
         let label = format!("os:{}", shown.display());
         wanted_files.push((shown, label));
     }
-    let results = super::decode_all(root, &wanted_files, &out.memo);
+    let results = super::decode_all(root, &wanted_files, &out.memo, out.list_only);
     let mut total = 0;
     for ((shown, label), result) in wanted_files.into_iter().zip(results) {
         match result {
@@ -536,10 +536,16 @@ fn conf_bang(root: &Path, conf: &str, base: &str, out: &mut Gathered) {
         if fs::symlink_metadata(&real).is_err() {
             continue;
         }
+        let list_only = out.list_only;
         let read = read_in(root, &shown).map(|bytes| {
             out.read(&shown, super::Digest::of(&bytes), 0);
-            decode::decode(&bytes)
+            (!list_only).then(|| decode::decode(&bytes))
         });
+        let read = match read {
+            Ok(None) => continue,
+            Ok(Some(decoded)) => Ok(decoded),
+            Err(e) => Err(e),
+        };
         match read {
             Ok(decoded) if decoded.errors.is_empty() && !decoded.items.is_empty() => {
                 for item in decoded.items {
@@ -712,5 +718,70 @@ mod tests {
         seen.sort_by_key(|f| f.name());
         seen.dedup();
         assert_eq!(seen.len(), LAYOUTS.len());
+    }
+
+    /// A Debian-shaped tree (bundle, drop-in, a `!` line) and a RHEL-shaped
+    /// one (p11-kit anchors and blocklist): listing only notes the same
+    /// files with the same digests as a full read, and decodes nothing.
+    #[test]
+    fn listing_notes_the_files_a_load_reads_without_decoding() {
+        let roots = crate::test_support::roots();
+        let pem = |i: usize| roots[i].to_pem();
+        let tmp = tempfile::tempdir().unwrap();
+        let put = |root: &Path, path: &str, text: &str| {
+            let file = root.join(path.trim_start_matches('/'));
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        };
+        let debian = tmp.path().join("debian");
+        put(&debian, "/etc/debian_version", "12\n");
+        put(
+            &debian,
+            "/etc/ssl/certs/ca-certificates.crt",
+            &(pem(0) + &pem(1)),
+        );
+        put(
+            &debian,
+            "/usr/local/share/ca-certificates/corp.crt",
+            &pem(2),
+        );
+        put(
+            &debian,
+            "/usr/share/ca-certificates/mozilla/old.crt",
+            &pem(3),
+        );
+        put(
+            &debian,
+            "/etc/ca-certificates.conf",
+            "mozilla/old.crt\n!mozilla/old.crt\n",
+        );
+        let rhel = tmp.path().join("rhel");
+        put(&rhel, "/etc/redhat-release", "Red Hat Enterprise Linux 9\n");
+        put(
+            &rhel,
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+            &pem(0),
+        );
+        put(&rhel, "/etc/pki/ca-trust/source/anchors/corp.pem", &pem(4));
+        put(&rhel, "/etc/pki/ca-trust/source/blocklist/bad.pem", &pem(5));
+        for root in [&debian, &rhel] {
+            let mut full = Gathered::default();
+            load(root, &mut full);
+            let mut listed = Gathered {
+                list_only: true,
+                ..Gathered::default()
+            };
+            load(root, &mut listed);
+            let files = |g: &Gathered| -> Vec<(PathBuf, crate::cert::Sha256)> {
+                g.files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.digest.sha256))
+                    .collect()
+            };
+            assert!(files(&full).len() >= 3, "{:?}", files(&full));
+            assert_eq!(files(&listed), files(&full), "{}", root.display());
+            assert!(!full.found.is_empty() && listed.found.is_empty());
+            assert!(listed.distrusted.is_empty() && !full.distrusted.is_empty());
+        }
     }
 }

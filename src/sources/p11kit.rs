@@ -122,6 +122,9 @@ fn read_file(
         Err(e) => return out.problem(shown, e),
     };
     let digest = super::Digest::of(&bytes);
+    if out.list_only {
+        return out.read(shown, digest, 0);
+    }
     if p11kit::is_persist(&bytes) {
         let n = read_persist(&bytes, shown, (source, place), token, out);
         return out.read(shown, digest, n);
