@@ -1,6 +1,6 @@
 //! `Cert`: one certificate's DER and the few parsed fields cabundle uses.
 
-pub mod name_hash;
+pub(crate) mod name_hash;
 
 use std::fmt;
 use std::ops::{Deref, Range};

@@ -4,7 +4,6 @@
 
 use sha1::{Digest, Sha1};
 
-use super::Cert;
 
 /// OpenSSL's subject hash (`X509_NAME_hash_ex`, what `openssl x509
 /// -subject_hash` prints as `%08x`): the first 4 bytes, little-endian, of
@@ -13,11 +12,14 @@ use super::Cert;
 /// `Err` when OpenSSL itself cannot read the subject (a value type its
 /// name decoder refuses, text that is not what its type says): no OpenSSL
 /// client can load such a certificate, from a folder or from a bundle.
-pub fn subject_hash(cert: &Cert) -> Result<u32, String> {
+#[cfg(test)]
+pub(crate) fn subject_hash(cert: &super::Cert) -> Result<u32, String> {
     name_hash(subject_of(&cert.der)?)
 }
 
-/// The subject Name, as the bytes of its whole DER element.
+/// The subject Name, as the bytes of its whole DER element, found without
+/// x509-parser: the tests' own way to it.
+#[cfg(test)]
 pub(crate) fn subject_of(der: &[u8]) -> Result<&[u8], String> {
     let (cert, _) = Tlv::read_tagged(der, SEQUENCE, "certificate")?;
     let (tbs, _) = Tlv::read_tagged(cert.content, SEQUENCE, "tbsCertificate")?;
@@ -314,6 +316,7 @@ fn put_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::cert::Cert;
     use crate::test_support::{ec_key, openssl, roots};
     use std::fs;
 

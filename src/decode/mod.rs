@@ -5,7 +5,7 @@
 //! an error naming its number, and the rest of the file still loads.
 
 pub mod certdata;
-pub mod p11kit;
+pub(crate) mod p11kit;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

@@ -4,11 +4,11 @@
 //! OpenSSL judges it ([`verify`]), and [`classify`] names the failure.
 
 pub mod capture;
-pub mod classify;
-pub mod setup;
-pub mod trust;
-pub mod url;
-pub mod verify;
+pub(crate) mod classify;
+pub(crate) mod setup;
+pub(crate) mod trust;
+pub(crate) mod url;
+pub(crate) mod verify;
 
 pub use classify::{Class, is_public_host};
 pub use setup::{Finding, Level, local};

@@ -157,6 +157,7 @@ macro_rules! codes {
             }
 
             /// The code for OpenSSL's number, if this module reports it.
+            #[cfg(test)]
             pub fn from_number(n: i32) -> Option<Code> {
                 match n {
                     $($num => Some(Code::$name),)*

@@ -29,7 +29,8 @@ use crate::state;
 ///
 /// A certificate whose names OpenSSL cannot read (which `openssl rehash`
 /// would leave out) never reaches here: the decoder refuses it.
-pub fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
+#[cfg(test)]
+pub(crate) fn plan(certs: &[&Cert]) -> Vec<(String, Vec<u8>)> {
     entries(certs)
         .into_iter()
         .map(|e| (e.name, e.cert.to_pem().into_bytes()))

@@ -1,6 +1,6 @@
 //! Where the merged certificates go: the PEM bundle, OpenSSL's hashed
 //! folder, and the OS store's own drop-in folder (`install --system`).
 
-pub mod hashdir;
+pub(crate) mod hashdir;
 pub mod os_store;
 pub mod pem;

@@ -3,10 +3,10 @@
 //! distrusts, and the files it could not use, without stopping at them.
 
 pub mod fetch;
-pub mod macos;
+pub(crate) mod macos;
 pub mod mozilla;
 pub mod os;
-pub mod p11kit;
+pub(crate) mod p11kit;
 pub mod user;
 
 use std::collections::HashMap;

@@ -2,9 +2,9 @@
 //! serialises writers, the atomic writer, the config, the manifest and the
 //! added CAs' folder.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod config;
-pub mod lock;
+pub(crate) mod lock;
 pub mod manifest;
 
 pub use atomic::{
