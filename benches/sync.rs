@@ -99,24 +99,24 @@ fn count(bytes: &[u8]) -> usize {
     decode::decode(bytes).items.len()
 }
 
-/// (a) The OS bundle (or the snapshot, when there is none).
-#[divan::bench]
-fn decode_system(bencher: Bencher) {
-    let bytes = system_bytes();
+/// Decoding `bytes`, counted in bytes and certificates.
+fn bench_decode(bencher: Bencher, bytes: &'static [u8]) {
     bencher
         .counter(BytesCount::of_slice(bytes))
         .counter(ItemsCount::new(count(bytes)))
         .bench(|| decode::decode(black_box(bytes)));
 }
 
+/// (a) The OS bundle (or the snapshot, when there is none).
+#[divan::bench]
+fn decode_system(bencher: Bencher) {
+    bench_decode(bencher, system_bytes());
+}
+
 /// (b) The embedded Mozilla snapshot.
 #[divan::bench]
 fn decode_mozilla(bencher: Bencher) {
-    let bytes = sources::mozilla::PEM;
-    bencher
-        .counter(BytesCount::of_slice(bytes))
-        .counter(ItemsCount::new(count(bytes)))
-        .bench(|| decode::decode(black_box(bytes)));
+    bench_decode(bencher, sources::mozilla::PEM);
 }
 
 /// (c) Gather (OS store from disk + snapshot), merge, render: everything but

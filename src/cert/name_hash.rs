@@ -4,7 +4,6 @@
 
 use sha1::{Digest, Sha1};
 
-
 /// OpenSSL's subject hash (`X509_NAME_hash_ex`, what `openssl x509
 /// -subject_hash` prints as `%08x`): the first 4 bytes, little-endian, of
 /// the SHA-1 of the subject's canonical encoding.

@@ -1,18 +1,25 @@
 use crate::cli::SystemArgs;
 use cabundle::error::Result;
-use cabundle::outputs::os_store::{self, Done, Update};
+use cabundle::outputs::os_store::{self, Done, System, Update};
 use cabundle::state::Paths;
 
 use super::{out, say};
 
+fn system(args: &SystemArgs) -> System<'_> {
+    System {
+        root: &args.root,
+        no_update: args.no_update,
+    }
+}
+
 pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
-    os_store::install(paths, &args.root, args.no_update, &mut |done| {
+    os_store::install(paths, &system(args), &mut |done| {
         show(paths, done, "installed")
     })
 }
 
 pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
-    os_store::uninstall(paths, &args.root, args.no_update, &mut |done| {
+    os_store::uninstall(paths, &system(args), &mut |done| {
         if !done.recorded {
             say!("nothing was installed under {}", done.root.display());
         }

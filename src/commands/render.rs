@@ -73,22 +73,17 @@ pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbos
         distrusted.len(),
         blocked.len()
     );
+    let expired_on = |e: &&Entry| {
+        format!(
+            "{} (expired {})",
+            e.cert.name(),
+            date::day(e.cert.not_after)
+        )
+    };
     each_or_some(
         &expired,
-        |e| {
-            format!(
-                "pruned: {} (expired {})",
-                e.cert.name(),
-                date::day(e.cert.not_after)
-            )
-        },
-        |e| {
-            format!(
-                "{} (expired {})",
-                e.cert.name(),
-                date::day(e.cert.not_after)
-            )
-        },
+        |e| format!("pruned: {}", expired_on(e)),
+        expired_on,
         &format!("pruned {} expired certificates", expired.len()),
         "`cabundle list --all` lists each",
     );

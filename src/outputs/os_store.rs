@@ -83,16 +83,19 @@ pub enum Update {
     Unneeded,
 }
 
+/// The system `install --system` and `uninstall --system` change.
+pub struct System<'a> {
+    /// Where it is mounted (`/` for this machine).
+    pub root: &'a Path,
+    /// Leave the distribution's updater to the caller.
+    pub no_update: bool,
+}
+
 /// The engine of `install --system`: the added CAs into the drop-in folder
 /// of the OS store under `root` (recorded in `paths.installed()`), then
 /// the updater. `show` is told what was done before the updater runs.
-pub fn install(
-    paths: &state::Paths,
-    root: &Path,
-    no_update: bool,
-    show: &mut dyn FnMut(&Done),
-) -> Result<()> {
-    let (root, _lock) = begin(paths, root, "install --system")?;
+pub fn install(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -> Result<()> {
+    let (root, _lock) = begin(paths, on.root, "install --system")?;
     let layout = layout(&root)?;
     let added = user::list(&paths.cas, None)?;
     if added.is_empty() {
@@ -117,7 +120,7 @@ pub fn install(
         recorded: true,
         files,
         left,
-        update: update(layout.install.updater, &root, no_update),
+        update: update(layout.install.updater, &root, on.no_update),
     };
     show(&done);
     run_update(layout.install.updater, &done.update)
@@ -126,13 +129,8 @@ pub fn install(
 /// The engine of `uninstall --system`: exactly what `install --system`
 /// recorded for `root` is removed (see [`remove`]), then the updater.
 /// `show` is told what was done before the updater runs.
-pub fn uninstall(
-    paths: &state::Paths,
-    root: &Path,
-    no_update: bool,
-    show: &mut dyn FnMut(&Done),
-) -> Result<()> {
-    let (root, _lock) = begin(paths, root, "uninstall --system")?;
+pub fn uninstall(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -> Result<()> {
+    let (root, _lock) = begin(paths, on.root, "uninstall --system")?;
     let mut record = Record::load(&paths.installed())?;
     let Some(written) = record.roots.remove(&root) else {
         show(&Done {
@@ -152,7 +150,7 @@ pub fn uninstall(
         root: root.clone(),
         recorded: true,
         files: std::mem::take(&mut left.removed),
-        update: update(layout.install.updater_after_removal, &root, no_update),
+        update: update(layout.install.updater_after_removal, &root, on.no_update),
         left,
     };
     show(&done);

@@ -331,9 +331,8 @@ mod tests {
     #[test]
     fn a_planted_lock_link_is_refused_and_its_target_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
+        let (home, target) = (dir.path().join("home"), dir.path().join("precious"));
         fs::create_dir(&home).unwrap();
-        let target = dir.path().join("precious");
         fs::write(&target, b"precious bytes").unwrap();
         let paths = paths_in(&home, Duration::ZERO, |_| {});
         for link_to in [target.clone(), dir.path().join("not-there")] {
