@@ -2,5 +2,6 @@
 //! folder, and the OS store's own drop-in folder (`install --system`).
 
 pub(crate) mod hashdir;
+pub mod keystore;
 pub mod os_store;
 pub mod pem;
