@@ -573,12 +573,26 @@ mod tests {
         venv_python(&["yaml", "jsonschema"])
     }
 
+    /// The embedded roots' PKCS#12 (password-less) and JKS (changeit), as
+    /// `export` would render them.
+    fn real_keystores() -> (Vec<u8>, Vec<u8>) {
+        use crate::outputs::keystore::{Format, write};
+        let certs = roots();
+        let refs: Vec<&crate::cert::Cert> = certs.iter().collect();
+        let created = crate::date::Timestamp::from_unix(1_790_000_000);
+        (
+            write(Format::Pkcs12, &refs, None, created),
+            write(Format::Jks, &refs, None, created),
+        )
+    }
+
     #[test]
     fn a_configmap_gives_back_the_pem_and_keystores_exactly() {
         let Some(python) = python() else { return };
         let pem = bundle();
         let sha = Sha256::of(&pem);
-        let (p12, jks) = (keystore_bytes(7), keystore_bytes(13));
+        // Real keystores: Mozilla's roots and both keystores fit in 1 MiB.
+        let (p12, jks) = real_keystores();
         let ks = Keystores {
             pkcs12: &p12,
             jks: &jks,
