@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run the test suite on a Debian or Ubuntu machine that has the Rust
 # toolchain: install the packages the tests drive (scripts/test-packages.txt;
-# as root, and only what is missing), make the one venv with requests and
-# httpx that every Python test uses (target/test-venv, made once, reused),
-# then `cargo test "$@"`.
+# as root, and only what is missing), make the one venv with requests,
+# httpx, pyyaml and jsonschema that every Python test uses (target/test-venv,
+# made once, reused, given what it lacks), then `cargo test "$@"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +32,16 @@ fi
 # CA settings are what let it reach the package index.
 if [ -z "${CABUNDLE_TEST_VENV:-}" ]; then
   export CABUNDLE_TEST_VENV="$PWD/target/test-venv"
-  ready() { "$CABUNDLE_TEST_VENV/bin/python" -c 'import requests, httpx, certifi' 2>/dev/null; }
+  ready() { "$CABUNDLE_TEST_VENV/bin/python" -c 'import requests, httpx, certifi, yaml, jsonschema' 2>/dev/null; }
   if ! ready; then
-    echo "scripts/test.sh: making $CABUNDLE_TEST_VENV (python3 -m venv, pip install requests httpx)" >&2
-    rm -rf "$CABUNDLE_TEST_VENV"
-    env -u VIRTUAL_ENV python3 -m venv "$CABUNDLE_TEST_VENV"
-    "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx
+    # A venv whose python runs is only given what it lacks; a broken one is made anew.
+    if ! "$CABUNDLE_TEST_VENV/bin/python" -c '' 2>/dev/null; then
+      echo "scripts/test.sh: making $CABUNDLE_TEST_VENV (python3 -m venv)" >&2
+      rm -rf "$CABUNDLE_TEST_VENV"
+      env -u VIRTUAL_ENV python3 -m venv "$CABUNDLE_TEST_VENV"
+    fi
+    echo "scripts/test.sh: pip install requests httpx pyyaml jsonschema into $CABUNDLE_TEST_VENV" >&2
+    "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx pyyaml jsonschema
     ready
   fi
 fi

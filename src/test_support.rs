@@ -39,3 +39,45 @@ pub(crate) fn ec_key(path: &str) {
     args.push(path);
     openssl_ok(&args);
 }
+
+/// The test venv's interpreter (`$CABUNDLE_TEST_VENV`, else
+/// `target/test-venv`, which scripts/test.sh makes), once it is known to
+/// import every one of `modules`. When it does not, the test fails naming
+/// what is missing, unless `CABUNDLE_TEST_ALLOW_SKIP=1` asks to skip such
+/// tests: then this says so on stderr and gives None.
+pub(crate) fn venv_python(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("CABUNDLE_TEST_VENV")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv")
+        });
+    let python = venv.join("bin/python");
+    let imports = |module: &str| {
+        Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let needs = if imports("sys") {
+        let missing: Vec<&str> = modules.iter().copied().filter(|m| !imports(m)).collect();
+        if missing.is_empty() {
+            return Some(python);
+        }
+        format!(
+            "{} to import {} (scripts/test.sh installs what the tests import into target/test-venv)",
+            python.display(),
+            missing.join(", ")
+        )
+    } else {
+        format!(
+            "{}, which does not run (scripts/test.sh makes that venv)",
+            python.display()
+        )
+    };
+    if std::env::var_os("CABUNDLE_TEST_ALLOW_SKIP").is_some_and(|v| v == "1") {
+        eprintln!("skipped: this test needs {needs}");
+        return None;
+    }
+    panic!("this test needs {needs}; set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it instead");
+}

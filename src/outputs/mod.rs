@@ -3,5 +3,6 @@
 
 pub(crate) mod hashdir;
 pub mod keystore;
+pub mod kube;
 pub mod os_store;
 pub mod pem;
