@@ -18,9 +18,16 @@ pub const EXPLICIT_0: u8 = 0xa0;
 
 /// One element: `tag`, its length, `content`.
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
+    let mut out = head(tag, content.len());
+    out.extend_from_slice(content);
+    out
+}
+
+/// An element's tag and length, for content of `len` bytes written after
+/// it (a streamed writer's nesting).
+pub fn head(tag: u8, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(6);
     out.push(tag);
-    let len = content.len();
     if len < 0x80 {
         out.push(len as u8);
     } else {
@@ -29,7 +36,6 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         out.push(0x80 | (bytes.len() - skip) as u8);
         out.extend_from_slice(&bytes[skip..]);
     }
-    out.extend_from_slice(content);
     out
 }
 

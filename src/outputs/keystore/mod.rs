@@ -16,10 +16,20 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::cert::{Cert, Sha256};
 use crate::date::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Pkcs12,
     Jks,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pkcs12 => "pkcs12",
+            Format::Jks => "jks",
+        }
+    }
 }
 
 /// The password every JDK's cacerts has had, and what JKS is written with
@@ -201,16 +211,30 @@ pub fn write(
     created: Timestamp,
 ) -> Vec<u8> {
     let names = aliases(certs);
+    let entries = by_alias(&names, certs);
+    match format {
+        Format::Pkcs12 => pkcs12::write(&entries, password),
+        Format::Jks => jks::write(&entries, password.unwrap_or(DEFAULT_PASSWORD), created),
+    }
+}
+
+/// [`write`] of a password-less PKCS#12, streamed into `out` (what `sync`
+/// writes beside the bundle, whatever the store's size).
+pub fn write_pkcs12_to(certs: &[&Cert], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let names = aliases(certs);
+    pkcs12::write_unprotected_to(&by_alias(&names, certs), out)
+}
+
+/// Each certificate with its alias, sorted by alias: the order entries
+/// are written in, whatever order the certificates came in.
+fn by_alias<'a>(names: &'a [String], certs: &[&'a Cert]) -> Vec<(&'a str, &'a Cert)> {
     let mut entries: Vec<(&str, &Cert)> = names
         .iter()
         .map(String::as_str)
         .zip(certs.iter().copied())
         .collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
-    match format {
-        Format::Pkcs12 => pkcs12::write(&entries, password),
-        Format::Jks => jks::write(&entries, password.unwrap_or(DEFAULT_PASSWORD), created),
-    }
+    entries
 }
 
 /// What an existing keystore holds.
@@ -269,6 +293,22 @@ pub fn open(bytes: &[u8], passwords: &[&str]) -> Result<Existing, KeystoreError>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_streamed_pkcs12_is_the_same_bytes_as_the_written_one() {
+        let roots = crate::test_support::roots();
+        let certs = crate::test_support::refs(&roots);
+        let mut streamed = Vec::new();
+        super::write_pkcs12_to(&certs, &mut streamed).unwrap();
+        let written = super::write(super::Format::Pkcs12, &certs, None, crate::date::now());
+        assert_eq!(streamed, written);
+        let mut one = Vec::new();
+        super::write_pkcs12_to(&certs[..1], &mut one).unwrap();
+        assert_eq!(
+            one,
+            super::write(super::Format::Pkcs12, &certs[..1], None, crate::date::now())
+        );
+    }
+
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output, Stdio};

@@ -112,6 +112,50 @@ pub(super) fn write(entries: &[(&str, &Cert)], password: Option<&str>) -> Vec<u8
     der::seq(&parts)
 }
 
+/// [`write`] without a password, streamed into `out`: one bag is held at
+/// a time, so a sync of a very large store does not hold the whole
+/// keystore beside the bundle. The same bytes as `write(entries, None)`.
+pub(super) fn write_unprotected_to(
+    entries: &[(&str, &Cert)],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let bags_len: usize = entries
+        .iter()
+        .map(|(alias, cert)| cert_bag(alias, &cert.der).len())
+        .sum();
+    let data = der::oid(DATA);
+    let version = der::uint(3);
+    // From the SafeContents out, each level's tag and what comes before the
+    // inner element (an OID, the version), as in `write`.
+    let levels: [(u8, &[u8]); 9] = [
+        (der::SEQUENCE, &[]),     // SafeContents
+        (der::OCTET_STRING, &[]), // its data content
+        (der::EXPLICIT_0, &[]),
+        (der::SEQUENCE, &data), // ContentInfo(data)
+        (der::SEQUENCE, &[]),   // AuthenticatedSafe
+        (der::OCTET_STRING, &[]),
+        (der::EXPLICIT_0, &[]),
+        (der::SEQUENCE, &data),    // ContentInfo(data)
+        (der::SEQUENCE, &version), // PFX
+    ];
+    let mut len = bags_len;
+    let mut heads = Vec::with_capacity(levels.len());
+    for (tag, before) in levels {
+        len += before.len();
+        let mut head = der::head(tag, len);
+        len += head.len();
+        head.extend_from_slice(before);
+        heads.push(head);
+    }
+    for head in heads.iter().rev() {
+        out.write_all(head)?;
+    }
+    for (alias, cert) in entries {
+        out.write_all(&cert_bag(alias, &cert.der))?;
+    }
+    Ok(())
+}
+
 fn data_content_info(content: &[u8]) -> Vec<u8> {
     der::seq(&[&der::oid(DATA), &der::explicit0(&der::octets(content))])
 }
