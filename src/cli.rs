@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use cabundle::clients::env::{Shell, VARS};
@@ -93,14 +93,40 @@ pub enum Command {
                             cabundle list | grep ^blocked   # what is blocked")]
     Unblock(BlockArgs),
 
-    /// Put your added CAs into the OS trust store, and run its updater
+    /// Put your added CAs into the OS trust store (and run its updater),
+    /// and/or the whole bundle into every JVM's cacerts
     #[command(after_help = "Examples:\n  sudo cabundle install --system\n  \
-                            cabundle install --system --root /mnt/image --no-update")]
-    Install(SystemArgs),
+                            cabundle install --system --root /mnt/image --no-update\n  \
+                            cabundle install --java                      # every JVM found\n  \
+                            cabundle install --java --java-home ~/.jdks/temurin-21\n\n\
+                            A JVM's cacerts keeps its format and password (JKS with changeit up to JDK 17, \
+                            password-less PKCS#12 from 18). One that links to the distribution's own store \
+                            (Debian's /etc/ssl/certs/java/cacerts, RHEL's extracted/java/cacerts) is left to \
+                            the distribution: `install --system` puts your CAs where its hook carries them \
+                            there; --force replaces the link with a file instead.")]
+    Install(InstallArgs),
 
-    /// Take out exactly what `install --system` put in, and run the updater
-    #[command(after_help = "Example:\n  sudo cabundle uninstall --system")]
-    Uninstall(SystemArgs),
+    /// Take out exactly what `install` put in (and run the updater), or
+    /// give each JVM its original cacerts back
+    #[command(
+        after_help = "Examples:\n  sudo cabundle uninstall --system\n  cabundle uninstall --java"
+    )]
+    Uninstall(InstallArgs),
+
+    /// Write the bundle in another form: a Java keystore, an OpenSSL
+    /// hashed folder, or Kubernetes objects (ConfigMap, Secret,
+    /// trust-manager)
+    #[command(after_help = "Examples:\n  \
+                            cabundle export --format pkcs12 -o truststore.p12\n  \
+                            cabundle export --format jks -o cacerts            # password changeit\n  \
+                            cabundle export --format openssl-dir -o /srv/certs\n  \
+                            cabundle export --format configmap --namespace apps | kubectl apply -f -\n  \
+                            cabundle export --format trust-manager --with-keystores | kubectl apply -f -\n\n\
+                            Keystores hold every certificate as a trusted entry, aliased by name and \
+                            fingerprint; the same bundle on the same day gives the same bytes. \
+                            List exports in config.toml ([[export]] with format and path) and `sync` \
+                            keeps them current.")]
+    Export(ExportArgs),
 
     /// Run one command with every TLS setting pointed at the bundle
     #[command(
@@ -301,10 +327,26 @@ pub struct PythonTarget {
 }
 
 #[derive(Debug, Args)]
-pub struct SystemArgs {
-    /// Act on the OS trust store (required: this changes the system)
-    #[arg(long, required = true)]
+#[command(group(clap::ArgGroup::new("target").args(["system", "java"]).required(true).multiple(true)))]
+pub struct InstallArgs {
+    /// Act on the OS trust store
+    #[arg(long)]
     pub system: bool,
+
+    /// Act on every JVM's trust store (cacerts)
+    #[arg(long)]
+    pub java: bool,
+
+    /// Only this JVM (its home folder); repeat for several. Default: every
+    /// JVM found (JAVA_HOME, java on PATH, /usr/lib/jvm, /opt/java, SDKMAN,
+    /// ~/.jdks, Gradle's, JetBrains' bundled runtimes)
+    #[arg(long, value_name = "DIR", requires = "java")]
+    pub java_home: Vec<PathBuf>,
+
+    /// With --java: also replace a cacerts that links to the distribution's
+    /// own store (recorded; uninstall puts the link back)
+    #[arg(long, requires = "java")]
+    pub force: bool,
 
     /// The system's root folder (an image's filesystem)
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -313,6 +355,50 @@ pub struct SystemArgs {
     /// Do not run the distribution's updater (update-ca-certificates, ...)
     #[arg(long)]
     pub no_update: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The form to write
+    #[arg(long, value_name = "FORMAT",
+          value_parser = PossibleValuesParser::new(cabundle::export::Format::NAMES)
+              .map(|s| s.parse::<cabundle::export::Format>().expect("a listed name")))]
+    pub format: cabundle::export::Format,
+
+    /// Write here, atomically (openssl-dir: the folder's link); default
+    /// stdout, which keystores need redirected
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// pkcs12/jks: the keystore password (pkcs12: none unless given; jks:
+    /// changeit unless given)
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+
+    /// configmap/secret/trust-manager: the object's name
+    #[arg(long, value_name = "NAME", default_value = cabundle::export::DEFAULT_NAME)]
+    pub name: String,
+
+    /// configmap/secret/trust-manager: its namespace (trust-manager: where
+    /// the source ConfigMap goes, trust-manager's trust namespace,
+    /// cert-manager by default)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// configmap/secret/trust-manager: the key the PEM is under
+    #[arg(long, value_name = "KEY", default_value = cabundle::export::DEFAULT_KEY)]
+    pub key: String,
+
+    /// configmap/secret: also the PKCS#12 and JKS keystores (binaryData);
+    /// trust-manager: also as its additional formats
+    #[arg(long)]
+    pub with_keystores: bool,
+
+    /// trust-manager: the resource kind (Bundle is what released versions read)
+    #[arg(long, value_name = "API", default_value = "bundle",
+          value_parser = PossibleValuesParser::new(["bundle", "cluster-bundle"])
+              .map(|s| if s == "bundle" { cabundle::export::Api::Bundle } else { cabundle::export::Api::ClusterBundle }))]
+    pub api: cabundle::export::Api,
 }
 
 #[derive(Debug, Args)]
@@ -348,6 +434,11 @@ pub struct EnvArgs {
     /// pwsh/powershell, else sh)
     #[arg(long, value_enum)]
     pub shell: Option<Shell>,
+
+    /// Also JAVA_TOOL_OPTIONS, pointing every JVM at the PKCS#12 beside the
+    /// bundle (each JVM then prints "Picked up JAVA_TOOL_OPTIONS" on stderr)
+    #[arg(long)]
+    pub java: bool,
 
     /// Only these variables (comma-separated)
     #[arg(long, value_delimiter = ',', value_name = "VAR,...",

@@ -88,6 +88,38 @@ pub enum Error {
     #[error("no bundle yet at {}: run `cabundle sync` first", .0.display())]
     NoBundle(PathBuf),
 
+    /// The bundle and its manifest disagree: something other than sync
+    /// wrote one of them. Nothing is made from it.
+    #[error("{}: {reason}; run `cabundle sync` to write it again", path.display())]
+    Mismatch { path: PathBuf, reason: String },
+
+    #[error(
+        "no JVM found (JAVA_HOME, java on PATH, /usr/lib/jvm, /opt/java, SDKMAN, ~/.jdks, \
+         ~/.gradle/jdks, JetBrains' jbr); name one with --java-home DIR"
+    )]
+    NoJvm,
+
+    /// JVMs whose trust store could not be changed (each said above).
+    #[error("{} left unchanged (each said above)", crate::cert::count(*.0, "JVM trust store"))]
+    JvmsLeft(usize),
+
+    /// Exports or JVM trust stores a sync could not bring up to date.
+    #[error(
+        "the bundle is written, but {} listed above {} not up to date",
+        crate::cert::count(*.0, "output"),
+        if *.0 == 1 { "is" } else { "are" }
+    )]
+    OutputsLeft(usize),
+
+    /// An export's settings that its format cannot carry.
+    #[error("{0}")]
+    BadExport(String),
+
+    /// A Kubernetes object cabundle will not write (a name the API server
+    /// would refuse, too much data).
+    #[error(transparent)]
+    Kube(#[from] crate::outputs::kube::KubeError),
+
     #[error("no known OS trust store layout under {}", .0.display())]
     NoLayout(PathBuf),
 
@@ -217,6 +249,8 @@ pub enum ConfigError {
     /// toml's message names the line and what it expected there.
     #[error("{0}")]
     Toml(#[from] toml::de::Error),
+    #[error("{0}")]
+    Export(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,7 @@ pub mod date;
 pub mod decode;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod lifetime;
 pub mod merge;
 pub mod outputs;

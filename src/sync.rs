@@ -39,6 +39,20 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// OS store files read.
     pub files: Vec<sources::FileRead>,
+    /// What `sync` did to the exports config.toml lists and the JVMs
+    /// `install --java` changed, once the bundle was written.
+    pub kept_current: KeptCurrent,
+}
+
+/// The outputs a sync keeps in step with the bundle, beyond the bundle:
+/// each written only when its bytes change. One that cannot be written
+/// is reported here; the bundle stands (it is already in place, and right).
+#[derive(Debug, Default)]
+pub struct KeptCurrent {
+    pub exports: Vec<crate::export::Refreshed>,
+    pub jvms: Vec<crate::clients::java::Outcome>,
+    /// Outputs that could not be made or written, with the reason.
+    pub failed: Vec<(PathBuf, String)>,
 }
 
 impl Report {
@@ -106,7 +120,8 @@ fn check_inputs(opts: &Options) -> Result<()> {
 
 /// Gather, merge and write the bundle and manifest.
 pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
-    let (report, blocked) = build(paths, opts)?;
+    let (mut report, config) = build(paths, opts)?;
+    let blocked = config.blocked.clone();
     let manifest = Manifest {
         cabundle: env!("CARGO_PKG_VERSION").to_string(),
         as_of: opts.at.day(),
@@ -121,28 +136,67 @@ pub fn sync(paths: &Paths, opts: &Options) -> Result<Report> {
     };
     // Both files are written at once, then renamed bundle first: the
     // manifest never describes a bundle that failed to be written.
-    let (bundle, manifest) = std::thread::scope(|s| {
+    let kept: Vec<&crate::cert::Cert> = report.with_status(Status::Kept).map(|e| &e.cert).collect();
+    let (bundle, manifest, pkcs12) = std::thread::scope(|s| {
         let manifest = s.spawn(|| manifest.prepare(&paths.manifest));
+        // The same set as a password-less PKCS#12, for JVMs (`env --java`).
+        let pkcs12 = s.spawn(|| {
+            state::prepare_atomic(&paths.pkcs12(), |f| {
+                let mut w = std::io::BufWriter::new(f);
+                crate::outputs::keystore::write_pkcs12_to(&kept, &mut w)?;
+                w.flush()
+            })
+        });
         let bundle = state::prepare_atomic(&paths.bundle, |f| {
             let mut w = std::io::BufWriter::new(f);
             crate::outputs::pem::render_to(&report.entries, &mut w)?;
             w.flush()
         });
-        (bundle, manifest.join())
+        (bundle, manifest.join(), pkcs12.join())
     });
+    let joined = |path: &Path, r: std::thread::Result<Result<state::Prepared>>| {
+        r.map_err(|_| Error::io(path, std::io::Error::other("its writer failed")))?
+    };
+    // The bundle's own failure is the one to name (a full disk fails all).
     let bundle = bundle?;
-    let manifest = manifest.map_err(|_| {
-        Error::io(
-            &paths.manifest,
-            std::io::Error::other("the manifest writer failed"),
-        )
-    })?;
-    state::commit_all(vec![bundle, manifest?])?;
+    let manifest = joined(&paths.manifest, manifest)?;
+    let pkcs12 = joined(&paths.pkcs12(), pkcs12)?;
+    state::commit_all(vec![bundle, manifest, pkcs12])?;
     // The hashed folder OpenSSL clients read through SSL_CERT_DIR: the same
     // certificates, swapped in whole.
-    let kept: Vec<&crate::cert::Cert> = report.with_status(Status::Kept).map(|e| &e.cert).collect();
     crate::outputs::hashdir::write(&paths.cert_dir(), &kept)?;
+    report.kept_current = keep_current(paths, &config);
     Ok(report)
+}
+
+/// Bring the exports and the JVMs' trust stores in step with the bundle
+/// just written. Only when there are any: the set is read back from the
+/// bundle (checked against its manifest), as `export` reads it.
+fn keep_current(paths: &Paths, config: &Config) -> KeptCurrent {
+    let mut done = KeptCurrent::default();
+    if config.exports.is_empty() && !crate::clients::java::recorded(paths) {
+        return done;
+    }
+    let set = match crate::export::Set::current(paths) {
+        Ok(set) => set,
+        Err(e) => {
+            done.failed.push((paths.bundle.clone(), e.to_string()));
+            return done;
+        }
+    };
+    for export in &config.exports {
+        match crate::export::refresh(&set, export) {
+            Ok(r) => done.exports.push(r),
+            Err(e) => done
+                .failed
+                .push((export.path.clone().unwrap_or_default(), e.to_string())),
+        }
+    }
+    match crate::clients::java::refresh(paths, &set) {
+        Ok(jvms) => done.jvms = jvms,
+        Err(e) => done.failed.push((paths.config_dir.clone(), e.to_string())),
+    }
+    done
 }
 
 /// What the OS store and Mozilla's roots hold, each gathered apart (and
@@ -197,9 +251,8 @@ pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
     })
 }
 
-/// Gather and merge, writing nothing; also returns the blocked
-/// fingerprints from the config.
-pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::Sha256>)> {
+/// Gather and merge, writing nothing; also returns the config it read.
+pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Config)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
     let Gathering {
@@ -232,6 +285,7 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Vec<crate::cert::
         entries,
         problems,
         files,
+        kept_current: KeptCurrent::default(),
     };
-    Ok((report, config.blocked))
+    Ok((report, config))
 }

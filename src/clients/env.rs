@@ -78,16 +78,25 @@ pub struct Settings {
     pub missing_bundle: Option<PathBuf>,
 }
 
-/// The engine of `env`.
-pub fn settings(paths: &Paths, only: &[String]) -> Result<Settings> {
+/// The variable every JVM reads its options from at start.
+pub const JAVA_OPTIONS: &str = "JAVA_TOOL_OPTIONS";
+
+/// The engine of `env`. `java` adds [`JAVA_OPTIONS`], pointing each JVM's
+/// default trust store at the PKCS#12 beside the bundle. Only on request:
+/// every JVM then says "Picked up JAVA_TOOL_OPTIONS" on stderr, and the
+/// variable replaces options the user may set there already.
+pub fn settings(paths: &Paths, only: &[String], java: bool) -> Result<Settings> {
     let bundle = text(&paths.bundle, "the bundle's")?;
     let cert_dir = paths.cert_dir();
     let cert_dir = text(&cert_dir, "the hashed folder's")?;
-    let vars = VARS
+    let mut vars: Vec<(&'static str, String)> = VARS
         .iter()
         .filter(|v| only.is_empty() || only.iter().any(|o| o == *v))
         .map(|v| (*v, value(v, bundle, cert_dir).to_string()))
         .collect();
+    if java {
+        vars.push((JAVA_OPTIONS, java_options(&paths.pkcs12())?));
+    }
     Ok(Settings {
         vars,
         missing_bundle: missing_bundle(paths),
@@ -110,6 +119,22 @@ pub fn text<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
         ))),
         Some(s) => Ok(s),
     }
+}
+
+/// JAVA_TOOL_OPTIONS for a trust store: the JVM splits the variable at
+/// white space, with no quoting, so a path holding any cannot be carried.
+/// A password-less PKCS#12 needs no trustStorePassword.
+pub fn java_options(store: &Path) -> Result<String> {
+    let path = text(store, "the PKCS#12 trust store's")?;
+    if path.chars().any(char::is_whitespace) {
+        return Err(Error::UnusablePath {
+            path: store.to_path_buf(),
+            reason: format!("{JAVA_OPTIONS} splits at white space, so it cannot name this path"),
+        });
+    }
+    Ok(format!(
+        "-Djavax.net.ssl.trustStore={path} -Djavax.net.ssl.trustStoreType=PKCS12"
+    ))
 }
 
 fn missing_bundle(paths: &Paths) -> Option<PathBuf> {

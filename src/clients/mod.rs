@@ -2,4 +2,5 @@
 //! shell, and Python's `cabundle.pth`.
 
 pub mod env;
+pub mod java;
 pub mod python;

@@ -6,7 +6,7 @@ use cabundle::state::Paths;
 use super::{out, render};
 
 pub fn run(args: &EnvArgs) -> Result<()> {
-    let settings = env::settings(&Paths::discover()?, &args.only)?;
+    let settings = env::settings(&Paths::discover()?, &args.only, args.java)?;
     if let Some(bundle) = &settings.missing_bundle {
         render::missing_bundle(bundle, "");
     }

@@ -1,30 +1,164 @@
-use crate::cli::SystemArgs;
-use cabundle::error::Result;
+use crate::cli::InstallArgs;
+use cabundle::clients::java::{self, Outcome, Result_, Skip};
+use cabundle::error::{Error, Result};
 use cabundle::outputs::os_store::{self, Done, System, Update};
 use cabundle::state::Paths;
 
 use super::{out, say};
 
-fn system(args: &SystemArgs) -> System<'_> {
+fn system(args: &InstallArgs) -> System<'_> {
     System {
         root: &args.root,
         no_update: args.no_update,
     }
 }
 
-pub fn install(paths: &Paths, args: &SystemArgs) -> Result<()> {
-    os_store::install(paths, &system(args), &mut |done| {
-        show(paths, done, "installed")
-    })
+/// `--system` first: the distribution's updater may rebuild the Java store
+/// that some JVMs link to.
+pub fn install(paths: &Paths, args: &InstallArgs) -> Result<()> {
+    if args.system {
+        os_store::install(paths, &system(args), &mut |done| {
+            show(paths, done, "installed")
+        })?;
+    }
+    if args.java {
+        let jvms = jvms(args)?;
+        let outcomes = java::install(paths, &jvms, args.force)?;
+        show_java(&outcomes, "installed")?;
+    }
+    Ok(())
 }
 
-pub fn uninstall(paths: &Paths, args: &SystemArgs) -> Result<()> {
-    os_store::uninstall(paths, &system(args), &mut |done| {
-        if !done.recorded {
-            say!("nothing was installed under {}", done.root.display());
+pub fn uninstall(paths: &Paths, args: &InstallArgs) -> Result<()> {
+    if args.system {
+        os_store::uninstall(paths, &system(args), &mut |done| {
+            if !done.recorded {
+                say!("nothing was installed under {}", done.root.display());
+            }
+            show(paths, done, "removed")
+        })?;
+    }
+    if args.java {
+        // Every JVM recorded, unless some are named.
+        let named = if args.java_home.is_empty() {
+            Vec::new()
+        } else {
+            jvms(args)?
+        };
+        let outcomes = java::uninstall(paths, &named)?;
+        if outcomes.is_empty() {
+            say!("no JVM's cacerts was changed by cabundle; nothing to restore");
         }
-        show(paths, done, "removed")
-    })
+        show_java(&outcomes, "restored")?;
+    }
+    Ok(())
+}
+
+fn jvms(args: &InstallArgs) -> Result<Vec<java::Jvm>> {
+    let jvms = java::discover(&java::Env::from_process(), &args.java_home);
+    if jvms.is_empty() {
+        return Err(Error::NoJvm);
+    }
+    Ok(jvms)
+}
+
+/// Each JVM's trust store changed, on stdout; what was left alone and why,
+/// on stderr. A JVM that could not be changed makes the exit status 1
+/// once every other is done.
+fn show_java(outcomes: &[Outcome], verb: &str) -> Result<()> {
+    let mut lines = String::new();
+    let mut failed = 0;
+    for o in outcomes {
+        let cacerts = o
+            .cacerts
+            .as_deref()
+            .unwrap_or(o.jvm.home.as_path())
+            .display();
+        match &o.result {
+            Result_::Written {
+                format,
+                password,
+                certificates,
+            } => {
+                let password = match password {
+                    Some(p) => format!("password {p:?}"),
+                    None => "no password".into(),
+                };
+                lines += &format!(
+                    "{verb} {cacerts} ({}, {password}, {})\n",
+                    format.name(),
+                    cabundle::cert::count(*certificates, "certificate")
+                );
+            }
+            Result_::Restored => lines += &format!("{verb} {cacerts}\n"),
+            Result_::Unchanged => say!("{cacerts}: already holds the bundle"),
+            Result_::Skipped { reason } => {
+                let (failure, why) = skip_words(reason);
+                failed += usize::from(failure);
+                say!("{}{cacerts}: {why}", if failure { "warning: " } else { "" });
+            }
+        }
+    }
+    let _ = out(&lines);
+    if failed > 0 {
+        return Err(Error::JvmsLeft(failed));
+    }
+    Ok(())
+}
+
+/// Whether a skip is a failure, and what to say of it.
+pub(super) fn skip_words(skip: &Skip) -> (bool, String) {
+    match skip {
+        Skip::NoTrustStore => (
+            false,
+            "no lib/security/cacerts (nor jre/lib/security/cacerts): not a JVM with a trust store; skipped".into(),
+        ),
+        Skip::Distribution { target, by } => (
+            false,
+            format!(
+                "links to {}, the distribution's store, which {by} rebuilds; left alone. \
+                 `sudo cabundle install --system` puts your CAs where it picks them up \
+                 (--force replaces the link with a file instead)",
+                target.display()
+            ),
+        ),
+        Skip::LinkOut { target: Some(t) } => (
+            true,
+            format!(
+                "links out of the JVM, to {}, which is no store cabundle knows; left alone",
+                t.display()
+            ),
+        ),
+        Skip::LinkOut { target: None } => {
+            (true, "a link that leads to no file; left alone".into())
+        }
+        Skip::Unreadable { reason } => (
+            true,
+            format!("{reason}; left as it is"),
+        ),
+        Skip::OtherPassword => (
+            true,
+            "its password is neither changeit nor empty, so its format's integrity check \
+             cannot be written; left as it is"
+                .into(),
+        ),
+        Skip::PrivateKeys { count } => (
+            true,
+            format!(
+                "holds {}, which a trust store rewrite would lose; left as it is",
+                cabundle::cert::count(*count, "private key")
+            ),
+        ),
+        Skip::NotWritable { reason } => (
+            true,
+            format!("cannot be written ({reason}); left as it is (run with sudo?)"),
+        ),
+        Skip::ChangedSince => (
+            false,
+            "changed since cabundle wrote it (a JDK update?); left as it is".into(),
+        ),
+        Skip::NotInstalled => (false, "cabundle never changed it; nothing to restore".into()),
+    }
 }
 
 /// The files, on stdout; what was left alone and what becomes of the

@@ -8,6 +8,7 @@ mod block;
 mod doctor;
 mod env;
 mod exec;
+mod export;
 mod fetch;
 mod install;
 mod list;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Env(args) => env::run(&args),
         Command::Doctor(args) => doctor::run(&paths()?, &args),
         Command::Exec(args) => exec::run(&paths()?, &args),
+        Command::Export(args) => export::run(&paths()?, &args),
         Command::Python(args) => python::run(&paths()?, args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -58,7 +60,12 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Write data to stdout. A closed pipe (`cabundle list | head`) is not an
 /// error worth a message.
 fn out(text: &str) -> Result<()> {
-    match io::stdout().lock().write_all(text.as_bytes()) {
+    out_bytes(text.as_bytes())
+}
+
+/// [`out`], for bytes that need not be text (a keystore).
+fn out_bytes(bytes: &[u8]) -> Result<()> {
+    match io::stdout().lock().write_all(bytes) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
         _ => Ok(()),
     }

@@ -4,6 +4,7 @@
 use crate::cli::SyncArgs;
 use cabundle::cert::count;
 use cabundle::change::{Changed, Note};
+use cabundle::clients::java::{Result_ as JvmResult, Skip};
 use cabundle::date::{self, Timestamp};
 use cabundle::error::Result;
 use cabundle::merge::{Entry, Status};
@@ -12,7 +13,7 @@ use cabundle::sources::fetch::Note as FetchNote;
 use cabundle::sources::os::Family;
 use cabundle::sources::user::Added;
 use cabundle::state::Paths;
-use cabundle::sync::{Options, Report};
+use cabundle::sync::{KeptCurrent, Options, Report};
 
 use super::{out, say};
 
@@ -150,6 +151,39 @@ pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbos
         count(kept.len(), "certificate"),
         paths.bundle.display()
     );
+    kept_current(&r.kept_current);
+}
+
+/// What became of the exports and the JVMs a sync keeps in step.
+fn kept_current(k: &KeptCurrent) {
+    for e in k.exports.iter().filter(|e| e.changed) {
+        say!("exported {} to {}", e.format.name(), e.path.display());
+    }
+    for j in &k.jvms {
+        let cacerts = j.cacerts.as_deref().unwrap_or(&j.jvm.home).display();
+        match &j.result {
+            JvmResult::Written { .. } => say!("updated the JVM trust store {cacerts}"),
+            JvmResult::Skipped {
+                reason: Skip::ChangedSince,
+            } => say!(
+                "note: {cacerts} changed since cabundle wrote it (a JDK update?); left as it is: \
+                 `cabundle install --java` writes it again"
+            ),
+            JvmResult::Skipped { reason } => {
+                say!(
+                    "warning: {cacerts}: {}",
+                    super::install::skip_words(reason).1
+                )
+            }
+            _ => {}
+        }
+    }
+    for (path, why) in &k.failed {
+        say!(
+            "warning: {}: {why}; the bundle is written, this output is not",
+            path.display()
+        );
+    }
 }
 
 /// A line per item (`each`), or past [`EACH_MAX`] one line: `many`, the

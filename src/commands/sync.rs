@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use crate::cli::SyncArgs;
-use cabundle::error::Result;
+use cabundle::error::{Error, Result};
 use cabundle::refresh::Request;
 use cabundle::sources::fetch::DEFAULT_URL;
 use cabundle::state::Paths;
@@ -22,5 +22,9 @@ pub fn run(paths: &Paths, args: &SyncArgs) -> Result<()> {
         render::fetched(fetched);
     }
     render::summary(paths, &opts, args.at.is_some(), &done.report, args.verbose);
-    Ok(())
+    // Said above, one by one; the exit status tells a script.
+    match done.report.kept_current.failed.len() {
+        0 => Ok(()),
+        n => Err(Error::OutputsLeft(n)),
+    }
 }

@@ -16,6 +16,10 @@ pub struct Config {
     /// carries them; sorted, each once.
     #[serde(default)]
     pub blocked: Vec<Sha256>,
+    /// Exports every sync keeps current (`[[export]]` tables: format, path,
+    /// and the format's settings, as `cabundle export` takes them).
+    #[serde(default, rename = "export", skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<crate::export::Export>,
 }
 
 impl Config {
@@ -34,6 +38,17 @@ impl Config {
         })?;
         let text = String::from_utf8(bytes).map_err(|_| bad(ConfigError::NotUtf8))?;
         let mut config: Config = toml::from_str(&text).map_err(|e| bad(e.into()))?;
+        for export in &config.exports {
+            match &export.path {
+                Some(p) if p.is_absolute() => {}
+                _ => {
+                    return Err(bad(ConfigError::Export(format!(
+                        "an [[export]] of format {} needs an absolute path",
+                        export.format.name()
+                    ))));
+                }
+            }
+        }
         // A hand-edited file may list them in any order, or twice.
         config.blocked.sort_unstable();
         config.blocked.dedup();

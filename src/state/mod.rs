@@ -99,6 +99,12 @@ impl Paths {
         self.bundle.with_file_name("certs")
     }
 
+    /// The bundle as a password-less PKCS#12 trust store, beside it, for
+    /// JVMs pointed at it (`env --java`). Every sync writes it.
+    pub fn pkcs12(&self) -> PathBuf {
+        self.bundle.with_extension("p12")
+    }
+
     pub fn config(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }

@@ -290,6 +290,7 @@ help_snapshots! {
     help_install: ["install"];
     help_uninstall: ["uninstall"];
     help_exec: ["exec"];
+    help_export: ["export"];
     help_python: ["python"];
     help_python_status: ["python", "status"];
     help_python_install: ["python", "install"];
@@ -377,4 +378,58 @@ fn error_doctor_malformed_url() {
         .output()
         .unwrap();
     check("error_doctor_malformed_url", tmp.path(), false, &out);
+}
+
+// ---------------------------------------------------------------- Java, export
+
+/// `install --java` on JVM folders that are each wrong in their own way:
+/// what it says of each, and the exit code.
+#[test]
+fn install_java_hostile_jvms() {
+    let s = fixture();
+    let jvm = |name: &str| {
+        let home = s.dir().join("jvms").join(name);
+        std::fs::create_dir_all(home.join("bin")).unwrap();
+        home
+    };
+    let corrupt = jvm("corrupt");
+    common::write(&corrupt.join("lib/security/cacerts"), "not a keystore\n");
+    let bare = jvm("bare");
+    let out_link = jvm("link-out");
+    let elsewhere = common::write(&s.dir().join("elsewhere/cacerts"), "\u{fe}");
+    std::fs::create_dir_all(out_link.join("lib/security")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out_link.join("lib/security/cacerts")).unwrap();
+    let mut cmd = cabundle(&s.home);
+    cmd.args(["install", "--java"]);
+    for home in [&corrupt, &bare, &out_link] {
+        cmd.arg("--java-home").arg(home);
+    }
+    check(
+        "install_java_hostile_jvms",
+        s.dir(),
+        false,
+        &cmd.output().unwrap(),
+    );
+}
+
+#[test]
+fn export_written_and_refused() {
+    let s = fixture();
+    let p12 = s.dir().join("out/truststore.p12");
+    let out = cabundle(&s.home)
+        .args(["export", "--format", "pkcs12", "-o"])
+        .arg(&p12)
+        .output()
+        .unwrap();
+    check("export_pkcs12_written", s.dir(), false, &out);
+    let out = cabundle(&s.home)
+        .args(["export", "--format", "openssl-dir"])
+        .output()
+        .unwrap();
+    check("error_export_openssl_dir_without_o", s.dir(), false, &out);
+    let out = cabundle(&s.home)
+        .args(["export", "--format", "configmap", "--name", "Not_A_Name"])
+        .output()
+        .unwrap();
+    check("error_export_bad_name", s.dir(), false, &out);
 }

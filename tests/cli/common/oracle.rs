@@ -1,6 +1,7 @@
 //! What openssl says of certificates (the oracle the tests compare
 //! cabundle with), the PEM text they are asked about, and the embedded
-//! Mozilla snapshot as openssl judges it.
+//! Mozilla snapshot as openssl judges it; and p11-kit's `trust`, run on a
+//! scratch source folder.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,7 +12,9 @@ use std::sync::OnceLock;
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 
-use super::write;
+use std::os::unix::fs::PermissionsExt;
+
+use super::{require, stderr_of, text, write};
 
 /// The PEM blocks of a bundle, each as its own string.
 pub fn pem_blocks(text: &str) -> Vec<String> {
@@ -229,4 +232,70 @@ pub fn mozilla_unexpired() -> BTreeSet<String> {
         .filter(|r| r.unexpired)
         .map(|r| r.fp.clone())
         .collect()
+}
+
+/// How to run p11-kit's `trust` so that it reads only `source` (a folder
+/// with `anchors/` and `blocklist/`, like /etc/pki/ca-trust/source), without
+/// touching the system's configuration: a per-user module config in a
+/// private HOME overrides the trust module's `x-init-reserved`, which the
+/// module parses as `paths=...`. p11-kit ignores per-user config in a
+/// program running as root ("skipping user config in program running as
+/// root"), so as root `trust` runs as `nobody` through util-linux's
+/// `setpriv`. `None` when `trust` (or, as root, `setpriv`) is missing.
+pub fn p11_kit_trust(dir: &Path, paths: &str) -> Option<StdCommand> {
+    if !require(
+        "trust",
+        "--help",
+        "Debian: apt-get install p11-kit p11-kit-modules",
+    ) {
+        return None;
+    }
+    let home = dir.join("p11-home");
+    write(
+        &home.join(".config/pkcs11/modules/p11-kit-trust.module"),
+        format!("module: p11-kit-trust.so\nx-init-reserved: paths={paths}\n"),
+    );
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        if !require("setpriv", "--help", "Debian: apt-get install util-linux") {
+            return None;
+        }
+        // `nobody` must reach the config, the source and the output folder.
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = StdCommand::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "trust",
+        ]);
+        cmd
+    } else {
+        StdCommand::new("trust")
+    };
+    cmd.env("HOME", &home)
+        .env_remove("P11_KIT_NO_USER_CONFIG")
+        .env_remove("XDG_CONFIG_HOME");
+    Some(cmd)
+}
+
+/// `trust ARGS`, reading only `paths` ([`p11_kit_trust`], found already),
+/// which must succeed: its stdout.
+pub fn trust(dir: &Path, paths: &str, args: &[&str]) -> String {
+    let out = p11_kit_trust(dir, paths)
+        .expect("trust runs")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "trust {args:?}: {}", stderr_of(&out));
+    text(&out.stdout)
+}
+
+/// A folder `trust`, run as `nobody`, can write its output to.
+pub fn extract_dir(path: &Path) -> PathBuf {
+    fs::create_dir_all(path).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o777)).unwrap();
+    path.to_path_buf()
 }

@@ -22,6 +22,11 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// git, curl and node configuration from outside the test.
 pub const SCRUB_EXTRA: &[&str] = &[
     "SSL_CERT_DIR",
+    // Java: options every JVM picks up, and which JVM is "the" one.
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JAVA_HOME",
     "HTTPLIB2_CA_CERTS",
     "NIX_SSL_CERT_FILE",
     "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
