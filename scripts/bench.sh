@@ -7,6 +7,8 @@
 #     - fresh on tmpfs: the same without fsync cost (a diagnostic)
 #   cabundle env                                                       target: <  3 ms median
 #   update-ca-certificates --fresh   (Debian's updater, every output redirected to scratch)
+#   cabundle export --format pkcs12  against trust extract --format=java-cacerts   target: >= 5x
+#   cabundle install --java, 3 JVMs  against Debian's Java hook, 1 cacerts (root)  target: >= 5x
 #
 # and print the medians and the ratios update-ca-certificates / cabundle sync.
 # Both read the same certificates: cabundle reads /etc/ssl/certs/ca-certificates.crt,
@@ -199,6 +201,66 @@ else
     echo "note: p11-kit's trust not found (apt-get install -y p11-kit p11-kit-modules); no comparison"
 fi
 
+# --- Java keystores -----------------------------------------------------------
+# cabundle export --format pkcs12 against p11-kit's java-cacerts extract, and
+# cabundle install --java into three JVM-shaped folders against Debian's Java
+# hook (ca-certificates-java's jar, as update-ca-certificates runs it)
+# rebuilding one cacerts from the same certificates. The hook writes
+# /etc/ssl/certs/java/cacerts, so it runs in a private mount namespace with a
+# scratch folder bound over that one (root only); nothing else is written.
+EXPORT_MEDIAN=
+JAVA_TRUST_MEDIAN=
+if command -v trust >/dev/null 2>&1; then
+    echo
+    echo "== cabundle export --format pkcs12 and trust extract --format=java-cacerts"
+    hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+        --prepare "rm -f $(q "$SCRATCH/export.p12")" \
+        --command-name "cabundle export --format pkcs12" --export-csv "$SCRATCH/export.csv" \
+        "$(q "$BIN") export --format pkcs12 -o $(q "$SCRATCH/export.p12")"
+    hyperfine -N --warmup "$UCC_WARMUP" --runs "$UCC_RUNS" \
+        --command-name "trust extract --format=java-cacerts" --export-csv "$SCRATCH/java-trust.csv" \
+        "trust extract --overwrite --format=java-cacerts --filter=ca-anchors --purpose=server-auth $(q "$SCRATCH/java-cacerts")"
+    EXPORT_MEDIAN=$(median "$SCRATCH/export.csv")
+    JAVA_TRUST_MEDIAN=$(median "$SCRATCH/java-trust.csv")
+fi
+JAR=/usr/share/ca-certificates-java/ca-certificates-java.jar
+HOOK_MEDIAN=
+INSTALL_MEDIAN=
+if [ "$(id -u)" = 0 ] && [ -f "$JAR" ] && command -v java >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 &&
+    [ -d /etc/ssl/certs/java ] && [ -f /etc/ssl/certs/java/cacerts ]; then
+    J="$SCRATCH/java"
+    mkdir -p "$J/etc-java" "$J/jvms"
+    # The hook's input: every certificate update-ca-certificates links, as
+    # "+PATH" lines (what it pipes into the hook on --fresh).
+    find /etc/ssl/certs -maxdepth 1 -name '*.pem' | LC_ALL=C sort | sed 's/^/+/' > "$J/list"
+    HOOK_CMD="unshare -m sh -c $(q "mount --bind $J/etc-java /etc/ssl/certs/java && exec java -Xmx64m -jar $JAR -storepass changeit < $J/list > /dev/null")"
+    echo
+    echo "== Debian's Java hook: ca-certificates-java rebuilding one cacerts ($(wc -l < "$J/list") certificates)"
+    hyperfine -N --warmup "$UCC_WARMUP" --runs "$UCC_RUNS" \
+        --prepare "rm -f $(q "$J/etc-java/cacerts")" \
+        --command-name "ca-certificates-java (fresh cacerts)" --export-csv "$SCRATCH/hook.csv" "$HOOK_CMD"
+    [ -s "$J/etc-java/cacerts" ] || die "the Java hook wrote no cacerts"
+    # Three JVMs, each with a copy of the system's JKS cacerts; each run
+    # starts from the originals and no record, so every run is a full install.
+    for n in 1 2 3; do mkdir -p "$J/jvms/jvm$n/bin" "$J/jvms/jvm$n/lib/security"; done
+    RESET="$J/reset.sh"
+    {
+        echo "rm -rf $(q "$CABUNDLE_HOME/java.json") $(q "$CABUNDLE_HOME/java-originals")"
+        for n in 1 2 3; do echo "cp /etc/ssl/certs/java/cacerts $(q "$J/jvms/jvm$n/lib/security/cacerts")"; done
+    } > "$RESET"
+    echo
+    echo "== cabundle install --java, three JVMs (JKS cacerts, from the originals each run)"
+    hyperfine -N --warmup "$UCC_WARMUP" --runs "$RUNS" \
+        --prepare "sh $(q "$RESET")" \
+        --command-name "cabundle install --java (3 JVMs)" --export-csv "$SCRATCH/install-java.csv" \
+        "$(q "$BIN") install --java --java-home $(q "$J/jvms/jvm1") --java-home $(q "$J/jvms/jvm2") --java-home $(q "$J/jvms/jvm3")"
+    HOOK_MEDIAN=$(median "$SCRATCH/hook.csv")
+    INSTALL_MEDIAN=$(median "$SCRATCH/install-java.csv")
+else
+    echo
+    echo "note: Debian's Java hook comparison needs root, unshare, java and ca-certificates-java; skipped"
+fi
+
 # --- scale --------------------------------------------------------------------
 # Synthetic stores of EC certificates (a tenth expired), made here and not
 # kept: wall time and peak RSS of one sync each, against the input's size.
@@ -270,6 +332,18 @@ if [ -n "$TRUST_MEDIAN" ]; then
     row "$SCRATCH/trust.csv" "p11-kit trust extract" ""
     awk -v u="$TRUST_MEDIAN" -v s="$SYNC" \
         'BEGIN { printf "ratio of medians, trust extract / cabundle sync: %.1fx (target 5x)\n", u / s }'
+fi
+if [ -n "$EXPORT_MEDIAN" ]; then
+    row "$SCRATCH/export.csv" "cabundle export --format pkcs12" ""
+    row "$SCRATCH/java-trust.csv" "trust extract java-cacerts" ""
+    awk -v u="$JAVA_TRUST_MEDIAN" -v s="$EXPORT_MEDIAN" \
+        'BEGIN { printf "ratio of medians, trust extract java-cacerts / cabundle export pkcs12: %.1fx (target 5x)\n", u / s }'
+fi
+if [ -n "$HOOK_MEDIAN" ]; then
+    row "$SCRATCH/install-java.csv" "cabundle install --java (3 JVMs)" ""
+    row "$SCRATCH/hook.csv" "ca-certificates-java (1 cacerts)" ""
+    awk -v u="$HOOK_MEDIAN" -v s="$INSTALL_MEDIAN" \
+        'BEGIN { printf "ratio of medians, Debian Java hook (1 cacerts) / cabundle install --java (3 JVMs): %.1fx (target 5x)\n", u / s }'
 fi
 if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
     echo
