@@ -564,6 +564,40 @@ pub fn tlv(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
     Ok((tag, &rest[..len], &rest[len..]))
 }
 
+/// An OID's content octets in dotted form ("1.2.840.113549.1.5.14"), for
+/// messages; content that is no OID is shown as hex.
+pub(crate) fn oid_text(content: &[u8]) -> String {
+    if content.is_empty() {
+        return "(empty)".into();
+    }
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut value: u64 = 0;
+    for (i, b) in content.iter().enumerate() {
+        if value > u64::MAX >> 7 {
+            return hex_of(content);
+        }
+        value = value << 7 | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (value / 40).min(2);
+                arcs.push(first);
+                arcs.push(value - first * 40);
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        } else if i + 1 == content.len() {
+            return hex_of(content);
+        }
+    }
+    let text: Vec<String> = arcs.iter().map(u64::to_string).collect();
+    text.join(".")
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    format!("bytes {}", data_encoding::HEXLOWER.encode(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1179,7 +1179,7 @@ impl Info {
                 let mut r = Reader(Der::one(value, Tag::Sequence)?);
                 let mut flags = 0;
                 while !r.0.is_empty() {
-                    let oid = oid_string(r.expect(Tag::Oid)?.content);
+                    let oid = crate::decode::oid_text(r.expect(Tag::Oid)?.content);
                     flags |= match oid.as_str() {
                         "1.3.6.1.5.5.7.3.1" => XKU_SSL_SERVER,
                         "1.3.6.1.5.5.7.3.2" => 0x2,
@@ -1962,7 +1962,7 @@ impl Key {
                 key.kind = KeyType::Ec;
                 match params {
                     Some(p) if p.tag().0 == 6 => {
-                        let curve = oid_string(p.data);
+                        let curve = crate::decode::oid_text(p.data);
                         key.bits = match curve.as_str() {
                             "1.2.840.10045.3.1.7" | "1.3.132.0.10" | "1.3.36.3.3.2.8.1.1.7" => 256,
                             "1.3.132.0.34" | "1.3.36.3.3.2.8.1.1.11" => 384,
@@ -2302,18 +2302,18 @@ fn pss_params(params: Option<&[u8]>) -> Option<(Hash, Hash, u64)> {
     let mut r = Reader(params);
     let alg_hash = |content: &[u8]| -> Option<Hash> {
         let mut a = Reader(Der::one(content, Tag::Sequence)?);
-        Hash::from_oid(&oid_string(a.expect(Tag::Oid)?.content))
+        Hash::from_oid(&crate::decode::oid_text(a.expect(Tag::Oid)?.content))
     };
     if r.peek() == Some(0xa0) {
         hash = alg_hash(r.next()?.content)?;
     }
     if r.peek() == Some(0xa1) {
         let mut mgf = Reader(Der::one(r.next()?.content, Tag::Sequence)?);
-        if oid_string(mgf.expect(Tag::Oid)?.content) != "1.2.840.113549.1.1.8" {
+        if crate::decode::oid_text(mgf.expect(Tag::Oid)?.content) != "1.2.840.113549.1.1.8" {
             return None;
         }
         let mut inner = Reader(mgf.expect(Tag::Sequence)?.content);
-        mgf_hash = Hash::from_oid(&oid_string(inner.expect(Tag::Oid)?.content))?;
+        mgf_hash = Hash::from_oid(&crate::decode::oid_text(inner.expect(Tag::Oid)?.content))?;
     }
     if r.peek() == Some(0xa2) {
         let n = Der::one(r.next()?.content, Tag::Integer)?;
@@ -2471,29 +2471,6 @@ fn bit_string(value: &[u8]) -> Option<Vec<u8>> {
         *last &= 0xffu8 << unused;
     }
     Some(bits)
-}
-
-fn oid_string(content: &[u8]) -> String {
-    let mut parts: Vec<u64> = Vec::new();
-    let mut acc: u64 = 0;
-    for &b in content {
-        acc = (acc << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            if parts.is_empty() {
-                let first = (acc / 40).min(2);
-                parts.push(first);
-                parts.push(acc - first * 40);
-            } else {
-                parts.push(acc);
-            }
-            acc = 0;
-        }
-    }
-    parts
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 #[cfg(test)]

@@ -33,23 +33,11 @@ pub struct Written {
 
 impl Record {
     pub fn load(path: &Path) -> Result<Record> {
-        if !path.exists() {
-            return Ok(Record::default());
-        }
-        let bytes = decode::read_bounded(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::BadInstallRecord {
-            path: path.to_path_buf(),
-            source,
-        })
+        state::load_record(path)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::encode(path, e))?;
-        json.push(b'\n');
-        state::write_atomic(path, &json)
+        state::save_record(path, self)
     }
 }
 

@@ -241,6 +241,30 @@ fn check_state_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A record cabundle keeps of what it changed outside its state
+/// (`installed.json`, `java.json`): the empty record when there is none
+/// yet, and one it cannot read an error, so nothing it names is touched.
+pub fn load_record<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T> {
+    if !path.exists() {
+        return Ok(T::default());
+    }
+    let bytes = crate::decode::read_bounded(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::BadInstallRecord {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Write a record ([`load_record`]) atomically, as readable JSON.
+pub fn save_record<T: serde::Serialize>(path: &Path, record: &T) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(record).map_err(|e| Error::encode(path, e))?;
+    json.push(b'\n');
+    write_atomic(path, &json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::lock::printable;

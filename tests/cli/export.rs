@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{
     self, Corp, both, extract_dir, on_path, p11_kit_trust, require, scrubbed_loopback, stderr_of,
-    text, trust, venv, write,
+    trust, venv, write,
 };
 
-/// keytool (the JDK's) and its listing of a keystore: each entry's
-/// SHA-256 (sorted, lowercase hex) and whether every one is a
-/// trustedCertEntry. `password: None` answers keytool's prompt with
-/// nothing (a password-less PKCS#12).
+/// `cabundle export ARGS` in the corp home (export takes no --root).
+/// [`common::keytool_entries`] by the keytool on PATH, which the test
+/// requires.
 fn keytool_list(store: &Path, password: Option<&str>) -> Option<(Vec<String>, bool)> {
     if !require(
         "keytool",
@@ -24,36 +23,13 @@ fn keytool_list(store: &Path, password: Option<&str>) -> Option<(Vec<String>, bo
     ) {
         return None;
     }
-    let mut cmd = scrubbed_loopback(on_path("keytool")?);
-    cmd.args(["-list", "-v", "-keystore"]).arg(store);
-    if let Some(p) = password {
-        cmd.args(["-storepass", p]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "keytool -list: {}", both(&out));
-    let listing = text(&out.stdout);
-    let mut shas: Vec<String> = listing
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("SHA256: "))
-        .map(|h| h.replace(':', "").to_ascii_lowercase())
-        .collect();
-    shas.sort();
-    let entries = listing.matches("Entry type: ").count();
-    let trusted = listing.matches("Entry type: trustedCertEntry").count();
-    let all_trusted = entries == trusted && entries == shas.len();
-    Some((shas, all_trusted))
+    Some(common::keytool_entries(
+        &on_path("keytool")?,
+        store,
+        password,
+    ))
 }
 
-fn bundle_shas(bundle: &Path) -> Vec<String> {
-    let mut shas: Vec<String> = common::pem_blocks(&fs::read_to_string(bundle).unwrap())
-        .iter()
-        .map(|b| common::sha256_hex(&common::der(b)))
-        .collect();
-    shas.sort();
-    shas
-}
-
-/// `cabundle export ARGS` in the corp home (export takes no --root).
 fn exporting(s: &Corp, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = common::cabundle(&s.home);
     cmd.arg("export").args(args);
@@ -88,7 +64,7 @@ fn keystores_hold_exactly_the_bundle_as_keytool_and_p11_kit_see_it() {
         ],
     );
     export(&s, &["--format", "jks", "-o", jks.to_str().unwrap()]);
-    let want = bundle_shas(&s.bundle());
+    let want = common::bundle_shas(&s.bundle());
     assert!(want.len() > 100);
     for (store, password) in [
         (&p12, None),
@@ -260,7 +236,7 @@ fn kubernetes_objects_carry_the_bundle_and_keystores_keytool_reads() {
         .filter(|p| p.extension().is_none_or(|e| e != "yaml"))
         .collect();
     assert!(stores.len() >= 4, "{stores:?}");
-    let want = bundle_shas(&s.bundle());
+    let want = common::bundle_shas(&s.bundle());
     for store in stores {
         let jks = store.to_string_lossy().ends_with(".jks");
         let password = if jks { Some("changeit") } else { None };
@@ -356,7 +332,7 @@ fn sync_keeps_the_exports_config_lists_current() {
     let corp = common::sha256_hex(&common::der(&s.corp.pem));
     if let Some((shas, _)) = keytool_list(&p12, None) {
         assert!(shas.contains(&corp));
-        assert_eq!(shas, bundle_shas(&s.bundle()));
+        assert_eq!(shas, common::bundle_shas(&s.bundle()));
     }
     assert!(
         fs::read_to_string(&yaml)

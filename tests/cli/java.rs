@@ -93,6 +93,11 @@ public class Fetch {
 
 /// `java Fetch.java URL` with the JDK at `jdk`, nothing inherited but
 /// `extra` (JAVA_TOOL_OPTIONS): its output, and whether it succeeded.
+/// [`common::keytool_entries`] by the JDK at `jdk`.
+fn keytool_list(jdk: &Path, store: &Path, password: Option<&str>) -> (Vec<String>, bool) {
+    common::keytool_entries(&jdk.join("bin/keytool"), store, password)
+}
+
 fn fetch(jdk: &Path, dir: &Path, url: &str, extra: &[(&str, &str)]) -> (bool, String) {
     let src = dir.join("Fetch.java");
     if !src.exists() {
@@ -106,38 +111,6 @@ fn fetch(jdk: &Path, dir: &Path, url: &str, extra: &[(&str, &str)]) -> (bool, St
         .output()
         .unwrap();
     (out.status.success(), both(&out))
-}
-
-/// keytool's list of a keystore: the SHA-256 of each entry, as 64 lowercase
-/// hex digits, and whether every entry is a trustedCertEntry.
-fn keytool_list(jdk: &Path, store: &Path, password: Option<&str>) -> (Vec<String>, bool) {
-    let mut cmd = scrubbed_loopback(jdk.join("bin/keytool"));
-    cmd.args(["-list", "-v", "-keystore"]).arg(store);
-    if let Some(p) = password {
-        cmd.args(["-storepass", p]);
-    }
-    let out = cmd.output().unwrap();
-    let listing = text(&out.stdout);
-    assert!(out.status.success(), "keytool -list: {}", both(&out));
-    let mut shas: Vec<String> = listing
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("SHA256: "))
-        .map(|h| h.replace(':', "").to_ascii_lowercase())
-        .collect();
-    shas.sort();
-    let entries = listing.matches("Entry type: ").count();
-    let trusted = listing.matches("Entry type: trustedCertEntry").count();
-    (shas, entries == trusted && entries > 0)
-}
-
-/// The SHA-256 of each certificate in a PEM bundle, sorted.
-fn bundle_shas(bundle: &Path) -> Vec<String> {
-    let mut shas: Vec<String> = common::pem_blocks(&fs::read_to_string(bundle).unwrap())
-        .iter()
-        .map(|b| common::sha256_hex(&common::der(b)))
-        .collect();
-    shas.sort();
-    shas
 }
 
 #[test]
@@ -188,7 +161,7 @@ fn install_java_makes_a_jdk_trust_the_corp_ca_and_uninstall_restores_it_byte_for
     );
     // JKS with changeit, as it was; exactly the bundle, all trusted.
     let (shas, all_trusted) = keytool_list(&copy, &cacerts, Some("changeit"));
-    assert_eq!(shas, bundle_shas(&s.bundle()));
+    assert_eq!(shas, common::bundle_shas(&s.bundle()));
     assert!(all_trusted);
     assert_eq!(&fs::read(&cacerts).unwrap()[..4], &[0xfe, 0xed, 0xfe, 0xed]);
     let (ok, said) = fetch(&copy, s.dir(), &url, &[]);
@@ -239,7 +212,7 @@ fn force_replaces_the_distribution_link_and_uninstall_puts_the_link_back() {
     assert!(fs::symlink_metadata(&cacerts).unwrap().is_file());
     // The distribution's file itself is untouched (it is only read).
     let (shas, _) = keytool_list(&copy, &cacerts, Some("changeit"));
-    assert_eq!(shas, bundle_shas(&s.bundle()));
+    assert_eq!(shas, common::bundle_shas(&s.bundle()));
     s.run(&["uninstall", "--java"]).assert().success();
     assert_eq!(fs::read_link(&cacerts).unwrap(), link);
 }
@@ -270,7 +243,7 @@ fn env_java_points_a_jvm_at_the_pkcs12_beside_the_bundle() {
     let p12 = s.home.join("ca-bundle.p12");
     assert!(options.contains(p12.to_str().unwrap()), "{options}");
     let (shas, all_trusted) = keytool_list(&jdk, &p12, Some(""));
-    assert_eq!(shas, bundle_shas(&s.bundle()));
+    assert_eq!(shas, common::bundle_shas(&s.bundle()));
     assert!(all_trusted);
 
     let (ok, said) = fetch(&jdk, s.dir(), &url, &[]);

@@ -299,3 +299,41 @@ pub fn extract_dir(path: &Path) -> PathBuf {
     fs::set_permissions(path, fs::Permissions::from_mode(0o777)).unwrap();
     path.to_path_buf()
 }
+
+/// `keytool -list -v` of a keystore, by the keytool at `keytool`, which
+/// must succeed: each entry's SHA-256 (lowercase hex, sorted), and whether
+/// there are entries and every one is a trustedCertEntry.
+pub fn keytool_entries(
+    keytool: &Path,
+    store: &Path,
+    password: Option<&str>,
+) -> (Vec<String>, bool) {
+    let mut cmd = super::scrubbed_loopback(keytool);
+    cmd.args(["-list", "-v", "-keystore"]).arg(store);
+    if let Some(p) = password {
+        cmd.args(["-storepass", p]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "keytool -list: {}", super::both(&out));
+    let listing = text(&out.stdout);
+    let mut shas: Vec<String> = listing
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("SHA256: "))
+        .map(|h| h.replace(':', "").to_ascii_lowercase())
+        .collect();
+    shas.sort();
+    let entries = listing.matches("Entry type: ").count();
+    let trusted = listing.matches("Entry type: trustedCertEntry").count();
+    let all_trusted = entries > 0 && entries == trusted && entries == shas.len();
+    (shas, all_trusted)
+}
+
+/// The SHA-256 of each certificate in a PEM bundle, sorted.
+pub fn bundle_shas(bundle: &Path) -> Vec<String> {
+    let mut shas: Vec<String> = pem_blocks(&fs::read_to_string(bundle).unwrap())
+        .iter()
+        .map(|b| sha256_hex(&der(b)))
+        .collect();
+    shas.sort();
+    shas
+}
