@@ -113,6 +113,14 @@ pub enum Command {
     )]
     Uninstall(InstallArgs),
 
+    /// Show what each tool on this machine will trust (pip, npm, conda,
+    /// git, curl, AWS, gcloud...), where that comes from, and the fix
+    #[command(
+        after_help = "Examples:\n  cabundle clients\n  cabundle clients --json\n\n\
+                            Exit status 1 when any tool found does not use the bundle."
+    )]
+    Clients(ClientsArgs),
+
     /// Write the bundle in another form: a Java keystore, an OpenSSL
     /// hashed folder, or Kubernetes objects (ConfigMap, Secret,
     /// trust-manager)
@@ -327,7 +335,7 @@ pub struct PythonTarget {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("target").args(["system", "java"]).required(true).multiple(true)))]
+#[command(group(clap::ArgGroup::new("target").args(["system", "java", "clients"]).required(true).multiple(true)))]
 pub struct InstallArgs {
     /// Act on the OS trust store
     #[arg(long)]
@@ -343,9 +351,15 @@ pub struct InstallArgs {
     #[arg(long, value_name = "DIR", requires = "java")]
     pub java_home: Vec<PathBuf>,
 
+    /// Set each tool's own config key to the bundle (pip, npm, conda, git,
+    /// AWS, gcloud...): the tools named, or every one found
+    #[arg(long, value_name = "TOOL", num_args = 0..)]
+    pub clients: Option<Vec<String>>,
+
     /// With --java: also replace a cacerts that links to the distribution's
-    /// own store (recorded; uninstall puts the link back)
-    #[arg(long, requires = "java")]
+    /// own store (recorded; uninstall puts the link back). With --clients:
+    /// also replace a setting that points elsewhere
+    #[arg(long)]
     pub force: bool,
 
     /// The system's root folder (an image's filesystem)
@@ -355,6 +369,13 @@ pub struct InstallArgs {
     /// Do not run the distribution's updater (update-ca-certificates, ...)
     #[arg(long)]
     pub no_update: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    /// Print JSON: an array of {tool, program, state, uses, from, lacks, fix}
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,18 @@ pub enum Error {
     )]
     OutputsLeft(usize),
 
+    /// Tools' config files `install --clients` could not change.
+    #[error("{} left unchanged (each said above)", crate::cert::count(*.0, "tool config"))]
+    ClientsLeft(usize),
+
+    /// `clients` found tools that do not use the bundle.
+    #[error("{} not using the bundle (listed above)", crate::cert::count(*.0, "tool"))]
+    ClientsElsewhere(usize),
+
+    /// `install --clients NAME` for a tool cabundle does not set up.
+    #[error("{name:?}: not a tool `install --clients` sets up (it knows: {known})")]
+    UnknownTool { name: String, known: String },
+
     /// An export's settings that its format cannot carry.
     #[error("{0}")]
     BadExport(String),

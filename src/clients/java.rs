@@ -452,11 +452,7 @@ fn digest(path: &Path) -> Option<Sha256> {
 /// Put `bytes` at `path` atomically, with `mode` (a link there is replaced,
 /// not written through).
 fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    state::write_atomic(path, bytes)?;
-    if mode != 0o644 {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).at(path)?;
-    }
-    Ok(())
+    state::write_atomic_mode(path, bytes, mode)
 }
 
 /// Put a link back at `path`, atomically: made beside it, renamed over.

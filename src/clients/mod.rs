@@ -4,3 +4,4 @@
 pub mod env;
 pub mod java;
 pub mod python;
+pub mod tools;

@@ -1,5 +1,9 @@
 use crate::cli::InstallArgs;
 use cabundle::clients::java::{self, Outcome, Result_, Skip};
+use cabundle::clients::tools::{
+    self,
+    edit::{self, Done as Edited, Why},
+};
 use cabundle::error::{Error, Result};
 use cabundle::outputs::os_store::{self, Done, System, Update};
 use cabundle::state::Paths;
@@ -26,6 +30,14 @@ pub fn install(paths: &Paths, args: &InstallArgs) -> Result<()> {
         let outcomes = java::install(paths, &jvms, args.force)?;
         show_java(&outcomes, "installed")?;
     }
+    if let Some(names) = &args.clients {
+        let ctx = tools::Context::from_process(paths);
+        let outcomes = tools::install(paths, &ctx, names, args.force)?;
+        if outcomes.is_empty() {
+            say!("no tool with a config cabundle sets was found on PATH");
+        }
+        show_clients(&outcomes)?;
+    }
     Ok(())
 }
 
@@ -51,7 +63,77 @@ pub fn uninstall(paths: &Paths, args: &InstallArgs) -> Result<()> {
         }
         show_java(&outcomes, "restored")?;
     }
+    if let Some(names) = &args.clients {
+        let ctx = tools::Context::from_process(paths);
+        let outcomes = tools::uninstall(paths, &ctx, names)?;
+        if outcomes.is_empty() {
+            say!("no tool's config was changed by cabundle; nothing to undo");
+        }
+        show_clients(&outcomes)?;
+    }
     Ok(())
+}
+
+/// Each config file changed, on stdout; what was left alone, on stderr.
+/// One that could not be changed makes the exit status 1, once all are done.
+fn show_clients(outcomes: &[edit::Outcome]) -> Result<()> {
+    let mut lines = String::new();
+    let mut failed = 0;
+    for o in outcomes {
+        let path = o.path.display();
+        match &o.done {
+            Edited::Set { value } => {
+                lines += &format!("{}: set {path} to {value}\n", o.tool);
+            }
+            Edited::Restored => lines += &format!("{}: restored {path}\n", o.tool),
+            Edited::KeyRemoved => {
+                lines += &format!(
+                    "{}: took cabundle's setting out of {path} (the rest changed since, and is kept)\n",
+                    o.tool
+                );
+            }
+            Edited::Unchanged => say!("{}: {path} already points at the bundle", o.tool),
+            Edited::Skipped { why } => {
+                let (failure, words) = match why {
+                    Why::SetElsewhere { value } => (
+                        true,
+                        format!("already set to {value}; left alone (--force replaces it)"),
+                    ),
+                    Why::Link { target } => (
+                        true,
+                        format!(
+                            "is a link (to {}); not written through, left alone",
+                            target.display()
+                        ),
+                    ),
+                    Why::Malformed { reason } => (
+                        true,
+                        format!("cannot be edited safely ({reason}); left as it is"),
+                    ),
+                    Why::NotWritable { reason } => {
+                        (true, format!("cannot be written ({reason}); left as it is"))
+                    }
+                    Why::NotInstalled => (false, "cabundle never set it".into()),
+                    Why::ChangedSince => (
+                        false,
+                        "its setting was changed since cabundle set it; left as the user has it"
+                            .into(),
+                    ),
+                };
+                failed += usize::from(failure);
+                say!(
+                    "{}{}: {path} {words}",
+                    if failure { "warning: " } else { "" },
+                    o.tool
+                );
+            }
+        }
+    }
+    let _ = out(&lines);
+    match failed {
+        0 => Ok(()),
+        n => Err(Error::ClientsLeft(n)),
+    }
 }
 
 fn jvms(args: &InstallArgs) -> Result<Vec<java::Jvm>> {

@@ -5,6 +5,7 @@
 
 mod add;
 mod block;
+mod clients;
 mod doctor;
 mod env;
 mod exec;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor(args) => doctor::run(&paths()?, &args),
         Command::Exec(args) => exec::run(&paths()?, &args),
         Command::Export(args) => export::run(&paths()?, &args),
+        Command::Clients(args) => clients::run(&paths()?, &args),
         Command::Python(args) => python::run(&paths()?, args),
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -31,6 +31,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes))
 }
 
+/// [`write_atomic`], the new file made with `mode` before it is renamed
+/// into place: a file that may hold secrets (an `.npmrc` with a token)
+/// is never readable by others, even for a moment.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let prepared = prepare_atomic(path, |f| f.write_all(bytes))?;
+    if let Some(tmp) = &prepared.tmp {
+        tmp.as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .at(path)?;
+    }
+    prepared.commit()
+}
+
 /// Write through `fill` into a temp file beside `path`, fsync it, then
 /// rename it over `path` and fsync the folder. If anything fails, or the
 /// process dies, before the rename, `path` is untouched. Callers hold the

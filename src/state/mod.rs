@@ -8,7 +8,8 @@ pub(crate) mod lock;
 pub mod manifest;
 
 pub use atomic::{
-    Prepared, Sink, commit_all, create_dir, prepare_atomic, write_atomic, write_atomic_with,
+    Prepared, Sink, commit_all, create_dir, prepare_atomic, write_atomic, write_atomic_mode,
+    write_atomic_with,
 };
 pub use lock::{Holder, LockWait, Waiting};
 

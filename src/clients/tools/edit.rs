@@ -1,0 +1,574 @@
+//! Setting one key in a tool's own config file, and taking it out again.
+//!
+//! cabundle owns one key per tool (pip's `cert`, npm's `cafile`...). It
+//! edits that key only, keeping every other line, comment and blank line
+//! as it was. Each change is recorded (`clients.json` in the config
+//! folder) with the file's original bytes kept beside it:
+//! `uninstall --clients` puts the original back byte for byte when the
+//! file is as cabundle left it, and otherwise takes out only its own key.
+//! A file that is a link, or that cabundle cannot read as its format, is
+//! reported and left alone; a key the user points elsewhere is left alone
+//! unless `--force`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Context;
+use crate::cert::Sha256;
+use crate::error::{Error, IoContext, Result};
+use crate::state::{self, Paths};
+
+/// The key a tool's config file holds that cabundle sets.
+pub struct Owned {
+    /// Where the file is (the user's own: `~/.npmrc`, `~/.config/pip/pip.conf`).
+    pub file: fn(&Context) -> PathBuf,
+    pub format: Format,
+    /// The value pointing the tool at the bundle.
+    pub value: fn(&Context) -> String,
+}
+
+impl Owned {
+    pub fn path(&self, ctx: &Context) -> PathBuf {
+        (self.file)(ctx)
+    }
+}
+
+/// How a config file is written, and which key is ours.
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    /// INI: `key = value` lines under `[section]` headers (pip.conf, git's
+    /// config, AWS's config, gcloud's properties). Keys match without
+    /// regard to case, as git and configparser do.
+    Ini {
+        section: &'static str,
+        key: &'static str,
+    },
+    /// `key=value` lines with no sections (.npmrc, .curlrc).
+    Lines { key: &'static str },
+    /// A top-level scalar key of a YAML mapping (.condarc).
+    YamlTop { key: &'static str },
+}
+
+/// What a file holds for our key, in `format`.
+pub fn get(format: Format, text: &str) -> std::result::Result<Option<String>, String> {
+    Ok(find(format, text)?.map(|(_, value)| value))
+}
+
+/// `text` with our key set to `value`, everything else as it was.
+pub fn put(format: Format, text: &str, value: &str) -> std::result::Result<String, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let line = match format {
+        Format::Ini { key, .. } => format!("{key} = {value}"),
+        Format::Lines { key } => format!("{key}={value}"),
+        Format::YamlTop { key } => format!("{key}: {}", yaml_scalar(value)),
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    match find(format, text)? {
+        Some((at, _)) => {
+            let indent: String = lines[at]
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .collect();
+            out[at] = format!("{indent}{line}");
+        }
+        None => match format {
+            Format::Ini { section, .. } => match section_end(&lines, section)? {
+                Some(end) => out.insert(end, line),
+                None => {
+                    if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                        out.push(String::new());
+                    }
+                    out.push(format!("[{section}]"));
+                    out.push(line);
+                }
+            },
+            _ => out.push(line),
+        },
+    }
+    Ok(out.join("\n") + "\n")
+}
+
+/// `text` without our key, when it holds `value` there (a value the user
+/// set since is theirs); `None` when there is nothing of ours to take.
+pub fn take(
+    format: Format,
+    text: &str,
+    value: &str,
+) -> std::result::Result<Option<String>, String> {
+    let Some((at, current)) = find(format, text)? else {
+        return Ok(None);
+    };
+    if current != value && current != yaml_scalar(value) {
+        return Ok(None);
+    }
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(at);
+    let mut out = lines.join("\n");
+    if !out.is_empty() || text.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(Some(out))
+}
+
+/// The line of our key and its value (unquoted), or `None`; an error
+/// saying why when the text is not what its format allows.
+fn find(format: Format, text: &str) -> std::result::Result<Option<(usize, String)>, String> {
+    let mut section: Option<String> = None;
+    let mut found = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let n = i + 1;
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        match format {
+            Format::Ini { section: want, key } => {
+                if line.starts_with('[') {
+                    let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next())
+                    else {
+                        return Err(format!("line {n}: a section header without its ']'"));
+                    };
+                    if !line.contains(']') {
+                        return Err(format!("line {n}: a section header without its ']'"));
+                    }
+                    section = Some(name.trim().to_ascii_lowercase());
+                    continue;
+                }
+                if raw.starts_with([' ', '\t']) && !line.contains('=') {
+                    // A continuation of the previous value (configparser).
+                    // An indented key = value is a key, as git indents them.
+                    continue;
+                }
+                let Some((k, v)) = line.split_once('=') else {
+                    return Err(format!("line {n}: neither a [section] nor key = value"));
+                };
+                if section.as_deref() == Some(&want.to_ascii_lowercase())
+                    && k.trim().eq_ignore_ascii_case(key)
+                {
+                    found = Some((i, unquote(v.trim())));
+                }
+            }
+            Format::Lines { key } => {
+                let Some((k, v)) = line.split_once('=') else {
+                    return Err(format!("line {n}: not key=value"));
+                };
+                if k.trim() == key {
+                    found = Some((i, unquote(v.trim())));
+                }
+            }
+            Format::YamlTop { key } => {
+                if raw.starts_with('\t') {
+                    return Err(format!(
+                        "line {n}: a tab before the text, which YAML forbids"
+                    ));
+                }
+                if i == 0 && (line.starts_with('{') || line.starts_with('[')) {
+                    return Err("a YAML document in flow style: edit it by hand".into());
+                }
+                if raw.starts_with(' ') || raw.starts_with('-') {
+                    continue;
+                }
+                if line == "---" || line == "..." {
+                    continue;
+                }
+                let Some((k, v)) = line.split_once(':') else {
+                    return Err(format!("line {n}: not a top-level key: value"));
+                };
+                if k.trim() == key {
+                    let v = v.split(" #").next().unwrap_or("").trim();
+                    if v.is_empty() {
+                        return Err(format!(
+                            "line {n}: {key} holds a nested value: edit it by hand"
+                        ));
+                    }
+                    found = Some((i, unquote(v)));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Where a new key of `section` goes: after its last non-blank line.
+/// `None` when there is no such section.
+fn section_end(lines: &[&str], section: &str) -> std::result::Result<Option<usize>, String> {
+    let mut start = None;
+    let mut last = None;
+    for (i, raw) in lines.iter().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            let name = line
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if start.is_some() {
+                break;
+            }
+            if name == section.to_ascii_lowercase() {
+                start = Some(i);
+                last = Some(i);
+            }
+            continue;
+        }
+        if start.is_some() && !line.is_empty() {
+            last = Some(i);
+        }
+    }
+    Ok(last.map(|l| l + 1))
+}
+
+fn unquote(v: &str) -> String {
+    let quoted = |q: char| v.len() >= 2 && v.starts_with(q) && v.ends_with(q);
+    if quoted('"') || quoted('\'') {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A path as a YAML plain scalar where it can be one, else single-quoted.
+fn yaml_scalar(value: &str) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+~".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+}
+
+/// The record of every config file `install --clients` changed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub files: BTreeMap<PathBuf, Change>,
+}
+
+/// One file changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub tool: String,
+    /// The original's SHA-256 (its bytes are kept under that name), or
+    /// `None` when there was no file.
+    pub original: Option<Sha256>,
+    /// What cabundle wrote.
+    pub written: Sha256,
+    /// The value it set.
+    pub value: String,
+    pub mode: u32,
+}
+
+impl Record {
+    pub fn load(paths: &Paths) -> Result<Record> {
+        state::load_record(&record_path(paths))
+    }
+
+    fn save(&self, paths: &Paths) -> Result<()> {
+        state::save_record(&record_path(paths), self)
+    }
+}
+
+fn record_path(paths: &Paths) -> PathBuf {
+    paths.config_dir.join("clients.json")
+}
+
+fn backup(paths: &Paths, sha: &Sha256) -> PathBuf {
+    paths
+        .config_dir
+        .join("clients-originals")
+        .join(format!("{sha}"))
+}
+
+/// What became of one tool's config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub tool: String,
+    pub path: PathBuf,
+    pub done: Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "done", rename_all = "kebab-case")]
+pub enum Done {
+    /// The key now points at the bundle.
+    Set { value: String },
+    /// It already did.
+    Unchanged,
+    /// `uninstall`: the file is back as it was.
+    Restored,
+    /// `uninstall`: the file changed since, so only our key was taken out.
+    KeyRemoved,
+    /// Left alone, and why.
+    Skipped { why: Why },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum Why {
+    /// The user points the key elsewhere (`--force` replaces it).
+    SetElsewhere {
+        value: String,
+    },
+    /// The file is a link: cabundle does not write through it.
+    Link {
+        target: PathBuf,
+    },
+    /// Not what its format allows, or not UTF-8.
+    Malformed {
+        reason: String,
+    },
+    NotWritable {
+        reason: String,
+    },
+    /// `uninstall`: cabundle never set it.
+    NotInstalled,
+    /// `uninstall`: the user changed our key since; theirs now.
+    ChangedSince,
+}
+
+fn outcome(tool: &str, path: &Path, done: Done) -> Outcome {
+    Outcome {
+        tool: tool.to_string(),
+        path: path.to_path_buf(),
+        done,
+    }
+}
+
+fn skipped(tool: &str, path: &Path, why: Why) -> Outcome {
+    outcome(tool, path, Done::Skipped { why })
+}
+
+/// The file's text, `None` when there is none; a link or unreadable text
+/// is the reason it is left alone.
+fn read_text(path: &Path) -> std::result::Result<Option<(String, u32)>, Why> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Why::NotWritable {
+            reason: e.to_string(),
+        }),
+        Ok(m) if m.file_type().is_symlink() => Err(Why::Link {
+            target: fs::read_link(path).unwrap_or_default(),
+        }),
+        Ok(m) if !m.is_file() => Err(Why::Malformed {
+            reason: "not a regular file".into(),
+        }),
+        Ok(m) => {
+            let bytes = crate::decode::read_bounded(path).map_err(|e| Why::Malformed {
+                reason: e.to_string(),
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| Why::Malformed {
+                reason: "not UTF-8 text".into(),
+            })?;
+            Ok(Some((text, m.permissions().mode() & 0o7777)))
+        }
+    }
+}
+
+/// Set `tool`'s key to the bundle (see the module's doc).
+pub fn set(
+    paths: &Paths,
+    record: &mut Record,
+    ctx: &Context,
+    tool: &str,
+    owned: &Owned,
+    force: bool,
+) -> Result<Outcome> {
+    let path = owned.path(ctx);
+    let value = (owned.value)(ctx);
+    let (text, mode) = match read_text(&path) {
+        Ok(Some((text, mode))) => (Some(text), mode),
+        Ok(None) => (None, 0o644),
+        Err(why) => return Ok(skipped(tool, &path, why)),
+    };
+    let current_text = text.clone().unwrap_or_default();
+    let current = match get(owned.format, &current_text) {
+        Ok(v) => v,
+        Err(reason) => return Ok(skipped(tool, &path, Why::Malformed { reason })),
+    };
+    if current.as_deref() == Some(value.as_str()) {
+        return Ok(outcome(tool, &path, Done::Unchanged));
+    }
+    if let Some(other) = current.filter(|_| !force) {
+        return Ok(skipped(tool, &path, Why::SetElsewhere { value: other }));
+    }
+    let new = match put(owned.format, &current_text, &value) {
+        Ok(t) => t,
+        Err(reason) => return Ok(skipped(tool, &path, Why::Malformed { reason })),
+    };
+    let written = Sha256::of(new.as_bytes());
+    // A file cabundle changed and nobody touched since keeps its first
+    // original; any other file's current bytes are the original.
+    let previous = record.files.get(&path).cloned();
+    let original = match (&previous, &text) {
+        (Some(p), Some(t)) if Sha256::of(t.as_bytes()) == p.written => p.original,
+        (_, Some(t)) => {
+            let sha = Sha256::of(t.as_bytes());
+            let kept = backup(paths, &sha);
+            if !kept.exists() {
+                state::write_atomic(&kept, t.as_bytes())?;
+            }
+            Some(sha)
+        }
+        (_, None) => None,
+    };
+    record.files.insert(
+        path.clone(),
+        Change {
+            tool: tool.to_string(),
+            original,
+            written,
+            value: value.clone(),
+            mode,
+        },
+    );
+    record.save(paths)?;
+    if let Err(e) = state::write_atomic_mode(&path, new.as_bytes(), mode) {
+        match previous {
+            Some(p) => record.files.insert(path.clone(), p),
+            None => record.files.remove(&path),
+        };
+        record.save(paths)?;
+        return Ok(skipped(
+            tool,
+            &path,
+            Why::NotWritable {
+                reason: e.to_string(),
+            },
+        ));
+    }
+    Ok(outcome(tool, &path, Done::Set { value }))
+}
+
+/// Undo `tool`'s change, if cabundle made one: the original back when the
+/// file is as cabundle left it, else only our key taken out (when it still
+/// holds our value). `None` when nothing was recorded for it.
+pub fn unset(
+    paths: &Paths,
+    record: &mut Record,
+    ctx: &Context,
+    tool: &str,
+    owned: &Owned,
+) -> Result<Option<Outcome>> {
+    let path = owned.path(ctx);
+    let Some(change) = record.files.get(&path).cloned() else {
+        return Ok(None);
+    };
+    let result = match read_text(&path) {
+        Err(why) => Done::Skipped { why },
+        Ok(None) => Done::Skipped {
+            why: Why::ChangedSince,
+        },
+        Ok(Some((text, _))) if Sha256::of(text.as_bytes()) == change.written => {
+            restore(paths, &path, &change)?;
+            Done::Restored
+        }
+        Ok(Some((text, mode))) => match take(owned.format, &text, &change.value) {
+            Ok(Some(new)) => {
+                state::write_atomic_mode(&path, new.as_bytes(), mode)?;
+                Done::KeyRemoved
+            }
+            Ok(None) => Done::Skipped {
+                why: Why::ChangedSince,
+            },
+            Err(reason) => Done::Skipped {
+                why: Why::Malformed { reason },
+            },
+        },
+    };
+    record.files.remove(&path);
+    if let Some(sha) = change.original
+        && !record.files.values().any(|c| c.original == Some(sha))
+    {
+        let _ = fs::remove_file(backup(paths, &sha));
+    }
+    record.save(paths)?;
+    Ok(Some(outcome(tool, &path, result)))
+}
+
+fn restore(paths: &Paths, path: &Path, change: &Change) -> Result<()> {
+    match change.original {
+        None => fs::remove_file(path).at(path),
+        Some(sha) => {
+            let kept = backup(paths, &sha);
+            let bytes = crate::decode::read_bounded(&kept).map_err(|source| Error::Read {
+                path: kept.clone(),
+                source,
+            })?;
+            if Sha256::of(&bytes) != sha {
+                return Err(Error::Mismatch {
+                    path: kept,
+                    reason: "is not the original it was kept as".into(),
+                });
+            }
+            state::write_atomic_mode(path, &bytes, change.mode)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIP: Format = Format::Ini {
+        section: "global",
+        key: "cert",
+    };
+
+    #[test]
+    fn ini_keys_are_set_in_their_section_and_everything_else_kept() {
+        let text = "# my pip\n[global]\ntimeout = 60\n\n[install]\nuser = true\n";
+        let set = put(PIP, text, "/b.pem").unwrap();
+        assert_eq!(
+            set,
+            "# my pip\n[global]\ntimeout = 60\ncert = /b.pem\n\n[install]\nuser = true\n"
+        );
+        assert_eq!(get(PIP, &set).unwrap().as_deref(), Some("/b.pem"));
+        assert_eq!(take(PIP, &set, "/b.pem").unwrap().as_deref(), Some(text));
+        // A value the user set is theirs: not taken.
+        assert_eq!(
+            take(PIP, &put(PIP, text, "/x.pem").unwrap(), "/b.pem").unwrap(),
+            None
+        );
+        // No section: added at the end; no file: the section alone.
+        assert_eq!(
+            put(PIP, "[install]\nuser = true", "/b.pem").unwrap(),
+            "[install]\nuser = true\n\n[global]\ncert = /b.pem\n"
+        );
+        assert_eq!(put(PIP, "", "/b.pem").unwrap(), "[global]\ncert = /b.pem\n");
+        // Replaced in place, keeping its indentation.
+        assert_eq!(
+            put(PIP, "[global]\n  CERT=/old.pem\n", "/b.pem").unwrap(),
+            "[global]\n  cert = /b.pem\n"
+        );
+        assert!(put(PIP, "[global\ncert = x\n", "/b.pem").is_err());
+        assert!(put(PIP, "[global]\nthis is not ini\n", "/b.pem").is_err());
+    }
+
+    #[test]
+    fn lines_and_yaml_keys() {
+        let npm = Format::Lines { key: "cafile" };
+        let text = "registry=https://r.example/\n//r.example/:_authToken=secret\n";
+        let set = put(npm, text, "/b.pem").unwrap();
+        assert!(set.ends_with("cafile=/b.pem\n") && set.starts_with(text));
+        assert_eq!(take(npm, &set, "/b.pem").unwrap().as_deref(), Some(text));
+        let conda = Format::YamlTop { key: "ssl_verify" };
+        let text = "channels:\n  - conda-forge\nssl_verify: true\n";
+        let set = put(conda, text, "/a b/c.pem").unwrap();
+        assert_eq!(
+            set,
+            "channels:\n  - conda-forge\nssl_verify: '/a b/c.pem'\n"
+        );
+        assert_eq!(get(conda, &set).unwrap().as_deref(), Some("/a b/c.pem"));
+        assert!(put(conda, "{channels: [x]}\n", "/b.pem").is_err());
+        assert!(put(conda, "ssl_verify:\n  nested: 1\n", "/b.pem").is_err());
+    }
+}
