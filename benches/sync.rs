@@ -156,6 +156,31 @@ mod stages {
             .counter(ItemsCount::new(entries.len()))
             .bench(|| pem::render(black_box(&entries)));
     }
+
+    /// The password-less PKCS#12 every sync writes beside the bundle.
+    #[divan::bench]
+    fn render_pkcs12(bencher: Bencher) {
+        let entries = merge::merge(super::gather(), &policy());
+        let kept: Vec<&cabundle::cert::Cert> = entries
+            .iter()
+            .filter(|e| e.status == merge::Status::Kept)
+            .map(|e| &e.cert)
+            .collect();
+        bencher.counter(ItemsCount::new(kept.len())).bench(|| {
+            let mut out = Vec::new();
+            cabundle::outputs::keystore::write_pkcs12_to(black_box(&kept), &mut out)
+                .expect("a Vec takes every byte");
+            out
+        });
+    }
+
+    /// Their aliases alone.
+    #[divan::bench]
+    fn aliases(bencher: Bencher) {
+        let entries = merge::merge(super::gather(), &policy());
+        let kept: Vec<&cabundle::cert::Cert> = entries.iter().map(|e| &e.cert).collect();
+        bencher.bench(|| cabundle::outputs::keystore::aliases(black_box(&kept)));
+    }
 }
 
 fn sync_options() -> Options {

@@ -23,6 +23,16 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How long an element with `len` bytes of content is, whole.
+pub fn tlv_len(len: usize) -> usize {
+    let len_of_len = if len < 0x80 {
+        1
+    } else {
+        1 + (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
+    };
+    1 + len_of_len + len
+}
+
 /// An element's tag and length, for content of `len` bytes written after
 /// it (a streamed writer's nesting).
 pub fn head(tag: u8, len: usize) -> Vec<u8> {
@@ -172,6 +182,13 @@ pub(crate) use crate::decode::oid_text;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tlv_len_is_the_encoded_length() {
+        for n in [0, 1, 127, 128, 255, 256, 65_535, 65_536, 1 << 24] {
+            assert_eq!(tlv_len(n), tlv(OCTET_STRING, &vec![0; n]).len(), "{n}");
+        }
+    }
 
     #[test]
     fn lengths_and_integers_encode_as_der() {

@@ -106,7 +106,17 @@ fn assign(slugs: &[String], fingerprints: &[Sha256]) -> Vec<String> {
 /// The readable part of a certificate's alias: from its CN, else its O,
 /// else the other values of its subject, whichever gives a slug.
 fn cert_slug(cert: &Cert) -> String {
-    let mut names: Vec<String> = cert.common_name.iter().cloned().collect();
+    // Most certificates have a CN that gives a slug: the subject is parsed
+    // again only for those that do not.
+    if let Some(s) = cert
+        .common_name
+        .as_deref()
+        .map(slug)
+        .filter(|s| !s.is_empty())
+    {
+        return s;
+    }
+    let mut names: Vec<String> = Vec::new();
     if let Ok((_, x509)) = X509Certificate::from_der(&cert.der) {
         let subject = x509.subject();
         let text = |v: &x509_parser::x509::AttributeTypeAndValue| v.as_str().ok().map(String::from);

@@ -121,7 +121,10 @@ pub(super) fn write_unprotected_to(
 ) -> std::io::Result<()> {
     let bags_len: usize = entries
         .iter()
-        .map(|(alias, cert)| cert_bag(alias, &cert.der).len())
+        .map(|(alias, cert)| {
+            let (before, after) = cert_bag_parts(alias, cert.der.len());
+            before.len() + cert.der.len() + after.len()
+        })
         .sum();
     let data = der::oid(DATA);
     let version = der::uint(3);
@@ -151,7 +154,10 @@ pub(super) fn write_unprotected_to(
         out.write_all(head)?;
     }
     for (alias, cert) in entries {
-        out.write_all(&cert_bag(alias, &cert.der))?;
+        let (before, after) = cert_bag_parts(alias, cert.der.len());
+        out.write_all(&before)?;
+        out.write_all(&cert.der)?;
+        out.write_all(&after)?;
     }
     Ok(())
 }
@@ -161,10 +167,14 @@ fn data_content_info(content: &[u8]) -> Vec<u8> {
 }
 
 fn cert_bag(alias: &str, cert_der: &[u8]) -> Vec<u8> {
-    let value = der::seq(&[
-        &der::oid(X509_CERTIFICATE),
-        &der::explicit0(&der::octets(cert_der)),
-    ]);
+    let (before, after) = cert_bag_parts(alias, cert_der.len());
+    [before.as_slice(), cert_der, &after].concat()
+}
+
+/// A certBag around a certificate of `der_len` bytes, as what comes before
+/// the certificate's DER and what comes after it (the attributes): the
+/// streamed writer then never copies a certificate.
+fn cert_bag_parts(alias: &str, der_len: usize) -> (Vec<u8>, Vec<u8>) {
     let friendly_name = der::seq(&[
         &der::oid(FRIENDLY_NAME),
         &der::set(&[&der::tlv(der::BMP_STRING, &der::bmp(alias))]),
@@ -173,11 +183,20 @@ fn cert_bag(alias: &str, cert_der: &[u8]) -> Vec<u8> {
         &der::oid(JAVA_TRUSTED_USAGE),
         &der::set(&[&der::oid(ANY_EXTENDED_KEY_USAGE)]),
     ]);
-    der::seq(&[
-        &der::oid(CERT_BAG),
-        &der::explicit0(&value),
-        &der::set(&[&friendly_name, &trusted]),
-    ])
+    let attributes = der::set(&[&friendly_name, &trusted]);
+    // SafeBag { CERT_BAG, [0] CertBag { x509Certificate, [0] OCTET STRING } }
+    let octets = der::tlv_len(der_len);
+    let cert_value = der::tlv_len(X509_CERTIFICATE.len()) + der::tlv_len(octets);
+    let bag_value = der::tlv_len(cert_value);
+    let bag = der::tlv_len(CERT_BAG.len()) + der::tlv_len(bag_value) + attributes.len();
+    let mut before = der::head(der::SEQUENCE, bag);
+    before.extend(der::oid(CERT_BAG));
+    before.extend(der::head(der::EXPLICIT_0, bag_value));
+    before.extend(der::head(der::SEQUENCE, cert_value));
+    before.extend(der::oid(X509_CERTIFICATE));
+    before.extend(der::head(der::EXPLICIT_0, octets));
+    before.extend(der::head(der::OCTET_STRING, der_len));
+    (before, attributes)
 }
 
 /// A password as the PKCS#12 KDF takes it: UTF-16BE with a two-byte NUL
