@@ -301,7 +301,7 @@ pub fn install(paths: &Paths, jvms: &[Jvm], force: bool) -> Result<Vec<Outcome>>
 }
 
 /// The JVM's cacerts path, if it has one (a link counts, even dangling).
-fn trust_store(home: &Path) -> Option<PathBuf> {
+pub fn trust_store(home: &Path) -> Option<PathBuf> {
     CACERTS
         .iter()
         .map(|c| home.join(c))

@@ -20,7 +20,12 @@ pub fn run(paths: &Paths, args: &ClientsArgs) -> Result<()> {
                 State::UsesOther => "uses something else",
                 State::NotSetUp => "not set up",
             };
-            text += &format!("{:<8} {state}: {} (from {})\n", r.tool, r.uses, r.from);
+            // Runtimes are one line each: which one.
+            let who = match (&r.program, r.tool) {
+                (Some(p), "python" | "java") => format!("{} {}", r.tool, p.display()),
+                _ => r.tool.to_string(),
+            };
+            text += &format!("{who:<8} {state}: {} (from {})\n", r.uses, r.from);
             if let Some(lacks) = &r.lacks {
                 text += &format!("         lacks: {lacks}\n");
             }

@@ -10,6 +10,7 @@
 
 pub mod edit;
 pub mod git;
+pub mod runtimes;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -161,6 +162,18 @@ pub fn judge(ctx: &Context, file: &Path) -> (State, Option<String>) {
     if !ctx.bundle_certs.is_empty() && theirs == ctx.bundle_certs {
         return (State::UsesBundle, None);
     }
+    if certs.is_empty() {
+        return (State::UsesOther, Some("holds no certificate".into()));
+    }
+    let now = crate::date::now();
+    let expired = certs.iter().filter(|c| c.is_expired_at(now)).count();
+    (State::UsesOther, lacking(ctx, &theirs, expired))
+}
+
+/// What a set of certificates lacks against the bundle, in words: the
+/// added CAs it does not hold (by name), its expired roots, and how many
+/// of the bundle's other roots it misses.
+pub fn lacking(ctx: &Context, theirs: &HashSet<Sha256>, expired: usize) -> Option<String> {
     let mut lacks = Vec::new();
     let missing: Vec<&str> = ctx
         .added
@@ -171,8 +184,6 @@ pub fn judge(ctx: &Context, file: &Path) -> (State, Option<String>) {
     if !missing.is_empty() {
         lacks.push(format!("no {} (added CA)", missing.join(", ")));
     }
-    let now = crate::date::now();
-    let expired = certs.iter().filter(|c| c.is_expired_at(now)).count();
     if expired > 0 {
         lacks.push(format!("{} expired", crate::cert::count(expired, "root")));
     }
@@ -183,15 +194,10 @@ pub fn judge(ctx: &Context, file: &Path) -> (State, Option<String>) {
         .count();
     if public_missing > 0 {
         lacks.push(format!(
-            "{} of the bundle's other roots missing",
-            public_missing
+            "{public_missing} of the bundle's other roots missing"
         ));
     }
-    if certs.is_empty() {
-        lacks = vec!["holds no certificate".into()];
-    }
-    let lacks = (!lacks.is_empty()).then(|| lacks.join("; "));
-    (State::UsesOther, lacks)
+    (!lacks.is_empty()).then(|| lacks.join("; "))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -226,10 +232,13 @@ pub fn fix(tool: &str) -> String {
     format!("cabundle install --clients {tool}")
 }
 
-/// The engine of `cabundle clients`: a report for each tool found (all at
-/// once: several ask their own program, which takes a while each).
+/// The engine of `cabundle clients`: a report for each tool found, then
+/// each Python interpreter and each JVM. All at once: several ask their
+/// own program, which takes a while each.
 pub fn reports(ctx: &Context) -> Vec<Report> {
     std::thread::scope(|s| {
+        let pythons = s.spawn(|| runtimes::pythons(ctx));
+        let jvms = s.spawn(|| runtimes::jvms(ctx));
         let handles: Vec<_> = TOOLS
             .iter()
             .filter_map(|t| {
@@ -238,7 +247,10 @@ pub fn reports(ctx: &Context) -> Vec<Report> {
                 (program.is_some() || configured).then(|| s.spawn(move || (t.report)(ctx, program)))
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        let mut all: Vec<Report> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        all.extend(pythons.join().unwrap_or_default());
+        all.extend(jvms.join().unwrap_or_default());
+        all
     })
 }
 
