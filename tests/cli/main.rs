@@ -9,6 +9,7 @@ mod add_remove;
 mod atomic;
 mod block;
 mod certdata;
+mod clients;
 mod doctor;
 mod env;
 mod exec;
