@@ -93,23 +93,29 @@ pub enum Command {
                             cabundle list | grep ^blocked   # what is blocked")]
     Unblock(BlockArgs),
 
-    /// Put your added CAs into the OS trust store (and run its updater),
-    /// and/or the whole bundle into every JVM's cacerts
+    /// Put your added CAs into the OS trust store (and run its updater) or
+    /// the browsers' NSS databases, and/or the whole bundle into every JVM's
+    /// cacerts
     #[command(after_help = "Examples:\n  sudo cabundle install --system\n  \
                             cabundle install --system --root /mnt/image --no-update\n  \
                             cabundle install --java                      # every JVM found\n  \
-                            cabundle install --java --java-home ~/.jdks/temurin-21\n\n\
+                            cabundle install --java --java-home ~/.jdks/temurin-21\n  \
+                            cabundle install --nss                       # Chromium, Firefox, Electron apps\n\n\
                             A JVM's cacerts keeps its format and password (JKS with changeit up to JDK 17, \
                             password-less PKCS#12 from 18). One that links to the distribution's own store \
                             (Debian's /etc/ssl/certs/java/cacerts, RHEL's extracted/java/cacerts) is left to \
                             the distribution: `install --system` puts your CAs where its hook carries them \
-                            there; --force replaces the link with a file instead.")]
+                            there; --force replaces the link with a file instead.\n\n\
+                            --nss adds your added CAs (not the public roots, which browsers have built in) \
+                            to every NSS database found, trusted for TLS servers, through NSS's certutil \
+                            (libnss3-tools); `uninstall --nss` takes out exactly those.")]
     Install(InstallArgs),
 
     /// Take out exactly what `install` put in (and run the updater), or
     /// give each JVM its original cacerts back
     #[command(
-        after_help = "Examples:\n  sudo cabundle uninstall --system\n  cabundle uninstall --java"
+        after_help = "Examples:\n  sudo cabundle uninstall --system\n  cabundle uninstall --java\n  \
+                      cabundle uninstall --nss"
     )]
     Uninstall(InstallArgs),
 
@@ -335,7 +341,7 @@ pub struct PythonTarget {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("target").args(["system", "java", "clients"]).required(true).multiple(true)))]
+#[command(group(clap::ArgGroup::new("target").args(["system", "java", "clients", "nss"]).required(true).multiple(true)))]
 pub struct InstallArgs {
     /// Act on the OS trust store
     #[arg(long)]
@@ -344,6 +350,12 @@ pub struct InstallArgs {
     /// Act on every JVM's trust store (cacerts)
     #[arg(long)]
     pub java: bool,
+
+    /// Act on the NSS databases of Chromium, Chrome, Electron apps and
+    /// Firefox (~/.pki/nssdb, ~/.local/share/pki/nssdb, Firefox profiles):
+    /// your added CAs only, since these have Mozilla's roots built in
+    #[arg(long)]
+    pub nss: bool,
 
     /// Only this JVM (its home folder); repeat for several. Default: every
     /// JVM found (JAVA_HOME, java on PATH, /usr/lib/jvm, /opt/java, SDKMAN,

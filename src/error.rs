@@ -103,6 +103,22 @@ pub enum Error {
     #[error("{} left unchanged (each said above)", crate::cert::count(*.0, "JVM trust store"))]
     JvmsLeft(usize),
 
+    /// `install --nss` / `uninstall --nss` without NSS's certutil.
+    #[error(
+        "certutil not found: apt-get install libnss3-tools (Debian/Ubuntu), dnf install nss-tools \
+         (Fedora/RHEL), zypper install mozilla-nss-tools (openSUSE), pacman -S nss (Arch), \
+         apk add nss-tools (Alpine); nothing was changed"
+    )]
+    NoCertutil,
+
+    /// No absolute `$HOME`: the NSS databases are found from it.
+    #[error("HOME is not set (or not an absolute path), so the NSS databases cannot be found")]
+    NssNoHome,
+
+    /// NSS databases that could not be changed (each said above).
+    #[error("{} left unchanged (each said above)", crate::cert::count(*.0, "NSS database"))]
+    NssLeft(usize),
+
     /// Exports or JVM trust stores a sync could not bring up to date.
     #[error(
         "the bundle is written, but {} listed above {} not up to date",

@@ -1,7 +1,9 @@
 //! What points programs at the outputs: environment variables for every
-//! shell, and Python's `cabundle.pth`.
+//! shell, Python's `cabundle.pth`, JVMs' cacerts, and the NSS databases of
+//! Chromium, Firefox and Electron apps.
 
 pub mod env;
 pub mod java;
+pub mod nss;
 pub mod python;
 pub mod tools;

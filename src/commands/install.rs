@@ -1,5 +1,6 @@
 use crate::cli::InstallArgs;
 use cabundle::clients::java::{self, Outcome, Result_, Skip};
+use cabundle::clients::nss;
 use cabundle::clients::tools::{
     self,
     edit::{self, Done as Edited, Why},
@@ -38,6 +39,19 @@ pub fn install(paths: &Paths, args: &InstallArgs) -> Result<()> {
         }
         show_clients(&outcomes)?;
     }
+    if args.nss {
+        let installed = nss::install(paths, &nss::Env::from_process()?)?;
+        for l in &installed.left_out {
+            say!(
+                "not adding {} ({}, {}): {}",
+                l.name,
+                l.sha256.short(),
+                cabundle::cert::printable(&l.subject),
+                l.why
+            );
+        }
+        show_nss(&installed.outcomes, true)?;
+    }
     Ok(())
 }
 
@@ -70,6 +84,13 @@ pub fn uninstall(paths: &Paths, args: &InstallArgs) -> Result<()> {
             say!("no tool's config was changed by cabundle; nothing to undo");
         }
         show_clients(&outcomes)?;
+    }
+    if args.nss {
+        let outcomes = nss::uninstall(paths)?;
+        if outcomes.is_empty() {
+            say!("no NSS database was changed by cabundle; nothing to take out");
+        }
+        show_nss(&outcomes, false)?;
     }
     Ok(())
 }
@@ -133,6 +154,128 @@ fn show_clients(outcomes: &[edit::Outcome]) -> Result<()> {
     match failed {
         0 => Ok(()),
         n => Err(Error::ClientsLeft(n)),
+    }
+}
+
+/// One line on stdout per database changed (what was added to it, what
+/// taken out); on stderr, what was there already, what was left alone and
+/// why. A database that could not be changed makes the exit status 1 once
+/// every other is done.
+fn show_nss(outcomes: &[nss::Outcome], installing: bool) -> Result<()> {
+    use nss::Change;
+    let mut lines = String::new();
+    let mut failed = 0;
+    let quoted = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{:?}", cabundle::cert::printable(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for o in outcomes {
+        let db = format!(
+            "{} ({})",
+            cabundle::cert::shown(&o.database.path),
+            o.database.kind.describe()
+        );
+        if installing && o.created {
+            say!("{db}: there was no NSS database; made one, as Chromium would");
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for change in &o.changes {
+            match change {
+                Change::Added { nickname, .. } => added.push(nickname.as_str()),
+                Change::Removed { nickname, .. } => removed.push(nickname.as_str()),
+                Change::Present { nickname, .. } => {
+                    say!("{db}: already holds {}", quoted(&[nickname]))
+                }
+                Change::UsersOwn { nickname, sha256 } => say!(
+                    "{db}: already holds {} as {} (yours: not added twice, never removed)",
+                    sha256.short(),
+                    quoted(&[nickname])
+                ),
+                Change::NicknameTaken { nickname, sha256 } => {
+                    failed += 1;
+                    say!(
+                        "warning: {db}: {} is another certificate's nickname there; {} not added",
+                        quoted(&[nickname]),
+                        sha256.short()
+                    )
+                }
+                Change::Gone { nickname, .. } => {
+                    say!("{db}: {} is no longer there", quoted(&[nickname]))
+                }
+                Change::Replaced { nickname, .. } => say!(
+                    "{db}: {} now names a certificate cabundle did not add; left alone",
+                    quoted(&[nickname])
+                ),
+                Change::AlsoLost { sha256, nicknames } => {
+                    failed += 1;
+                    say!(
+                        "warning: {db}: NSS also dropped {} ({}), which shares a subject with \
+                         what cabundle took out: add it back with the browser's certificate manager",
+                        sha256.short(),
+                        quoted(&nicknames.iter().map(String::as_str).collect::<Vec<_>>())
+                    )
+                }
+            }
+        }
+        if !added.is_empty() {
+            lines += &format!("added to {db}: {}\n", quoted(&added));
+        }
+        if !removed.is_empty() {
+            lines += &format!("removed from {db}: {}\n", quoted(&removed));
+        }
+        if let Some(skip) = &o.skipped {
+            failed += usize::from(skip.is_failure());
+            let warning = if skip.is_failure() { "warning: " } else { "" };
+            say!("{warning}{db}: {}", nss_skip_words(skip, &o.database.path));
+        }
+    }
+    let _ = out(&lines);
+    if failed > 0 {
+        return Err(Error::NssLeft(failed));
+    }
+    Ok(())
+}
+
+/// What to say of a database left alone, at `db`.
+fn nss_skip_words(skip: &nss::Skip, db: &std::path::Path) -> String {
+    use nss::Skip;
+    match skip {
+        Skip::Link { path, target } => format!(
+            "{} a symbolic link (to {}); cabundle does not change a database through a link; \
+             left alone",
+            if path == db {
+                "is".to_string()
+            } else {
+                format!("{} is", cabundle::cert::shown(path))
+            },
+            cabundle::cert::shown(target)
+        ),
+        Skip::NotAFolder => "not a folder; left alone".into(),
+        Skip::NotAFile { file } => format!(
+            "{} is not a regular file; left alone",
+            cabundle::cert::shown(file)
+        ),
+        Skip::OtherUser { uid } => format!(
+            "belongs to uid {uid}, not to the user running cabundle; left alone (run \
+             `cabundle install --nss` as that user, without sudo)"
+        ),
+        Skip::DbmOnly => "only a legacy cert8.db (DBM), which cabundle does not write \
+                          (Firefox converts it to cert9.db at its next start); skipped"
+            .into(),
+        Skip::Unreadable { reason } => {
+            format!("certutil cannot read it ({reason}); left as it is")
+        }
+        Skip::NotWritable { reason } => {
+            format!("certutil cannot change it ({reason}); left as it is")
+        }
+        Skip::Password => "it has a primary password, without which NSS will not set trust; \
+                           left as it is (add the CA in the browser's certificate manager)"
+            .into(),
+        Skip::Missing => "no longer there; nothing to take out".into(),
     }
 }
 

@@ -21,6 +21,7 @@ mod hostile_trees;
 mod install;
 mod java;
 mod macos;
+mod nss;
 mod os_layouts;
 mod python_client;
 mod python_env;
