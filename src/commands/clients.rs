@@ -22,7 +22,7 @@ pub fn run(paths: &Paths, args: &ClientsArgs) -> Result<()> {
             };
             // Runtimes are one line each: which one.
             let who = match (&r.program, r.tool) {
-                (Some(p), "python" | "java") => format!("{} {}", r.tool, p.display()),
+                (Some(p), "python" | "java" | "nss") => format!("{} {}", r.tool, p.display()),
                 _ => r.tool.to_string(),
             };
             text += &format!("{who:<8} {state}: {} (from {})\n", r.uses, r.from);

@@ -57,10 +57,7 @@ fn a_jvm_is_judged_by_the_certificates_its_cacerts_trusts() {
     let r = for_program(&reports, "java", &jvm);
     assert_eq!(r["state"], "uses-other", "{r:#}");
     assert!(
-        r["lacks"]
-            .as_str()
-            .unwrap()
-            .contains("no corp (added CA)"),
+        r["lacks"].as_str().unwrap().contains("no corp (added CA)"),
         "{r:#}"
     );
     assert_eq!(r["fix"], "cabundle install --java");
@@ -99,4 +96,66 @@ fn a_python_interpreter_is_judged_by_what_its_clients_read() {
         "{r:#}"
     );
     assert_eq!(code, 1);
+}
+
+#[test]
+fn an_nss_database_lacks_the_added_ca_until_install_nss_and_an_expired_root_in_it_is_named() {
+    if !common::require(
+        "certutil",
+        "--build-flags",
+        "Debian: apt-get install libnss3-tools",
+    ) {
+        return;
+    }
+    let s = Corp::new();
+    s.add_corp();
+    let home = s.dir().join("user");
+    let db = home.join(".pki/nssdb");
+    fs::create_dir_all(&db).unwrap();
+    let certutil = |args: &[&str]| {
+        let out = common::scrubbed("certutil")
+            .args(args)
+            .arg("-d")
+            .arg(format!("sql:{}", db.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "certutil {args:?}: {}", both(&out));
+    };
+    certutil(&["-N", "--empty-password"]);
+    // A root the user trusted once, long expired.
+    let old = common::ca("Old Intranet Root", common::days(-800), common::days(-30));
+    let old_file = common::write(&s.dir().join("old.pem"), &old.pem);
+    certutil(&[
+        "-A",
+        "-n",
+        "old intranet",
+        "-t",
+        "C,,",
+        "-i",
+        old_file.to_str().unwrap(),
+    ]);
+    let db = fs::canonicalize(&db).unwrap();
+
+    let (reports, _) = clients(&s, &home, "/usr/bin:/bin", None);
+    let r = for_program(&reports, "nss", &db);
+    assert_eq!(r["state"], "uses-other", "{r:#}");
+    let lacks = r["lacks"].as_str().unwrap();
+    assert!(lacks.contains("no corp (added CA)"), "{r:#}");
+    assert!(
+        lacks.contains("Old Intranet Root") && lacks.contains("expired"),
+        "{r:#}"
+    );
+    assert_eq!(r["fix"], "cabundle install --nss");
+
+    let out = common::cabundle(&s.home)
+        .args(["install", "--nss"])
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    let (reports, _) = clients(&s, &home, "/usr/bin:/bin", None);
+    let r = for_program(&reports, "nss", &db);
+    let lacks = r["lacks"].as_str().unwrap_or("");
+    assert!(!lacks.contains("corp"), "{r:#}");
+    assert!(lacks.contains("Old Intranet Root"), "{r:#}");
 }

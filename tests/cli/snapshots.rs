@@ -289,6 +289,7 @@ help_snapshots! {
     help_unblock: ["unblock"];
     help_install: ["install"];
     help_uninstall: ["uninstall"];
+    help_clients: ["clients"];
     help_exec: ["exec"];
     help_export: ["export"];
     help_python: ["python"];

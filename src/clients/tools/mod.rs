@@ -34,6 +34,8 @@ pub struct Context {
     /// what a CA file is judged against.
     pub bundle_certs: HashSet<Sha256>,
     pub added: Vec<(String, Sha256)>,
+    /// cabundle's state (NSS's report reads the config's blocked list).
+    pub paths: Paths,
 }
 
 impl Context {
@@ -62,6 +64,7 @@ impl Context {
             cert_dir: paths.cert_dir(),
             bundle_certs,
             added,
+            paths: paths.clone(),
         }
     }
 
@@ -233,12 +236,13 @@ pub fn fix(tool: &str) -> String {
 }
 
 /// The engine of `cabundle clients`: a report for each tool found, then
-/// each Python interpreter and each JVM. All at once: several ask their
+/// each Python interpreter, each JVM and each NSS database. All at once: several ask their
 /// own program, which takes a while each.
 pub fn reports(ctx: &Context) -> Vec<Report> {
     std::thread::scope(|s| {
         let pythons = s.spawn(|| runtimes::pythons(ctx));
         let jvms = s.spawn(|| runtimes::jvms(ctx));
+        let nss = s.spawn(|| runtimes::nss(ctx));
         let handles: Vec<_> = TOOLS
             .iter()
             .filter_map(|t| {
@@ -250,6 +254,7 @@ pub fn reports(ctx: &Context) -> Vec<Report> {
         let mut all: Vec<Report> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         all.extend(pythons.join().unwrap_or_default());
         all.extend(jvms.join().unwrap_or_default());
+        all.extend(nss.join().unwrap_or_default());
         all
     })
 }

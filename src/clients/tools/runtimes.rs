@@ -1,12 +1,13 @@
 //! The runtimes `cabundle clients` reports one by one: each Python
-//! interpreter (as `python status` sees it) and each JVM's trust store.
+//! interpreter (as `python status` sees it), each JVM's trust store, and
+//! each browser's NSS database.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::{Context, Report, State, lacking};
 use crate::cert::Sha256;
-use crate::clients::{java, python};
+use crate::clients::{java, nss, python};
 use crate::outputs::keystore;
 
 /// One report per Python interpreter: the bundle when every TLS client of
@@ -118,6 +119,84 @@ pub fn jvms(ctx: &Context) -> Vec<Report> {
                 from: format!("its cacerts ({})", jvm.found_by),
                 lacks,
                 fix: (state != State::UsesBundle).then_some(fix).flatten(),
+            }
+        })
+        .collect()
+}
+
+/// One report per NSS database that exists: NSS has Mozilla's roots built
+/// in, so it uses the bundle when it trusts every added CA for TLS
+/// servers. An expired or blocked root the user trusts there is named.
+pub fn nss(ctx: &Context) -> Vec<Report> {
+    let env = nss::Env {
+        home: ctx.home.clone(),
+        xdg_data_home: ctx.var("XDG_DATA_HOME").map(PathBuf::from),
+        xdg_config_home: ctx.var("XDG_CONFIG_HOME").map(PathBuf::from),
+    };
+    nss::discover(&env)
+        .into_iter()
+        .filter(|db| db.exists)
+        .filter_map(|db| nss::report(&ctx.paths, &db).ok())
+        .map(|r| {
+            let program = Some(r.database.path.clone());
+            let uses = format!("{} database", r.database.kind.describe());
+            if let Some(skip) = &r.skipped {
+                return Report {
+                    tool: "nss",
+                    program,
+                    state: State::UsesOther,
+                    uses,
+                    from: match skip {
+                        nss::Skip::Unreadable { reason } => {
+                            format!("certutil cannot read it: {reason}")
+                        }
+                        nss::Skip::Link { .. } => "a link, which cabundle does not follow".into(),
+                        nss::Skip::Password => "it has a primary password".into(),
+                        nss::Skip::DbmOnly => "only a legacy cert8.db".into(),
+                        nss::Skip::OtherUser { uid } => format!("it belongs to uid {uid}"),
+                        _ => "it cannot be read as a database".into(),
+                    },
+                    lacks: None,
+                    fix: None,
+                };
+            }
+            let trusted: HashSet<Sha256> = r
+                .entries
+                .iter()
+                .filter(|e| e.trusted_for_servers)
+                .flat_map(|e| e.certificates.iter().map(|c| c.sha256))
+                .collect();
+            let missing: Vec<&str> = ctx
+                .added
+                .iter()
+                .filter(|(_, sha)| !trusted.contains(sha))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let mut lacks = Vec::new();
+            if !missing.is_empty() {
+                lacks.push(format!("no {} (added CA)", missing.join(", ")));
+            }
+            for (_, cert) in r.stale() {
+                let why = if cert.blocked {
+                    "blocked in cabundle"
+                } else {
+                    "expired"
+                };
+                lacks.push(format!("trusts {} ({why}): take it out", cert.subject));
+            }
+            let state = if lacks.is_empty() {
+                State::UsesBundle
+            } else {
+                State::UsesOther
+            };
+            Report {
+                tool: "nss",
+                program,
+                state,
+                uses,
+                from: "its built-in Mozilla roots and what it was given".into(),
+                lacks: (!lacks.is_empty()).then(|| lacks.join("; ")),
+                fix: (!missing.is_empty()).then(|| "cabundle install --nss".to_string()),
             }
         })
         .collect()
