@@ -8,6 +8,7 @@
 //! precedence), and, where it has a config file cabundle may write, the
 //! key it owns there.
 
+pub mod aws;
 pub mod curl;
 pub mod edit;
 pub mod git;
@@ -141,7 +142,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &curl::CURL];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &curl::CURL, &aws::AWS];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
