@@ -11,6 +11,7 @@
 pub mod aws;
 pub mod curl;
 pub mod edit;
+pub mod gcloud;
 pub mod git;
 
 use std::collections::{BTreeMap, HashSet};
@@ -142,7 +143,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &curl::CURL, &aws::AWS];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &curl::CURL, &aws::AWS, &gcloud::GCLOUD];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
