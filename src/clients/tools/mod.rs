@@ -9,6 +9,7 @@
 //! key it owns there.
 
 pub mod aws;
+pub mod cargo;
 pub mod curl;
 pub mod edit;
 pub mod gcloud;
@@ -143,7 +144,13 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &curl::CURL, &aws::AWS, &gcloud::GCLOUD];
+pub static TOOLS: &[&Tool] = &[
+    &git::GIT,
+    &curl::CURL,
+    &aws::AWS,
+    &gcloud::GCLOUD,
+    &cargo::CARGO,
+];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
