@@ -14,6 +14,7 @@ pub mod curl;
 pub mod edit;
 pub mod gcloud;
 pub mod git;
+pub mod systemd;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -150,6 +151,7 @@ pub static TOOLS: &[&Tool] = &[
     &aws::AWS,
     &gcloud::GCLOUD,
     &cargo::CARGO,
+    &systemd::SYSTEMD,
 ];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
