@@ -1075,4 +1075,78 @@ mod tests {
         assert_eq!(put(Format::Whole, "old\n", text).unwrap(), text);
         assert_eq!(take(Format::Whole, "A=9\n", text).unwrap(), None);
     }
+
+    #[test]
+    fn a_value_cabundle_set_in_a_file_untouched_since_is_replaced_without_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::in_one(&tmp.path().join("cabundle"));
+        let ctx = Context {
+            home: tmp.path().to_path_buf(),
+            env: BTreeMap::new(),
+            bundle: paths.bundle.clone(),
+            cert_dir: paths.cert_dir(),
+            bundle_certs: Default::default(),
+            added: Vec::new(),
+        };
+        let file = tmp.path().join("own.conf");
+        let owned = |value: fn(&Context) -> String| Owned {
+            file: |c| c.home.join("own.conf"),
+            format: Format::Whole,
+            value,
+        };
+        let mut record = Record::default();
+        let done = |o: Outcome| o.done;
+        let first = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(first.unwrap()),
+            Done::Set {
+                value: "A=1\n".into()
+            }
+        );
+        // What cabundle writes changed (a new version): its own file, so set.
+        let second = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\nB=2\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(second.unwrap()),
+            Done::Set {
+                value: "A=1\nB=2\n".into()
+            }
+        );
+        // The user edits it: theirs now.
+        fs::write(&file, "A=9\n").unwrap();
+        let third = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(third.unwrap()),
+            Done::Skipped {
+                why: Why::SetElsewhere {
+                    value: "A=9\n".into()
+                }
+            }
+        );
+        // Nothing existed before the first set: uninstall removes it.
+        fs::write(&file, "A=1\nB=2\n").unwrap();
+        let undone = unset(&paths, &mut record, &ctx, "t", &owned(|_| String::new())).unwrap();
+        assert_eq!(undone.unwrap().done, Done::Restored);
+        assert!(!file.exists());
+    }
 }
