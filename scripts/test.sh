@@ -2,7 +2,7 @@
 # Run the test suite on a Debian or Ubuntu machine that has the Rust
 # toolchain: install the packages the tests drive (scripts/test-packages.txt;
 # as root, and only what is missing), make the one venv with requests,
-# httpx, pyyaml and jsonschema that every Python test uses (target/test-venv,
+# httpx, pyyaml, jsonschema and botocore that every Python test uses (target/test-venv,
 # made once, reused, given what it lacks), then `cargo test "$@"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ fi
 # CA settings are what let it reach the package index.
 if [ -z "${CABUNDLE_TEST_VENV:-}" ]; then
   export CABUNDLE_TEST_VENV="$PWD/target/test-venv"
-  ready() { "$CABUNDLE_TEST_VENV/bin/python" -c 'import requests, httpx, certifi, yaml, jsonschema' 2>/dev/null; }
+  ready() { "$CABUNDLE_TEST_VENV/bin/python" -c 'import requests, httpx, certifi, yaml, jsonschema, botocore' 2>/dev/null; }
   if ! ready; then
     # A venv whose python runs is only given what it lacks; a broken one is made anew.
     if ! "$CABUNDLE_TEST_VENV/bin/python" -c '' 2>/dev/null; then
@@ -40,8 +40,8 @@ if [ -z "${CABUNDLE_TEST_VENV:-}" ]; then
       rm -rf "$CABUNDLE_TEST_VENV"
       env -u VIRTUAL_ENV python3 -m venv "$CABUNDLE_TEST_VENV"
     fi
-    echo "scripts/test.sh: pip install requests httpx pyyaml jsonschema into $CABUNDLE_TEST_VENV" >&2
-    "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx pyyaml jsonschema
+    echo "scripts/test.sh: pip install requests httpx pyyaml jsonschema botocore into $CABUNDLE_TEST_VENV" >&2
+    "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx pyyaml jsonschema botocore
     ready
   fi
 fi

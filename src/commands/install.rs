@@ -103,6 +103,10 @@ fn show_clients(outcomes: &[edit::Outcome]) -> Result<()> {
     for o in outcomes {
         let path = o.path.display();
         match &o.done {
+            // A file cabundle owns whole: its text is the value.
+            Edited::Set { value } if value.contains('\n') => {
+                lines += &format!("{}: wrote {path}\n", o.tool);
+            }
             Edited::Set { value } => {
                 lines += &format!("{}: set {path} to {value}\n", o.tool);
             }
@@ -116,6 +120,10 @@ fn show_clients(outcomes: &[edit::Outcome]) -> Result<()> {
             Edited::Unchanged => say!("{}: {path} already points at the bundle", o.tool),
             Edited::Skipped { why } => {
                 let (failure, words) = match why {
+                    Why::SetElsewhere { value } if value.contains('\n') => (
+                        true,
+                        "holds other settings; left alone (--force replaces it)".into(),
+                    ),
                     Why::SetElsewhere { value } => (
                         true,
                         format!("already set to {value}; left alone (--force replaces it)"),

@@ -49,7 +49,7 @@ fn required(program: &str, package: &str) -> Option<std::path::PathBuf> {
 /// Git's smart HTTP over TLS ([`https_server`]): every request goes
 /// through `git http-backend` as a CGI program, with the repositories below
 /// argv[3].
-fn git_server() -> String {
+pub(crate) fn git_server() -> String {
     https_server(
         r#"
 import os, subprocess

@@ -27,4 +27,5 @@ mod python_client;
 mod python_env;
 mod snapshots;
 mod sync;
+mod tools_sys;
 mod usage;

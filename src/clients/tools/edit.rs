@@ -51,11 +51,33 @@ pub enum Format {
     Lines { key: &'static str },
     /// A top-level scalar key of a YAML mapping (.condarc).
     YamlTop { key: &'static str },
+    /// curl's config (`.curlrc`): one option a line, as `name = "value"`,
+    /// `name value`, `name: value` or `--name value`. cabundle's setting
+    /// is two options: `cacert`, the value, and `capath`, the hashed folder
+    /// beside it (`Paths::cert_dir`), since curl keeps its build's CA
+    /// folder unless told another.
+    Curlrc,
+    /// A key of a TOML table (cargo's `config.toml`): read with a TOML
+    /// parser, written as a quoted string under `[table]`; a result that
+    /// does not parse back to exactly the old document plus our key (a
+    /// dotted key, an inline table) is refused.
+    Toml {
+        table: &'static str,
+        key: &'static str,
+    },
+    /// A file cabundle owns whole (systemd's `environment.d/60-cabundle.conf`):
+    /// its whole text is the value, created and removed whole.
+    Whole,
 }
 
 /// What a file holds for our key, in `format`.
 pub fn get(format: Format, text: &str) -> std::result::Result<Option<String>, String> {
-    Ok(find(format, text)?.map(|(_, value)| value))
+    match format {
+        Format::Curlrc => Ok(curlrc_get(text)),
+        Format::Toml { table, key } => toml_get(text, table, key),
+        Format::Whole => Ok((!text.is_empty()).then(|| text.to_string())),
+        _ => Ok(find(format, text)?.map(|(_, value)| value)),
+    }
 }
 
 /// `text` with our key set to `value`, everything else as it was.
@@ -65,6 +87,9 @@ pub fn put(format: Format, text: &str, value: &str) -> std::result::Result<Strin
         Format::Ini { key, .. } => format!("{key} = {value}"),
         Format::Lines { key } => format!("{key}={value}"),
         Format::YamlTop { key } => format!("{key}: {}", yaml_scalar(value)),
+        Format::Curlrc => return Ok(curlrc_put(text, value)),
+        Format::Toml { table, key } => return toml_put(text, table, key, value),
+        Format::Whole => return Ok(value.to_string()),
     };
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     match find(format, text)? {
@@ -99,6 +124,12 @@ pub fn take(
     text: &str,
     value: &str,
 ) -> std::result::Result<Option<String>, String> {
+    match format {
+        Format::Curlrc => return Ok(curlrc_take(text, value)),
+        Format::Toml { table, key } => return toml_take(text, table, key, value),
+        Format::Whole => return Ok((text == value).then(String::new)),
+        _ => {}
+    }
     let Some((at, current)) = find(format, text)? else {
         return Ok(None);
     };
@@ -188,6 +219,9 @@ fn find(format: Format, text: &str) -> std::result::Result<Option<(usize, String
                     found = Some((i, unquote(v)));
                 }
             }
+            Format::Curlrc | Format::Toml { .. } | Format::Whole => {
+                unreachable!("read by their own functions")
+            }
         }
     }
     Ok(found)
@@ -243,6 +277,352 @@ fn yaml_scalar(value: &str) -> String {
     } else {
         format!("'{}'", value.replace('\'', "''"))
     }
+}
+
+/// One option of a `.curlrc` line, as curl's own parser reads it: its name
+/// (without the dashes, in lower case) and its value. `None` for a
+/// comment, a blank line, or an option without a value.
+fn curl_option(raw: &str) -> Option<(String, String)> {
+    let is_space = |c: char| c == ' ' || ('\t'..='\r').contains(&c);
+    let line = raw.trim_start_matches(is_space);
+    if line.is_empty() || line.starts_with(['#', '/', '*']) {
+        return None;
+    }
+    let dashed = line.starts_with('-');
+    let is_sep = |c: char| !dashed && (c == '=' || c == ':');
+    let end = line
+        .find(|c: char| is_space(c) || is_sep(c))
+        .unwrap_or(line.len());
+    let name = line[..end].to_ascii_lowercase();
+    let name = match name.strip_prefix("--") {
+        Some(long) => long.to_string(),
+        // A short option: neither of ours has one.
+        None if dashed => return None,
+        None => name,
+    };
+    let rest = line[end..].trim_start_matches(|c: char| is_space(c) || is_sep(c));
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => curl_unquote(quoted),
+        None => rest.split(is_space).next().unwrap_or("").to_string(),
+    };
+    (!value.is_empty()).then_some((name, value))
+}
+
+/// A quoted `.curlrc` value after its opening quote: up to the closing
+/// one, with `\\`, `\"`, `\t`, `\n`, `\r`, `\v` escapes, and a backslash
+/// before any other character dropped, as curl does.
+fn curl_unquote(quoted: &str) -> String {
+    let mut out = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('t') => out.push('\t'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('v') => out.push('\u{b}'),
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `value` as a quoted `.curlrc` value.
+fn curl_quote(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{b}' => out.push_str("\\v"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Which of our two curl options `name` is: curl takes an unambiguous
+/// prefix of a long option too (`cacer`), and `cac`/`cap` are the
+/// shortest ones.
+fn curl_key(name: &str) -> Option<&'static str> {
+    ["cacert", "capath"]
+        .into_iter()
+        .find(|k| name.len() >= 3 && k.starts_with(name))
+}
+
+/// The folder cabundle's `capath` names for a bundle: the hashed folder
+/// beside it, as `Paths::cert_dir`.
+pub fn curl_capath(bundle: &str) -> String {
+    Path::new(bundle)
+        .with_file_name("certs")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The last line setting each of `cacert` and `capath` (the last one
+/// wins), with its value.
+type CurlLines = [Option<(usize, String)>; 2];
+
+fn curlrc_find(text: &str) -> CurlLines {
+    let mut found: CurlLines = [None, None];
+    for (i, raw) in text.lines().enumerate() {
+        if let Some((name, value)) = curl_option(raw)
+            && let Some(key) = curl_key(&name)
+        {
+            found[usize::from(key == "capath")] = Some((i, value));
+        }
+    }
+    found
+}
+
+/// What a `.curlrc` sets `cacert` and `capath` to, as curl reads it (the
+/// last of each wins).
+pub fn curlrc_settings(text: &str) -> [Option<String>; 2] {
+    curlrc_find(text).map(|at| at.map(|(_, value)| value))
+}
+
+/// The `.curlrc` setting in words: the bundle alone when `capath` is its
+/// folder, else what each option holds.
+fn curlrc_get(text: &str) -> Option<String> {
+    match curlrc_find(text) {
+        [None, None] => None,
+        [Some((_, file)), Some((_, dir))] if dir == curl_capath(&file) => Some(file),
+        [file, dir] => Some(
+            [("cacert", file), ("capath", dir)]
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Some((_, v)) => format!("{k} {v}"),
+                    None => format!("no {k}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    }
+}
+
+fn curlrc_put(text: &str, value: &str) -> String {
+    let mut out: Vec<String> = text.lines().map(str::to_string).collect();
+    let found = curlrc_find(text);
+    let wanted = [
+        format!("cacert = {}", curl_quote(value)),
+        format!("capath = {}", curl_quote(&curl_capath(value))),
+    ];
+    for (line, at) in wanted.into_iter().zip(found) {
+        match at {
+            Some((at, _)) => {
+                let indent: String = out[at].chars().take_while(|c| c.is_whitespace()).collect();
+                out[at] = format!("{indent}{line}");
+            }
+            None => out.push(line),
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+fn curlrc_take(text: &str, value: &str) -> Option<String> {
+    let [file, dir] = curlrc_find(text);
+    let ours: Vec<usize> = [(file, value.to_string()), (dir, curl_capath(value))]
+        .into_iter()
+        .filter_map(|(at, want)| at.filter(|(_, v)| *v == want).map(|(i, _)| i))
+        .collect();
+    if ours.is_empty() {
+        return None;
+    }
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| !ours.contains(i))
+        .map(|(_, l)| l)
+        .collect();
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// A TOML document, or why it is not one.
+fn toml_doc(text: &str) -> std::result::Result<toml::Table, String> {
+    text.parse::<toml::Table>().map_err(|e| {
+        format!(
+            "not TOML: {}",
+            e.message().lines().next().unwrap_or("a syntax error")
+        )
+    })
+}
+
+fn toml_get(text: &str, table: &str, key: &str) -> std::result::Result<Option<String>, String> {
+    let doc = toml_doc(text)?;
+    let Some(t) = doc.get(table) else {
+        return Ok(None);
+    };
+    let Some(t) = t.as_table() else {
+        return Err(format!("{table} is not a table: edit it by hand"));
+    };
+    match t.get(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{table}.{key} is not a string: edit it by hand")),
+    }
+}
+
+/// `value` as a TOML basic string: double quotes, with `"`, `\\` and
+/// control characters escaped.
+fn toml_quote(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The document without `table.key` (nor the table, left empty), to
+/// compare before and after.
+fn toml_without(mut doc: toml::Table, table: &str, key: &str) -> toml::Table {
+    if let Some(toml::Value::Table(t)) = doc.get_mut(table) {
+        t.remove(key);
+        if t.is_empty() {
+            doc.remove(table);
+        }
+    }
+    doc
+}
+
+/// Whether a line is the header `[table]` (spaces and a comment allowed).
+fn toml_header(line: &str) -> Option<String> {
+    let line = line.trim();
+    let inner = line.strip_prefix('[')?;
+    if inner.starts_with('[') {
+        return Some(String::new());
+    }
+    let (name, rest) = inner.split_once(']')?;
+    let rest = rest.trim();
+    (rest.is_empty() || rest.starts_with('#')).then(|| name.trim().to_string())
+}
+
+/// The line of `key = ...` directly under `[table]`, and the line after
+/// the table's last non-blank one.
+fn toml_lines(text: &str, table: &str, key: &str) -> (Option<usize>, Option<usize>) {
+    let mut inside = false;
+    let mut at = None;
+    let mut end = None;
+    for (i, raw) in text.lines().enumerate() {
+        if let Some(name) = toml_header(raw) {
+            inside = name == table;
+            if inside {
+                end = Some(i + 1);
+            }
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let line = raw.trim();
+        if !line.is_empty() {
+            end = Some(i + 1);
+        }
+        if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim();
+            if k == key || k == format!("\"{key}\"") || k == format!("'{key}'") {
+                at = Some(i);
+            }
+        }
+    }
+    (at, end)
+}
+
+/// `new` when it parses to `old` with only `table.key` changed to `want`.
+fn toml_checked(
+    old: &str,
+    new: String,
+    table: &str,
+    key: &str,
+    want: Option<&str>,
+) -> std::result::Result<String, String> {
+    let refused =
+        || format!("{table}.{key} is set in a form cabundle does not edit: edit it by hand");
+    let (before, after) = (toml_doc(old)?, toml_doc(&new).map_err(|_| refused())?);
+    let value = match after.get(table).and_then(|t| t.get(key)) {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(refused()),
+    };
+    if value != want || toml_without(before, table, key) != toml_without(after.clone(), table, key)
+    {
+        return Err(refused());
+    }
+    Ok(new)
+}
+
+fn toml_put(
+    text: &str,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> std::result::Result<String, String> {
+    toml_get(text, table, key)?;
+    let line = format!("{key} = {}", toml_quote(value));
+    let mut out: Vec<String> = text.lines().map(str::to_string).collect();
+    match toml_lines(text, table, key) {
+        (Some(at), _) => {
+            let indent: String = out[at].chars().take_while(|c| c.is_whitespace()).collect();
+            out[at] = format!("{indent}{line}");
+        }
+        (None, Some(end)) => out.insert(end, line),
+        (None, None) => {
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            out.push(format!("[{table}]"));
+            out.push(line);
+        }
+    }
+    toml_checked(text, out.join("\n") + "\n", table, key, Some(value))
+}
+
+fn toml_take(
+    text: &str,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> std::result::Result<Option<String>, String> {
+    if toml_get(text, table, key)?.as_deref() != Some(value) {
+        return Ok(None);
+    }
+    let Some(at) = toml_lines(text, table, key).0 else {
+        return Err(format!(
+            "{table}.{key} is set in a form cabundle does not edit: edit it by hand"
+        ));
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, l)| l)
+        .collect();
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    toml_checked(text, out, table, key, None).map(Some)
 }
 
 /// The record of every config file `install --clients` changed.
@@ -397,7 +777,16 @@ pub fn set(
     if current.as_deref() == Some(value.as_str()) {
         return Ok(outcome(tool, &path, Done::Unchanged));
     }
-    if let Some(other) = current.filter(|_| !force) {
+    // A value cabundle set itself, in a file nobody touched since, is not
+    // the user's: replaced without --force (the bundle moved, or cabundle
+    // now writes more).
+    let ours = text.as_ref().is_some_and(|t| {
+        record
+            .files
+            .get(&path)
+            .is_some_and(|c| c.written == Sha256::of(t.as_bytes()))
+    });
+    if let Some(other) = current.filter(|_| !force && !ours) {
         return Ok(skipped(tool, &path, Why::SetElsewhere { value: other }));
     }
     let new = match put(owned.format, &current_text, &value) {
@@ -570,5 +959,194 @@ mod tests {
         assert_eq!(get(conda, &set).unwrap().as_deref(), Some("/a b/c.pem"));
         assert!(put(conda, "{channels: [x]}\n", "/b.pem").is_err());
         assert!(put(conda, "ssl_verify:\n  nested: 1\n", "/b.pem").is_err());
+    }
+
+    #[test]
+    fn curlrc_options_in_every_form_curl_reads() {
+        let rc = Format::Curlrc;
+        assert_eq!(get(rc, "").unwrap(), None);
+        let forms = [
+            "cacert = \"/x.pem\"\n",
+            "cacert=/x.pem\n",
+            "  CACERT: /x.pem\n",
+            "cacert /x.pem   # why\n",
+            "--cacert /x.pem\n",
+            "--cacert \"/x.pem\"\n",
+            "cacer /x.pem\n",
+        ];
+        for form in forms {
+            assert_eq!(
+                curlrc_settings(form),
+                [Some("/x.pem".to_string()), None],
+                "{form:?}"
+            );
+            assert_eq!(
+                get(rc, form).unwrap().as_deref(),
+                Some("cacert /x.pem, no capath")
+            );
+        }
+        // Comments, other options, a short option and a name too short.
+        let text = "# cacert = /no.pem\n-k\nca /no.pem\nurl = \"https://x/\"\n\n";
+        assert_eq!(curlrc_settings(text), [None, None]);
+        // The last one wins; escapes inside quotes.
+        assert_eq!(
+            curlrc_settings("cacert /a.pem\ncacert \"/b \\\"c\\\\d.pem\"\n")[0].as_deref(),
+            Some("/b \"c\\d.pem")
+        );
+        // Set: both options, everything else kept; the bundle alone reads back.
+        let text = "# mine\n--silent\ncacert = /old.pem\nproxy = \"http://p:3128\"\n";
+        let set = put(rc, text, "/h/ca-bundle.pem").unwrap();
+        assert_eq!(
+            set,
+            "# mine\n--silent\ncacert = \"/h/ca-bundle.pem\"\nproxy = \"http://p:3128\"\n\
+             capath = \"/h/certs\"\n"
+        );
+        assert_eq!(get(rc, &set).unwrap().as_deref(), Some("/h/ca-bundle.pem"));
+        assert_eq!(
+            take(rc, &set, "/h/ca-bundle.pem").unwrap().as_deref(),
+            Some("# mine\n--silent\nproxy = \"http://p:3128\"\n")
+        );
+        assert_eq!(take(rc, text, "/h/ca-bundle.pem").unwrap(), None);
+        // A path curl must read quoted.
+        let set = put(rc, "", "/a b/\"q\"/ca-bundle.pem").unwrap();
+        assert_eq!(
+            curlrc_settings(&set),
+            [
+                Some("/a b/\"q\"/ca-bundle.pem".to_string()),
+                Some("/a b/\"q\"/certs".to_string())
+            ]
+        );
+        let paths = Paths::in_one(Path::new("/h"));
+        assert_eq!(
+            curl_capath(paths.bundle.to_str().unwrap()),
+            paths.cert_dir().to_str().unwrap()
+        );
+    }
+
+    #[test]
+    fn toml_keys_are_quoted_and_checked_by_a_parser() {
+        let cargo = Format::Toml {
+            table: "http",
+            key: "cainfo",
+        };
+        let text = "# mine\n[build]\njobs = 2\n\n[http]\ntimeout = 30 # s\n\n[net]\nretry = 3\n";
+        let set = put(cargo, text, "/a \"b\"/c.pem").unwrap();
+        assert_eq!(
+            set,
+            "# mine\n[build]\njobs = 2\n\n[http]\ntimeout = 30 # s\ncainfo = \"/a \\\"b\\\"/c.pem\"\n\n[net]\nretry = 3\n"
+        );
+        let doc: toml::Table = set.parse().unwrap();
+        assert_eq!(doc["http"]["cainfo"].as_str(), Some("/a \"b\"/c.pem"));
+        assert_eq!(get(cargo, &set).unwrap().as_deref(), Some("/a \"b\"/c.pem"));
+        assert_eq!(
+            take(cargo, &set, "/a \"b\"/c.pem").unwrap().as_deref(),
+            Some(text)
+        );
+        for odd in ["/it's/c.pem", "/a'b\"c/\\d.pem", "/plain/c.pem"] {
+            let doc: toml::Table = put(cargo, "", odd).unwrap().parse().unwrap();
+            assert_eq!(doc["http"]["cainfo"].as_str(), Some(odd));
+        }
+        // No table: added; replaced in place.
+        assert_eq!(
+            put(cargo, "", "/b.pem").unwrap(),
+            "[http]\ncainfo = \"/b.pem\"\n"
+        );
+        assert_eq!(
+            put(cargo, "[http]\n  cainfo = '/old.pem'\n", "/b.pem").unwrap(),
+            "[http]\n  cainfo = \"/b.pem\"\n"
+        );
+        // Not TOML, not a string, and forms a line edit would break: refused.
+        assert!(
+            put(cargo, "[http\n", "/b.pem")
+                .unwrap_err()
+                .starts_with("not TOML")
+        );
+        assert!(put(cargo, "[http]\ncainfo = 3\n", "/b.pem").is_err());
+        assert!(put(cargo, "http.timeout = 30\n", "/b.pem").is_err());
+        assert!(put(cargo, "http = { cainfo = \"/old.pem\" }\n", "/b.pem").is_err());
+        assert!(put(cargo, "[http]\nx = \"\"\"\ncainfo = 1\n\"\"\"\n", "/b.pem").is_err());
+    }
+
+    #[test]
+    fn a_whole_file_is_its_value() {
+        let text = "A=1\nB=2\n";
+        assert_eq!(get(Format::Whole, "").unwrap(), None);
+        assert_eq!(get(Format::Whole, text).unwrap().as_deref(), Some(text));
+        assert_eq!(put(Format::Whole, "old\n", text).unwrap(), text);
+        assert_eq!(take(Format::Whole, "A=9\n", text).unwrap(), None);
+    }
+
+    #[test]
+    fn a_value_cabundle_set_in_a_file_untouched_since_is_replaced_without_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::in_one(&tmp.path().join("cabundle"));
+        let ctx = Context {
+            home: tmp.path().to_path_buf(),
+            env: BTreeMap::new(),
+            bundle: paths.bundle.clone(),
+            cert_dir: paths.cert_dir(),
+            bundle_certs: Default::default(),
+            added: Vec::new(),
+        };
+        let file = tmp.path().join("own.conf");
+        let owned = |value: fn(&Context) -> String| Owned {
+            file: |c| c.home.join("own.conf"),
+            format: Format::Whole,
+            value,
+        };
+        let mut record = Record::default();
+        let done = |o: Outcome| o.done;
+        let first = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(first.unwrap()),
+            Done::Set {
+                value: "A=1\n".into()
+            }
+        );
+        // What cabundle writes changed (a new version): its own file, so set.
+        let second = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\nB=2\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(second.unwrap()),
+            Done::Set {
+                value: "A=1\nB=2\n".into()
+            }
+        );
+        // The user edits it: theirs now.
+        fs::write(&file, "A=9\n").unwrap();
+        let third = set(
+            &paths,
+            &mut record,
+            &ctx,
+            "t",
+            &owned(|_| "A=1\n".into()),
+            false,
+        );
+        assert_eq!(
+            done(third.unwrap()),
+            Done::Skipped {
+                why: Why::SetElsewhere {
+                    value: "A=9\n".into()
+                }
+            }
+        );
+        // Nothing existed before the first set: uninstall removes it.
+        fs::write(&file, "A=1\nB=2\n").unwrap();
+        let undone = unset(&paths, &mut record, &ctx, "t", &owned(|_| String::new())).unwrap();
+        assert_eq!(undone.unwrap().done, Done::Restored);
+        assert!(!file.exists());
     }
 }

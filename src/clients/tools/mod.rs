@@ -8,9 +8,14 @@
 //! precedence), and, where it has a config file cabundle may write, the
 //! key it owns there.
 
+pub mod aws;
+pub mod cargo;
+pub mod curl;
 pub mod edit;
+pub mod gcloud;
 pub mod git;
 pub mod runtimes;
+pub mod systemd;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -144,7 +149,14 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT];
+pub static TOOLS: &[&Tool] = &[
+    &git::GIT,
+    &curl::CURL,
+    &aws::AWS,
+    &gcloud::GCLOUD,
+    &cargo::CARGO,
+    &systemd::SYSTEMD,
+];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
