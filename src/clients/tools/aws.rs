@@ -339,20 +339,9 @@ impl ConfigParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
-        Context {
-            home: home.to_path_buf(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            bundle: home.join("cabundle/ca-bundle.pem"),
-            cert_dir: home.join("cabundle/certs"),
-            bundle_certs: HashSet::new(),
-            added: Vec::new(),
-        }
+        Context::for_test(home, env)
     }
 
     fn write(path: &Path, text: &str) {

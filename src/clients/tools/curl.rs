@@ -352,20 +352,9 @@ fn parse_verbose(text: &str) -> Option<(Option<PathBuf>, Option<PathBuf>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
-        Context {
-            home: home.to_path_buf(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            bundle: home.join("cabundle/ca-bundle.pem"),
-            cert_dir: home.join("cabundle/certs"),
-            bundle_certs: HashSet::new(),
-            added: Vec::new(),
-        }
+        Context::for_test(home, env)
     }
 
     #[test]

@@ -1080,14 +1080,7 @@ mod tests {
     fn a_value_cabundle_set_in_a_file_untouched_since_is_replaced_without_force() {
         let tmp = tempfile::tempdir().unwrap();
         let paths = Paths::in_one(&tmp.path().join("cabundle"));
-        let ctx = Context {
-            home: tmp.path().to_path_buf(),
-            env: BTreeMap::new(),
-            bundle: paths.bundle.clone(),
-            cert_dir: paths.cert_dir(),
-            bundle_certs: Default::default(),
-            added: Vec::new(),
-        };
+        let ctx = Context::for_test(tmp.path(), &[]);
         let file = tmp.path().join("own.conf");
         let owned = |value: fn(&Context) -> String| Owned {
             file: |c| c.home.join("own.conf"),

@@ -103,6 +103,27 @@ impl Context {
     }
 }
 
+#[cfg(test)]
+impl Context {
+    /// A context for unit tests: `home`, the environment `env`, cabundle's
+    /// state under `home/cabundle`, and no certificates yet.
+    pub(crate) fn for_test(home: &Path, env: &[(&str, &str)]) -> Context {
+        let paths = Paths::in_one(&home.join("cabundle"));
+        Context {
+            home: home.to_path_buf(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            bundle: paths.bundle.clone(),
+            cert_dir: paths.cert_dir(),
+            bundle_certs: HashSet::new(),
+            added: Vec::new(),
+            paths,
+        }
+    }
+}
+
 /// Whether a tool trusts what the bundle holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
