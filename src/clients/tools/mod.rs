@@ -10,6 +10,7 @@
 
 pub mod edit;
 pub mod git;
+pub mod pip;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -140,7 +141,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
