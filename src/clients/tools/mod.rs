@@ -10,6 +10,7 @@
 
 pub mod edit;
 pub mod git;
+pub mod npm;
 pub mod pip;
 
 use std::collections::{BTreeMap, HashSet};
@@ -141,7 +142,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP, &npm::NPM];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
