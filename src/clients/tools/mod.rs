@@ -8,6 +8,7 @@
 //! precedence), and, where it has a config file cabundle may write, the
 //! key it owns there.
 
+pub mod conda;
 pub mod edit;
 pub mod git;
 pub mod npm;
@@ -142,7 +143,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP, &npm::NPM];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP, &conda::CONDA, &npm::NPM];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
