@@ -13,6 +13,7 @@ pub mod edit;
 pub mod git;
 pub mod npm;
 pub mod pip;
+pub mod uv;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -143,7 +144,7 @@ pub struct Tool {
 }
 
 /// Every tool, in the order `clients` lists them.
-pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP, &conda::CONDA, &npm::NPM];
+pub static TOOLS: &[&Tool] = &[&git::GIT, &pip::PIP, &uv::UV, &conda::CONDA, &npm::NPM];
 
 /// What a CA file a tool reads holds, against the bundle: the state, and
 /// what it lacks in words.
