@@ -25,4 +25,5 @@ mod python_client;
 mod python_env;
 mod snapshots;
 mod sync;
+mod tools_py;
 mod usage;
