@@ -27,5 +27,6 @@ mod python_client;
 mod python_env;
 mod snapshots;
 mod sync;
+mod tools_py;
 mod tools_sys;
 mod usage;

@@ -10,12 +10,16 @@
 
 pub mod aws;
 pub mod cargo;
+pub mod conda;
 pub mod curl;
 pub mod edit;
 pub mod gcloud;
 pub mod git;
+pub mod npm;
+pub mod pip;
 pub mod runtimes;
 pub mod systemd;
+pub mod uv;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -171,6 +175,10 @@ pub struct Tool {
 
 /// Every tool, in the order `clients` lists them.
 pub static TOOLS: &[&Tool] = &[
+    &pip::PIP,
+    &uv::UV,
+    &conda::CONDA,
+    &npm::NPM,
     &git::GIT,
     &curl::CURL,
     &aws::AWS,
