@@ -10,7 +10,13 @@ cd "$(dirname "$0")/.."
 mapfile -t packages < <(sed 's/#.*//' scripts/test-packages.txt | xargs -n1)
 if command -v dpkg-query >/dev/null; then
   missing=()
-  for p in "${packages[@]}"; do
+  # An entry PACKAGE:COMMAND counts as there when COMMAND is on PATH, from
+  # whatever source (nodesource's nodejs carries npm, and conflicts with
+  # Debian's npm package).
+  for entry in "${packages[@]}"; do
+    p=${entry%%:*}
+    cmd=${entry#*:}
+    if [ "$cmd" != "$entry" ] && command -v "$cmd" >/dev/null; then continue; fi
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
