@@ -226,6 +226,34 @@ mod sync_to_tempdir {
     }
 }
 
+/// (f) `export`: the set read back from a synced bundle (checked against
+/// its manifest), and the keystore made from it.
+#[divan::bench_group(sample_size = 1)]
+mod export {
+    use super::*;
+
+    fn synced() -> (tempfile::TempDir, Paths) {
+        let home = tempfile::tempdir().expect("a temp folder");
+        let paths = Paths::in_one(home.path());
+        sync::sync(&paths, &sync_options()).expect("sync succeeds");
+        (home, paths)
+    }
+
+    #[divan::bench]
+    fn read_set(bencher: Bencher) {
+        let (_home, paths) = synced();
+        bencher.bench(|| cabundle::export::Set::current(&paths).expect("a synced set"));
+    }
+
+    #[divan::bench]
+    fn make_pkcs12(bencher: Bencher) {
+        let (_home, paths) = synced();
+        let set = cabundle::export::Set::current(&paths).expect("a synced set");
+        let spec = cabundle::export::Export::new(cabundle::export::Format::Pkcs12);
+        bencher.bench(|| cabundle::export::make(&set, &spec).expect("made"));
+    }
+}
+
 #[path = "../examples/synthetic_store.rs"]
 mod synthetic_store;
 

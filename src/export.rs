@@ -153,20 +153,28 @@ impl Set {
     /// a certificate the manifest does not keep (a bundle edited by hand)
     /// stops the export rather than reach a keystore.
     pub fn current(paths: &Paths) -> Result<Set> {
-        let manifest = Manifest::read(&paths.manifest, &paths.bundle)?;
-        let pem =
-            crate::decode::read_bounded_max(&paths.bundle, 1 << 30).map_err(
-                |source| match source {
-                    crate::decode::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Error::NoBundle(paths.bundle.clone())
-                    }
-                    source => Error::Read {
-                        path: paths.bundle.clone(),
-                        source,
-                    },
-                },
-            )?;
-        let decoded = crate::decode::decode(&pem);
+        // The bundle is read and decoded while the manifest is parsed.
+        let (manifest, pem) = std::thread::scope(|s| {
+            let pem = s.spawn(|| {
+                crate::decode::read_bounded_max(&paths.bundle, 1 << 30).map(|pem| {
+                    let decoded = crate::decode::decode(&pem);
+                    (pem, decoded)
+                })
+            });
+            let manifest = Manifest::read(&paths.manifest, &paths.bundle);
+            let pem = pem.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (manifest, pem)
+        });
+        let manifest = manifest?;
+        let (pem, decoded) = pem.map_err(|source| match source {
+            crate::decode::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Error::NoBundle(paths.bundle.clone())
+            }
+            source => Error::Read {
+                path: paths.bundle.clone(),
+                source,
+            },
+        })?;
         let kept: std::collections::HashSet<Sha256> = manifest
             .certificates
             .iter()

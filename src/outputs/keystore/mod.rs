@@ -223,6 +223,13 @@ pub fn write(
     let names = aliases(certs);
     let entries = by_alias(&names, certs);
     match format {
+        // Without a password, the streamed writer: the same bytes, with
+        // no copy of each level of nesting.
+        Format::Pkcs12 if password.is_none() => {
+            let mut out = Vec::new();
+            let _ = pkcs12::write_unprotected_to(&entries, &mut out);
+            out
+        }
         Format::Pkcs12 => pkcs12::write(&entries, password),
         Format::Jks => jks::write(&entries, password.unwrap_or(DEFAULT_PASSWORD), created),
     }
