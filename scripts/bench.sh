@@ -9,6 +9,7 @@
 #   update-ca-certificates --fresh   (Debian's updater, every output redirected to scratch)
 #   cabundle export --format pkcs12  against trust extract --format=java-cacerts   target: >= 5x
 #   cabundle install --java, 3 JVMs  against Debian's Java hook, 1 cacerts (root)  target: >= 5x
+#   cabundle clients, ten tools on PATH                                              target: < 300 ms median
 #
 # and print the medians and the ratios update-ca-certificates / cabundle sync.
 # Both read the same certificates: cabundle reads /etc/ssl/certs/ca-certificates.crt,
@@ -261,6 +262,24 @@ else
     echo "note: Debian's Java hook comparison needs root, unshare, java and ca-certificates-java; skipped"
 fi
 
+# --- clients --------------------------------------------------------------------
+# `cabundle clients` with ten tools present: a scratch HOME and a PATH of
+# links to this machine's programs (those that are here). It exits 1 while
+# tools do not use the bundle, so hyperfine is told to ignore the status.
+CLIENTS_MEDIAN=
+CB="$SCRATCH/clients-bin"
+mkdir -p "$CB" "$SCRATCH/clients-home"
+for t in git curl npm node python3 pip3 java aws gcloud cargo conda; do
+    if p=$(command -v "$t" 2>/dev/null); then ln -sf "$p" "$CB/$t"; fi
+done
+CLIENTS_TOOLS=$(ls "$CB" | wc -l)
+echo
+echo "== cabundle clients ($CLIENTS_TOOLS programs on PATH: $(ls "$CB" | tr '\n' ' '))"
+HOME="$SCRATCH/clients-home" PATH="$CB" hyperfine -N -i --warmup 2 --runs 15 \
+    --command-name "cabundle clients ($CLIENTS_TOOLS tools)" --export-csv "$SCRATCH/clients.csv" \
+    "$(q "$BIN") clients"
+CLIENTS_MEDIAN=$(median "$SCRATCH/clients.csv")
+
 # --- scale --------------------------------------------------------------------
 # Synthetic stores of EC certificates (a tenth expired), made here and not
 # kept: wall time and peak RSS of one sync each, against the input's size.
@@ -338,6 +357,9 @@ if [ -n "$EXPORT_MEDIAN" ]; then
     row "$SCRATCH/java-trust.csv" "trust extract java-cacerts" ""
     awk -v u="$JAVA_TRUST_MEDIAN" -v s="$EXPORT_MEDIAN" \
         'BEGIN { printf "ratio of medians, trust extract java-cacerts / cabundle export pkcs12: %.1fx (target 5x)\n", u / s }'
+fi
+if [ -n "$CLIENTS_MEDIAN" ]; then
+    row "$SCRATCH/clients.csv" "cabundle clients ($CLIENTS_TOOLS tools)" "target < 300 ms median: $(verdict "$SCRATCH/clients.csv" 300)"
 fi
 if [ -n "$HOOK_MEDIAN" ]; then
     row "$SCRATCH/install-java.csv" "cabundle install --java (3 JVMs)" ""

@@ -122,7 +122,7 @@ pub enum Command {
     /// Show what each tool on this machine will trust (pip, npm, conda,
     /// git, curl, AWS, gcloud...), where that comes from, and the fix
     #[command(
-        after_help = "Examples:\n  cabundle clients\n  cabundle clients --json\n\n\
+        after_help = "Examples:\n  cabundle clients\n  cabundle clients --json\n  cabundle clients pip npm java\n\n\
                             Exit status 1 when any tool found does not use the bundle."
     )]
     Clients(ClientsArgs),
@@ -385,6 +385,11 @@ pub struct InstallArgs {
 
 #[derive(Debug, Args)]
 pub struct ClientsArgs {
+    /// Only these (pip, uv, conda, npm, git, curl, aws, gcloud, cargo,
+    /// systemd, python, java, nss); default: every one found
+    #[arg(value_name = "TOOL")]
+    pub tools: Vec<String>,
+
     /// Print JSON: an array of {tool, program, state, uses, from, lacks, fix}
     #[arg(long)]
     pub json: bool,

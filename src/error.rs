@@ -136,7 +136,7 @@ pub enum Error {
     ClientsElsewhere(usize),
 
     /// `install --clients NAME` for a tool cabundle does not set up.
-    #[error("{name:?}: not a tool `install --clients` sets up (it knows: {known})")]
+    #[error("{name:?}: not a tool cabundle knows here (it knows: {known})")]
     UnknownTool { name: String, known: String },
 
     /// An export's settings that its format cannot carry.

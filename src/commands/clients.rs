@@ -9,7 +9,7 @@ use super::{out, out_json};
 /// bundle, so a script can tell.
 pub fn run(paths: &Paths, args: &ClientsArgs) -> Result<()> {
     let ctx = Context::from_process(paths);
-    let reports = tools::reports(&ctx);
+    let reports = tools::reports(&ctx, &args.tools)?;
     if args.json {
         out_json(&reports)?;
     } else {

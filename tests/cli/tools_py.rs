@@ -82,7 +82,10 @@ impl Scene {
 
     /// `clients --json`: the exit code, and each tool's report by name.
     fn clients(&self, extra: &[(&str, &str)]) -> (Option<i32>, Vec<Value>) {
-        let out = self.cabundle(&["clients", "--json"], extra);
+        let out = self.cabundle(
+            &[&["clients", "--json"][..], &common::CONFIG_TOOLS].concat(),
+            extra,
+        );
         let reports: Vec<Value> = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("clients --json: {e}\n{}", both(&out)));
         (out.status.code(), reports)
@@ -596,7 +599,7 @@ fn clients_exits_1_before_install_and_0_after_and_uninstall_undoes_every_one() {
         assert_eq!(r["uses"], sc.bundle().as_str(), "{r:#}");
         assert!(r.get("fix").is_none(), "{r:#}");
     }
-    let out = sc.cabundle(&["clients"], &[]);
+    let out = sc.cabundle(&[&["clients"][..], &common::CONFIG_TOOLS].concat(), &[]);
     assert!(ok(&out), "{}", both(&out));
     assert!(
         text(&out.stdout).contains("pip      uses the bundle"),

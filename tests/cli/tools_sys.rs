@@ -91,7 +91,7 @@ impl Scene {
 
     /// `clients --json`, by tool.
     fn clients(&self) -> BTreeMap<String, Value> {
-        let out = self.run(&["clients", "--json"]);
+        let out = self.run(&[&["clients", "--json"][..], &common::CONFIG_TOOLS].concat());
         let reports: Vec<Value> = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("clients --json: {e}\n{}", both(&out)));
         reports
@@ -343,7 +343,7 @@ fn curl_reports_follow_its_precedence() {
     let s = Scene::new(&[("curl", curl)]);
     let bundle = s.bundle();
     let report = |env: &[(&str, &str)]| {
-        let mut cmd = s.cabundle(&["clients", "--json"]);
+        let mut cmd = s.cabundle(&[&["clients", "--json"][..], &common::CONFIG_TOOLS].concat());
         cmd.envs(env.iter().copied());
         let out = common::within_deadline(&mut cmd);
         let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -472,7 +472,7 @@ fn gcloud_reads_custom_ca_certs_file_from_its_active_configuration() {
     assert!(said.contains("config_default"), "{said}");
     assert_eq!(gcloud_says(), s.bundle());
     let out = common::within_deadline(
-        s.cabundle(&["clients", "--json"])
+        s.cabundle(&[&["clients", "--json"][..], &common::CONFIG_TOOLS].concat())
             .env("CLOUDSDK_CONFIG", &config),
     );
     let reports: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -601,7 +601,7 @@ fn clients_reports_each_tool_before_and_after() {
     };
     let home_before = snapshot(&s.user);
     assert_eq!(states(), all("not-set-up"));
-    let out = s.run(&["clients"]);
+    let out = s.run(&[&["clients"][..], &common::CONFIG_TOOLS].concat());
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
 
     // Every tool found, none named.
@@ -610,7 +610,7 @@ fn clients_reports_each_tool_before_and_after() {
         assert!(said.contains(&format!("{tool}: ")), "{said}");
     }
     assert_eq!(states(), all("uses-bundle"));
-    let out = s.run(&["clients"]);
+    let out = s.run(&[&["clients"][..], &common::CONFIG_TOOLS].concat());
     assert!(out.status.success(), "{}", both(&out));
 
     s.ok("uninstall", &[]);

@@ -276,16 +276,40 @@ pub fn fix(tool: &str) -> String {
     format!("cabundle install --clients {tool}")
 }
 
+/// What `cabundle clients` can be asked about by name, beside [`TOOLS`]:
+/// the runtimes reported one by one.
+pub const RUNTIMES: [&str; 3] = ["python", "java", "nss"];
+
 /// The engine of `cabundle clients`: a report for each tool found, then
-/// each Python interpreter, each JVM and each NSS database. All at once: several ask their
-/// own program, which takes a while each.
-pub fn reports(ctx: &Context) -> Vec<Report> {
-    std::thread::scope(|s| {
-        let pythons = s.spawn(|| runtimes::pythons(ctx));
-        let jvms = s.spawn(|| runtimes::jvms(ctx));
-        let nss = s.spawn(|| runtimes::nss(ctx));
+/// each Python interpreter, each JVM and each NSS database; only those
+/// named in `only`, when it names any. All at once: several ask their own
+/// program, which takes a while each.
+pub fn reports(ctx: &Context, only: &[String]) -> Result<Vec<Report>> {
+    let known = || {
+        TOOLS
+            .iter()
+            .map(|t| t.name)
+            .chain(RUNTIMES)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(unknown) = only
+        .iter()
+        .find(|n| !TOOLS.iter().any(|t| t.name == *n) && !RUNTIMES.contains(&n.as_str()))
+    {
+        return Err(crate::error::Error::UnknownTool {
+            name: unknown.clone(),
+            known: known(),
+        });
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|n| n == name);
+    Ok(std::thread::scope(|s| {
+        let pythons = wanted("python").then(|| s.spawn(|| runtimes::pythons(ctx)));
+        let jvms = wanted("java").then(|| s.spawn(|| runtimes::jvms(ctx)));
+        let nss = wanted("nss").then(|| s.spawn(|| runtimes::nss(ctx)));
         let handles: Vec<_> = TOOLS
             .iter()
+            .filter(|t| wanted(t.name))
             .filter_map(|t| {
                 let program = t.programs.iter().find_map(|p| ctx.program(p));
                 let configured = t.config.as_ref().is_some_and(|c| c.path(ctx).exists());
@@ -293,11 +317,11 @@ pub fn reports(ctx: &Context) -> Vec<Report> {
             })
             .collect();
         let mut all: Vec<Report> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
-        all.extend(pythons.join().unwrap_or_default());
-        all.extend(jvms.join().unwrap_or_default());
-        all.extend(nss.join().unwrap_or_default());
+        for runtime in [pythons, jvms, nss].into_iter().flatten() {
+            all.extend(runtime.join().unwrap_or_default());
+        }
         all
-    })
+    }))
 }
 
 /// `install --clients [TOOL...]`: each named tool (every one found when

@@ -320,3 +320,10 @@ pub fn require(program: &str, arg: &str, install_hint: &str) -> bool {
 pub fn require_root(for_what: &str) -> bool {
     require_that(cabundle::system::is_root(), &format!("root ({for_what})"))
 }
+
+/// `clients` arguments naming every tool with a config of its own, and no
+/// runtime: what the tools' tests ask about (this machine's JVMs under
+/// /usr/lib/jvm, found whatever PATH says, are not theirs to judge).
+pub const CONFIG_TOOLS: [&str; 10] = [
+    "pip", "uv", "conda", "npm", "git", "curl", "aws", "gcloud", "cargo", "systemd",
+];
