@@ -188,6 +188,7 @@ fn sync_options() -> Options {
         root: ROOT.clone(),
         macos_export: None,
         macos_trust_settings: None,
+        windows: Default::default(),
         at: *NOW,
     }
 }

@@ -37,6 +37,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
                             cabundle sync\n  \
                             cabundle sync --at 2027-01-01\n  \
+                            cabundle sync --windows-host       # under WSL: Windows' roots too\n  \
                             CABUNDLE_HOME=/mnt/image/etc/cabundle cabundle sync --root /mnt/image")]
     Sync(SyncArgs),
 
@@ -217,6 +218,24 @@ pub struct SyncArgs {
     /// (`security trust-settings-export -d FILE`); denied roots are left out
     #[arg(long, value_name = "FILE", requires = "macos_export")]
     pub macos_trust_settings: Option<PathBuf>,
+
+    /// Under WSL: also trust the Windows host's roots (LocalMachine and
+    /// CurrentUser Root, read through powershell.exe), and leave out every
+    /// certificate in its Disallowed stores, whichever source carries it
+    #[arg(long, conflicts_with = "macos_export")]
+    pub windows_host: bool,
+
+    /// Also trust the roots in this export of a Windows Root store: .sst
+    /// (Export-Certificate -Type SST), .p7b, .cer (DER or base64) or PEM,
+    /// or a folder of them. Repeat for more
+    #[arg(long, value_name = "PATH", conflicts_with = "macos_export")]
+    pub windows_export: Vec<PathBuf>,
+
+    /// Leave out every certificate in this export of a Windows Disallowed
+    /// store (any form --windows-export reads), whichever source carries it.
+    /// Repeat for more
+    #[arg(long, value_name = "PATH", conflicts_with = "macos_export")]
+    pub windows_disallowed: Vec<PathBuf>,
 
     /// Judge expiry as of this day (UTC) instead of now
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_at)]

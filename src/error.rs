@@ -148,6 +148,24 @@ pub enum Error {
     #[error(transparent)]
     Kube(#[from] crate::outputs::kube::KubeError),
 
+    /// `--windows-host` where the Windows host cannot be reached: why, and
+    /// everything that was looked at.
+    #[error(
+        "--windows-host: {reason}. Checked: {checked}. Without interop, export the stores on \
+         Windows (Export-Certificate -Type SST) and give them with --windows-export (Root) and \
+         --windows-disallowed (Disallowed); nothing was written"
+    )]
+    WindowsInterop { reason: String, checked: String },
+
+    /// `powershell.exe` ran, but did not list the Windows stores: which of
+    /// them the host disallows is unknown, so nothing is written.
+    #[error(
+        "--windows-host: {}: {reason}; the Windows stores (and what they disallow) are unknown, \
+         so nothing was written",
+        program.display()
+    )]
+    WindowsHost { program: PathBuf, reason: String },
+
     #[error("no known OS trust store layout under {}", .0.display())]
     NoLayout(PathBuf),
 

@@ -102,6 +102,7 @@ fn trust(paths: &Paths) -> Result<Vec<Cert>> {
         at: crate::date::now(),
         macos_export: None,
         macos_trust_settings: None,
+        windows: Default::default(),
     };
     let (report, _) = sync::build(paths, &opts)?;
     Ok(report

@@ -24,6 +24,9 @@ pub struct Options {
     pub macos_export: Option<PathBuf>,
     /// The admin trust settings that go with it.
     pub macos_trust_settings: Option<PathBuf>,
+    /// The Windows host's stores or exports (under WSL), read beside the
+    /// OS store: anchors of their own, and Disallowed as distrust.
+    pub windows: sources::windows::Request,
     /// Expiry is judged as of this time.
     pub at: date::Timestamp,
 }
@@ -39,6 +42,8 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// OS store files read.
     pub files: Vec<sources::FileRead>,
+    /// The Windows stores and exports read, and as what.
+    pub windows: Vec<sources::windows::StoreRead>,
     /// What `sync` did to the exports config.toml lists and the JVMs
     /// `install --java` changed, once the bundle was written.
     pub kept_current: KeptCurrent,
@@ -211,16 +216,23 @@ pub struct Gathering {
     /// How many roots Mozilla's set gave.
     pub mozilla: usize,
     pub roots: Roots,
+    /// The Windows stores and exports read (their certificates come after
+    /// Mozilla's in `gathered`).
+    pub windows: Vec<sources::windows::StoreRead>,
 }
 
-/// Gather the OS store (or a macOS export) and Mozilla's roots. Mozilla's
-/// roots decode on one core while the OS store does on the other; they are
-/// joined in a fixed order, so the result does not depend on which
-/// finishes first.
+/// Gather the OS store (or a macOS export), Mozilla's roots and what
+/// `opts.windows` names (read first, alone: it may wait on the Windows
+/// host). Mozilla's roots decode on one core while the OS store does on
+/// the other; they are joined in a fixed order, so the result does not
+/// depend on which finishes first.
 pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
     check_inputs(opts)?;
     let mut g = Gathered::default();
     let moz_g = g.beside();
+    // First: a Windows host that cannot be reached stops the sync at once.
+    let mut windows_g = g.beside();
+    let windows = sources::windows::load(&opts.windows, &mut windows_g)?;
     let (os, mut gathered, (roots, mozilla, moz_gathered)) = std::thread::scope(|s| {
         let moz = s.spawn(|| {
             let mut g = moz_g;
@@ -242,12 +254,14 @@ pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
     });
     let from_os = gathered.found.len();
     gathered.append(moz_gathered);
+    gathered.append(windows_g);
     Ok(Gathering {
         os,
         gathered,
         from_os,
         mozilla,
         roots,
+        windows,
     })
 }
 
@@ -255,11 +269,25 @@ pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
 pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Config)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
+    let with_host;
+    let opts = if config.windows_host && opts.windows.host.is_none() {
+        with_host = Options {
+            windows: sources::windows::Request {
+                host: Some(sources::windows::Host::this_machine()),
+                ..opts.windows.clone()
+            },
+            ..opts.clone()
+        };
+        &with_host
+    } else {
+        opts
+    };
     let Gathering {
         os,
         mut gathered,
         mozilla,
         roots,
+        windows,
         ..
     } = gather(paths, opts)?;
     if !gathered.unapplied.is_empty() {
@@ -285,6 +313,7 @@ pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Config)> {
         entries,
         problems,
         files,
+        windows,
         kept_current: KeptCurrent::default(),
     };
     Ok((report, config))

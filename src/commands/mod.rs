@@ -122,6 +122,13 @@ fn sync_options(paths: &Paths, args: &SyncArgs) -> Result<cabundle::sync::Option
         root: args.root.clone(),
         macos_export: args.macos_export.clone(),
         macos_trust_settings: args.macos_trust_settings.clone(),
+        windows: cabundle::sources::windows::Request {
+            host: args
+                .windows_host
+                .then(cabundle::sources::windows::Host::this_machine),
+            exports: args.windows_export.clone(),
+            disallowed: args.windows_disallowed.clone(),
+        },
         at: args.at.unwrap_or_else(date::now),
     })
 }

@@ -50,6 +50,25 @@ pub fn summary(paths: &Paths, opts: &Options, at_given: bool, r: &Report, verbos
             );
         }
     }
+    for w in &r.windows {
+        use cabundle::sources::windows::Role;
+        // An empty CA or Disallowed store is worth a line only with -v.
+        if w.certificates == 0 && w.role != Role::Anchors && !verbose {
+            continue;
+        }
+        let n = count(w.certificates, "certificate");
+        match w.role {
+            Role::Anchors => say!("Windows: {}: {n}", w.label),
+            Role::Intermediates => say!(
+                "Windows: {}: {n}, intermediates: not anchors, so left out",
+                w.label
+            ),
+            Role::Distrust => say!(
+                "Windows: {}: {n} distrusted, left out whichever source carries them",
+                w.label
+            ),
+        }
+    }
     say!(
         "Mozilla roots: {} ({}, {}); added CAs: {}",
         r.mozilla,

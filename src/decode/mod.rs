@@ -6,6 +6,8 @@
 
 pub mod certdata;
 pub(crate) mod p11kit;
+pub mod pkcs7;
+pub mod sst;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

@@ -29,6 +29,7 @@ impl TrustSets {
             root: PathBuf::from("/"),
             macos_export: None,
             macos_trust_settings: None,
+            windows: Default::default(),
             at: crate::date::now(),
         };
         let (os, mozilla) = match crate::sync::gather(paths, &opts) {

@@ -8,6 +8,7 @@ pub mod mozilla;
 pub mod os;
 pub(crate) mod p11kit;
 pub mod user;
+pub mod windows;
 
 use std::collections::HashMap;
 use std::fmt;

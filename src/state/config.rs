@@ -16,6 +16,14 @@ pub struct Config {
     /// carries them; sorted, each once.
     #[serde(default)]
     pub blocked: Vec<Sha256>,
+    /// Every sync also reads the Windows host's stores, as `sync
+    /// --windows-host` (`windows-host = true`, under WSL).
+    #[serde(
+        default,
+        rename = "windows-host",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub windows_host: bool,
     /// Exports every sync keeps current (`[[export]]` tables: format, path,
     /// and the format's settings, as `cabundle export` takes them).
     #[serde(default, rename = "export", skip_serializing_if = "Vec::is_empty")]

@@ -30,3 +30,4 @@ mod sync;
 mod tools_py;
 mod tools_sys;
 mod usage;
+mod windows;
