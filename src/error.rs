@@ -189,8 +189,9 @@ pub enum Error {
 
     /// `proxy trust`: roots nothing here vouches for, left out.
     #[error(
-        "{} not added: no store here holds {} and no --fingerprint from IT names {} (see above)",
+        "{} not added: nothing here vouches for {} (no store holds {}, no --fingerprint given names {}); see above",
         crate::cert::count(*.0, "TLS-inspection root"),
+        if *.0 == 1 { "it" } else { "them" },
         if *.0 == 1 { "it" } else { "them" },
         if *.0 == 1 { "it" } else { "them" }
     )]

@@ -1249,7 +1249,7 @@ fn refusal(r: &RootReport, fingerprints: &[Sha256]) -> String {
     }
     if !r.look_alikes.is_empty() {
         why.push_str(&format!(
-            "; {} a CA of the same name that did not sign these certificates: this is not the root installed there",
+            "; {} holds a CA of the same name that did not sign these certificates: this is not the root installed there",
             r.look_alikes[0].store
         ));
     }

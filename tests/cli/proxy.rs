@@ -702,7 +702,7 @@ fn trust_refuses_a_root_only_the_network_vouches_for() {
     );
     assert!(
         ran.stderr.contains(
-            "error: 1 TLS-inspection root not added: no store here holds it and no --fingerprint from IT names it"
+            "error: 1 TLS-inspection root not added: nothing here vouches for it (no store holds it, no --fingerprint given names it)"
         ),
         "{ran}"
     );
@@ -918,7 +918,7 @@ fn a_rogue_root_is_never_added() {
         );
         assert!(
             ran.stdout.contains(&format!(
-                "--fingerprint {fingerprint} is the SHA-256 of no root presented here"
+                "holds a CA of the same name that did not sign these certificates: this is not the root installed there\n--fingerprint {fingerprint} is the SHA-256 of no root presented here"
             )),
             "{ran}"
         );
