@@ -167,6 +167,15 @@ pub enum Command {
     )]
     Doctor(DoctorArgs),
 
+    /// Find a TLS-inspection proxy re-signing this machine's traffic, and
+    /// trust its root only where a store here or IT confirms it
+    #[command(
+        after_help = "Examples:\n  cabundle proxy detect\n  cabundle proxy trust\n  \
+                            cabundle proxy trust --fingerprint 3f2a9c...   # the root's SHA-256, from IT\n  \
+                            cabundle proxy trust --from corp-root.pem --nss-db ~/.pki/nssdb"
+    )]
+    Proxy(ProxyArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
@@ -303,6 +312,87 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    #[command(subcommand)]
+    pub action: ProxyAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyAction {
+    /// Say whether a proxy re-signs well-known public hosts, with which
+    /// root (subject, SHA-256, vendor), and whether a store here holds it
+    #[command(after_help = "Examples:\n  cabundle proxy detect\n  \
+                            cabundle proxy detect pypi.org https://internal.example/ --json\n\n\
+                            Exit status: 0 when nothing re-signs the hosts, or the bundle trusts \
+                            the root already; 1 when a root the bundle lacks re-signs them, or no \
+                            host could be reached.")]
+    Detect(ProxyDetectArgs),
+    /// Add the root that re-signs the hosts, through `cabundle add`, only
+    /// when a store here holds it (its copy is added) or it has the
+    /// SHA-256 given with --fingerprint; never because a server sent it
+    #[command(
+        after_help = "Examples:\n  cabundle proxy trust                  # a store here holds the root\n  \
+                            cabundle proxy trust --fingerprint 3f2a9c...   # its SHA-256, from IT\n  \
+                            cabundle proxy trust --from it-root.pem\n\n\
+                            Exit status: 0 when every root found is trusted (already, or now); 1 \
+                            when one is not (nothing vouches for it)."
+    )]
+    Trust(ProxyTrustArgs),
+}
+
+// Nothing is fetched here: sync's --refresh and --offline mean nothing.
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("refresh", |a| a.hide(true)),
+    mut_arg("offline", |a| a.hide(true)),
+    mut_arg("verbose", |a| a.help("Also list what each host presents, and every store looked in"))
+)]
+pub struct ProxyDetectArgs {
+    /// Hosts to try: https://host[:port] or host[:port] (default pypi.org,
+    /// files.pythonhosted.org, github.com, registry.npmjs.org), through
+    /// HTTPS_PROXY when it is set
+    #[arg(value_name = "URL", value_parser = parse_doctor_url)]
+    pub urls: Vec<String>,
+
+    /// Print JSON (shape in README.md)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seconds to wait for each host, the proxy included (1 to 86400)
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECS))]
+    pub timeout: u64,
+
+    /// Look for the root in this NSS database (repeat for more); default:
+    /// the user's, found as `install --nss` finds them
+    #[arg(long, value_name = "DIR")]
+    pub nss_db: Vec<PathBuf>,
+
+    /// Look for the root in this file of CA certificates too (repeat for
+    /// more)
+    #[arg(long, value_name = "FILE")]
+    pub from: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyTrustArgs {
+    #[command(flatten)]
+    pub detect: ProxyDetectArgs,
+
+    /// The root's SHA-256 as IT gives it (colons optional): a presented
+    /// root with it may be added though no store holds it. Repeat for more
+    #[arg(long, value_name = "SHA256", value_parser = parse_sha256)]
+    pub fingerprint: Vec<cabundle::cert::Sha256>,
+
+    /// Store the root under this name (default proxy-VENDOR)
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -197,6 +197,28 @@ pub enum Error {
     #[error("doctor found {0} problem(s)")]
     Unhealthy(usize),
 
+    /// `proxy detect`: roots re-signing public hosts that the bundle does
+    /// not hold.
+    #[error(
+        "TLS inspection found: {} the bundle does not trust (see above)",
+        crate::cert::count(*.0, "root")
+    )]
+    ProxyFound(usize),
+
+    /// `proxy trust`: roots nothing here vouches for, left out.
+    #[error(
+        "{} not added: nothing here vouches for {} (no store holds {}, no --fingerprint given names {}); see above",
+        crate::cert::count(*.0, "TLS-inspection root"),
+        if *.0 == 1 { "it" } else { "them" },
+        if *.0 == 1 { "it" } else { "them" },
+        if *.0 == 1 { "it" } else { "them" }
+    )]
+    ProxyNotTrusted(usize),
+
+    /// `proxy detect`/`trust`: not one host answered, so nothing was judged.
+    #[error("no host could be reached (see above), so nothing could be judged")]
+    ProxyUnreached,
+
     #[error("cannot find a home folder for cabundle's state; set CABUNDLE_HOME")]
     NoHome,
 

@@ -9,7 +9,8 @@
 //! returns: `sync` → [`sync::run`], `add`/`remove`/`block`/`unblock` →
 //! [`change`], `fetch` → [`refresh`], `list` → [`state::manifest`],
 //! `install`/`uninstall --system` → [`outputs::os_store`], `env`/`exec` →
-//! [`clients::env`], `python` → [`clients::python`], `doctor` → [`doctor`].
+//! [`clients::env`], `python` → [`clients::python`], `doctor` → [`doctor`],
+//! `proxy detect`/`proxy trust` → [`proxy`].
 //! None of it prints: progress comes back through a callback the command
 //! gives, warnings and notes as data.
 
@@ -44,6 +45,7 @@ pub mod export;
 pub mod lifetime;
 pub mod merge;
 pub mod outputs;
+pub mod proxy;
 pub mod refresh;
 pub mod sources;
 pub mod state;

@@ -984,7 +984,7 @@ impl Certutil {
     }
 
     /// `certutil -L -n NICK -a`: the certificates NICK names.
-    fn certs(&self, dir: &Path, nickname: &str) -> Result<Vec<Cert>, String> {
+    pub fn certs(&self, dir: &Path, nickname: &str) -> Result<Vec<Cert>, String> {
         let out = self.run(dir, &["-L", "-a", "-n", nickname], None)?;
         Ok(crate::decode::decode(&out)
             .items

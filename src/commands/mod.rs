@@ -13,6 +13,7 @@ mod export;
 mod fetch;
 mod install;
 mod list;
+mod proxy;
 mod python;
 mod remove;
 mod render;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(&paths()?, &args),
         Command::Clients(args) => clients::run(&paths()?, &args),
         Command::Python(args) => python::run(&paths()?, args),
+        Command::Proxy(args) => proxy::run(&paths()?, &args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "cabundle", &mut script);

@@ -23,6 +23,7 @@ mod java;
 mod macos;
 mod nss;
 mod os_layouts;
+mod proxy;
 mod python_client;
 mod python_env;
 mod snapshots;

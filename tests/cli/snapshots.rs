@@ -297,6 +297,9 @@ help_snapshots! {
     help_python_install: ["python", "install"];
     help_python_uninstall: ["python", "uninstall"];
     help_doctor: ["doctor"];
+    help_proxy: ["proxy"];
+    help_proxy_detect: ["proxy", "detect"];
+    help_proxy_trust: ["proxy", "trust"];
     help_completions: ["completions"];
 }
 
