@@ -193,8 +193,6 @@ impl Sets {
         for file in &req.from {
             sets.add_stores(vec![Ok(from_file(file, &policy)?)]);
         }
-        // HOOK(windows-host): wired once sources::windows is merged.
-        sets.add_stores(windows_host_stores(opts));
         Ok(sets)
     }
 
@@ -231,17 +229,6 @@ impl Sets {
     }
 }
 
-/// HOOK(windows-host): the Windows host's `Root` stores (LocalMachine and
-/// CurrentUser, less `Disallowed`) as confirming stores, under WSL. The
-/// reader (`sources::windows`) is on another branch: once both are merged,
-/// read the host here and return it as one [`Store`] (its certificates
-/// with a label each). Until then this returns none. (What `sync`'s options
-/// already bring through [`sync::gather`], such as a `--windows-host` once
-/// that exists, is read with the OS store: see [`os_and_public`].)
-pub fn windows_host_stores(_opts: &sync::Options) -> Vec<Result<Store, StoreRead>> {
-    Vec::new()
-}
-
 /// Mozilla's roots, and the OS store (with anything else `sync` gathers
 /// beside it) as sync reads it, each certificate kept only as sync would
 /// keep it.
@@ -261,7 +248,7 @@ fn os_and_public(paths: &Paths, opts: &sync::Options, policy: &Policy) -> Result
         mozilla,
         roots,
         ..
-    } = sync::gather(paths, opts)?;
+    } = sync::gather(paths, &opts.with_config(&Config::load(&paths.config())?))?;
     let public_name = format!("Mozilla roots ({})", roots.provenance.upstream);
     let Gathered {
         mut found,

@@ -31,6 +31,18 @@ pub struct Options {
     pub at: date::Timestamp,
 }
 
+impl Options {
+    /// These options with what config.toml adds to them: `windows-host =
+    /// true` reads the Windows host as `--windows-host` does.
+    pub fn with_config(&self, config: &Config) -> Options {
+        let mut opts = self.clone();
+        if config.windows_host && opts.windows.host.is_none() {
+            opts.windows.host = Some(sources::windows::Host::this_machine());
+        }
+        opts
+    }
+}
+
 #[derive(Debug)]
 pub struct Report {
     pub os: OsInfo,
@@ -269,19 +281,7 @@ pub fn gather(paths: &Paths, opts: &Options) -> Result<Gathering> {
 pub fn build(paths: &Paths, opts: &Options) -> Result<(Report, Config)> {
     // Read first: a broken config stops the sync before anything is written.
     let config = Config::load(&paths.config())?;
-    let with_host;
-    let opts = if config.windows_host && opts.windows.host.is_none() {
-        with_host = Options {
-            windows: sources::windows::Request {
-                host: Some(sources::windows::Host::this_machine()),
-                ..opts.windows.clone()
-            },
-            ..opts.clone()
-        };
-        &with_host
-    } else {
-        opts
-    };
+    let opts = &opts.with_config(&config);
     let Gathering {
         os,
         mut gathered,
