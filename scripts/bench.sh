@@ -275,9 +275,9 @@ done
 CLIENTS_TOOLS=$(ls "$CB" | wc -l)
 echo
 echo "== cabundle clients ($CLIENTS_TOOLS programs on PATH: $(ls "$CB" | tr '\n' ' '))"
-HOME="$SCRATCH/clients-home" PATH="$CB" hyperfine -N -i --warmup 2 --runs 15 \
+hyperfine -N -i --warmup 2 --runs 15 \
     --command-name "cabundle clients ($CLIENTS_TOOLS tools)" --export-csv "$SCRATCH/clients.csv" \
-    "$(q "$BIN") clients"
+    "$(command -v env) HOME=$(q "$SCRATCH/clients-home") PATH=$(q "$CB") $(q "$BIN") clients"
 CLIENTS_MEDIAN=$(median "$SCRATCH/clients.csv")
 
 # --- scale --------------------------------------------------------------------
