@@ -81,3 +81,9 @@ pub(crate) fn venv_python(modules: &[&str]) -> Option<std::path::PathBuf> {
     }
     panic!("this test needs {needs}; set CABUNDLE_TEST_ALLOW_SKIP=1 to skip it instead");
 }
+
+/// Write `text` at `path`, making its folders.
+pub(crate) fn write(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a path in a folder")).unwrap();
+    std::fs::write(path, text).unwrap();
+}

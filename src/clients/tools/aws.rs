@@ -343,11 +343,7 @@ mod tests {
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
         Context::for_test(home, env)
     }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::test_support::write;
 
     #[test]
     fn configparser_reads_what_python_reads() {

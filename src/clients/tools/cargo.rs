@@ -140,11 +140,7 @@ mod tests {
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
         Context::for_test(home, env)
     }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::test_support::write;
 
     #[test]
     fn the_variable_then_the_home_config_then_openssl_probe() {

@@ -356,7 +356,6 @@ mod tests {
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
         Context::for_test(home, env)
     }
-
     #[test]
     fn the_config_file_is_found_in_curls_order() {
         let tmp = tempfile::tempdir().unwrap();

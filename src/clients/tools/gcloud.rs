@@ -184,11 +184,7 @@ mod tests {
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
         Context::for_test(home, env)
     }
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
+    use crate::test_support::write;
 
     #[test]
     fn the_variable_then_the_active_configuration_then_the_installation() {

@@ -219,7 +219,6 @@ mod tests {
     fn ctx(home: &Path, env: &[(&str, &str)]) -> Context {
         Context::for_test(home, env)
     }
-
     #[test]
     fn our_file_then_what_a_later_file_overrides() {
         let tmp = tempfile::tempdir().unwrap();
