@@ -387,8 +387,9 @@ expect fail "after cabundle add, without the ENV: curl (the OS store is unchange
 expect ok "after cabundle add, with the ENV: curl $url/" run "$r1" "${image_env[@]}" -- "$curl_probe"
 expect ok "after cabundle add, with the ENV: requests.get($url/)" run "$r1" "${image_env[@]}" -- "$requests_probe"
 traces=$(root_traces "$r1")
-if grep -qx /etc/cabundle/ca-bundle.pem <<<"$traces" && grep -qx -- "/etc/cabundle/cas/.*" <<<"$traces"; then
-    pass "the image holds the root, on purpose, in /etc/cabundle: $(tr '\n' ' ' <<<"$traces")"
+if grep -qx /etc/cabundle/ca-bundle.pem <<<"$traces" && grep -qx -- "/etc/cabundle/cas/.*" <<<"$traces" \
+    && ! grep -qv '^/etc/cabundle/' <<<"$traces"; then
+    pass "the image holds the root, on purpose, in /etc/cabundle only: $(tr '\n' ' ' <<<"$traces")"
 else
     fail "the root is not where recipe 1 keeps it (found: ${traces:-nothing})"
 fi
