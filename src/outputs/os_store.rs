@@ -83,7 +83,7 @@ pub struct System<'a> {
 /// of the OS store under `root` (recorded in `paths.installed()`), then
 /// the updater. `show` is told what was done before the updater runs.
 pub fn install(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -> Result<()> {
-    let (root, _lock) = begin(paths, on.root, "install --system")?;
+    let (root, lock) = begin(paths, on.root, "install --system")?;
     let layout = layout(&root)?;
     let added = user::list(&paths.cas, None)?;
     if added.is_empty() {
@@ -111,6 +111,9 @@ pub fn install(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -
         update: update(layout.install.updater, &root, on.no_update),
     };
     show(&done);
+    // Not held while the updater runs: its hooks may run cabundle (the
+    // package's update.d hook syncs), which would wait for this lock.
+    drop(lock);
     run_update(layout.install.updater, &done.update)
 }
 
@@ -118,7 +121,7 @@ pub fn install(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -
 /// recorded for `root` is removed (see [`remove`]), then the updater.
 /// `show` is told what was done before the updater runs.
 pub fn uninstall(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done)) -> Result<()> {
-    let (root, _lock) = begin(paths, on.root, "uninstall --system")?;
+    let (root, lock) = begin(paths, on.root, "uninstall --system")?;
     let mut record = Record::load(&paths.installed())?;
     let Some(written) = record.roots.remove(&root) else {
         show(&Done {
@@ -142,6 +145,7 @@ pub fn uninstall(paths: &state::Paths, on: &System, show: &mut dyn FnMut(&Done))
         left,
     };
     show(&done);
+    drop(lock); // as in install
     run_update(layout.install.updater_after_removal, &done.update)?;
     if done.left.refused.is_empty() {
         Ok(())

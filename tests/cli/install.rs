@@ -4,6 +4,7 @@
 use crate::common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -376,6 +377,33 @@ fn real_system_in_private_namespace(host_namespace: &Path) {
     let before = fs::read(system_bundle).unwrap();
     assert!(!openssl_verifies(system_bundle, &leaf, dir.path()));
 
+    // A hook that syncs, as the package's does, but gives up on the lock at
+    // once: install and uninstall must not hold it while the updater runs
+    // its hooks, or the package's hook would wait for them.
+    let hook_log = dir.path().join("hook.log");
+    if hooks.is_dir() {
+        let hook = write(
+            &hooks.join("cabundle-test"),
+            format!(
+                "#!/bin/sh\ncat >/dev/null\n'{bin}' --lock-timeout 0 sync --offline >'{log}' 2>&1\n\
+                 echo \"exit $?\" >>'{log}'\n",
+                bin = env!("CARGO_BIN_EXE_cabundle"),
+                log = hook_log.display()
+            ),
+        );
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let hook_synced = |after: &str| {
+        if hooks.is_dir() {
+            let log = fs::read_to_string(&hook_log).unwrap();
+            assert!(
+                log.ends_with("exit 0\n"),
+                "the hook's sync after {after}:\n{log}"
+            );
+            fs::remove_file(&hook_log).unwrap();
+        }
+    };
+
     // Without the updater on PATH: a clear error, and the file stays.
     let installed = Path::new("/usr/local/share/ca-certificates/cabundle-corp-system-test.crt");
     cabundle(&home)
@@ -391,6 +419,7 @@ fn real_system_in_private_namespace(host_namespace: &Path) {
         .assert()
         .success()
         .stdout(contains(installed.to_str().unwrap()));
+    hook_synced("install --system");
     assert!(bundle_holds(system_bundle, &corp.pem));
     assert!(openssl_verifies(system_bundle, &leaf, dir.path()));
 
@@ -398,6 +427,7 @@ fn real_system_in_private_namespace(host_namespace: &Path) {
         .args(["uninstall", "--system"])
         .assert()
         .success();
+    hook_synced("uninstall --system");
     assert!(!installed.exists());
     assert_eq!(
         fs::read(system_bundle).unwrap(),

@@ -10,6 +10,7 @@ mod atomic;
 mod block;
 mod certdata;
 mod clients;
+mod deb_hook;
 mod doctor;
 mod env;
 mod exec;
