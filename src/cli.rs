@@ -432,8 +432,9 @@ pub enum PythonAction {
 
 #[derive(Debug, Default, Args)]
 pub struct PythonStatusArgs {
-    /// Only these interpreters (default: $VIRTUAL_ENV, $CONDA_PREFIX, and
-    /// python3, python, python3.X on PATH)
+    /// Only these interpreters (default: the venv this cabundle is
+    /// installed in, $VIRTUAL_ENV, $CONDA_PREFIX, and python3, python,
+    /// python3.X on PATH)
     #[arg(long, value_name = "PATH")]
     pub python: Vec<PathBuf>,
 
