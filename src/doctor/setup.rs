@@ -184,7 +184,7 @@ fn mozilla_age(
                 m.mozilla.version,
                 date::day(current_as_of)
             ),
-            Some("cabundle sync --refresh"),
+            Some("cabundle sync --refresh  # and keep them fresh: cabundle schedule enable"),
         ));
     }
 }

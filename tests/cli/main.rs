@@ -26,6 +26,7 @@ mod os_layouts;
 mod proxy;
 mod python_client;
 mod python_env;
+mod schedule;
 mod snapshots;
 mod sync;
 mod tools_py;
