@@ -32,4 +32,5 @@ mod sync;
 mod tools_py;
 mod tools_sys;
 mod usage;
+mod wheel;
 mod windows;
