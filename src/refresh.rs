@@ -63,15 +63,16 @@ pub(crate) fn fetch_locked(paths: &Paths, req: &Request<'_>) -> Result<Refreshed
             Err(_) => LastAttempt::read(paths).and_then(|a| a.last_success),
         },
     };
-    // The record only informs doctor and `schedule status`: a cache folder
-    // it cannot be written in has failed the fetch already, and said so.
+    // The record only informs doctor and `schedule status`: a failure to
+    // write it does not change what the fetch did, which was said.
     let _ = attempt.write(paths);
     result
 }
 
 /// The last attempt to fetch fresh Mozilla roots (`fetch`, `sync
-/// --refresh`, as a schedule runs it), kept in the cache folder: `doctor`
-/// warns when it failed, `schedule status` shows it.
+/// --refresh`, as a schedule runs it), kept beside the manifest (not in
+/// the cache, which a failed fetch leaves as it was): `doctor` warns when
+/// it failed, `schedule status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastAttempt {
     pub at: Timestamp,
@@ -95,21 +96,25 @@ pub struct Success {
 }
 
 /// Where [`LastAttempt`] is kept.
-const LAST_ATTEMPT: &str = "last-refresh.json";
+fn last_attempt_path(paths: &Paths) -> PathBuf {
+    paths.manifest.with_file_name("last-refresh.json")
+}
 
 impl LastAttempt {
     /// The record, when there is one that reads (a torn or foreign file is
     /// as none).
     pub fn read(paths: &Paths) -> Option<LastAttempt> {
-        let bytes = decode::read_bounded(&paths.cache_dir.join(LAST_ATTEMPT)).ok()?;
+        let bytes = decode::read_bounded(&last_attempt_path(paths)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     fn write(&self, paths: &Paths) -> Result<()> {
-        let path = paths.cache_dir.join(LAST_ATTEMPT);
+        let path = last_attempt_path(paths);
         let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::encode(&path, e))?;
         json.push(b'\n');
-        state::create_dir(&paths.cache_dir)?;
+        if let Some(dir) = path.parent() {
+            state::create_dir(dir)?;
+        }
         state::write_atomic(&path, &json)
     }
 }
