@@ -3,7 +3,8 @@
 # toolchain: install the packages the tests drive (scripts/test-packages.txt;
 # as root, and only what is missing), make the one venv with requests,
 # httpx, pyyaml, jsonschema and botocore that every Python test uses (target/test-venv,
-# made once, reused, given what it lacks), then `cargo test "$@"`.
+# made once, reused, given what it lacks), build the wheel the packaging test
+# installs, then `cargo test "$@"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,14 @@ if [ -z "${CABUNDLE_TEST_VENV:-}" ]; then
     "$CABUNDLE_TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests httpx pyyaml jsonschema botocore
     ready
   fi
+fi
+
+# The wheel tests/cli/wheel.rs installs: a release build (scripts/build-wheel.sh),
+# made once per run, unless CABUNDLE_TEST_WHEEL names one already.
+if [ -z "${CABUNDLE_TEST_WHEEL:-}" ]; then
+  echo "scripts/test.sh: building the wheel (scripts/build-wheel.sh)" >&2
+  CABUNDLE_TEST_WHEEL=$(scripts/build-wheel.sh)
+  export CABUNDLE_TEST_WHEEL
 fi
 
 exec cargo test "$@"

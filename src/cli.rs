@@ -176,6 +176,15 @@ pub enum Command {
     )]
     Proxy(ProxyArgs),
 
+    /// Keep the bundle fresh: a weekly `cabundle sync --refresh`, as a
+    /// systemd timer (else a cron entry), added, removed or shown
+    #[command(after_help = "Examples:\n  \
+                            sudo cabundle schedule enable     # /etc/systemd/system/cabundle-refresh.timer\n  \
+                            cabundle schedule enable --user   # ~/.config/systemd/user/, else your crontab\n  \
+                            cabundle schedule status --user\n  \
+                            cabundle schedule disable --user  # takes out exactly what enable added")]
+    Schedule(ScheduleArgs),
+
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  cabundle completions bash > /etc/bash_completion.d/cabundle"
@@ -184,6 +193,43 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub action: ScheduleAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Run `cabundle sync --refresh` weekly: a systemd timer (enabled now
+    /// when systemd runs), else a cron entry (/etc/cron.d/cabundle, or a
+    /// line in your crontab with --user)
+    Enable(ScheduleScope),
+    /// Take out exactly what `enable` added
+    Disable(ScheduleScope),
+    /// Say what is scheduled, how the last refresh went, and how old the
+    /// bundle's Mozilla roots are
+    Status(ScheduleStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleScope {
+    /// Your own schedule (systemd --user, or your crontab), not the
+    /// system's (which only root can enable or disable)
+    #[arg(long)]
+    pub user: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleStatusArgs {
+    #[command(flatten)]
+    pub scope: ScheduleScope,
+
+    /// Print JSON (shape in README.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -432,8 +478,9 @@ pub enum PythonAction {
 
 #[derive(Debug, Default, Args)]
 pub struct PythonStatusArgs {
-    /// Only these interpreters (default: $VIRTUAL_ENV, $CONDA_PREFIX, and
-    /// python3, python, python3.X on PATH)
+    /// Only these interpreters (default: the venv this cabundle is
+    /// installed in, $VIRTUAL_ENV, $CONDA_PREFIX, and python3, python,
+    /// python3.X on PATH)
     #[arg(long, value_name = "PATH")]
     pub python: Vec<PathBuf>,
 

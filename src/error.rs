@@ -175,6 +175,10 @@ pub enum Error {
     #[error("{program}: {reason}; the CA files stay in place: fix that and run it yourself")]
     Updater { program: String, reason: String },
 
+    /// `schedule`: nowhere to put the job, or a program that failed.
+    #[error("schedule: {0}")]
+    Schedule(String),
+
     #[error("fetch from {from}: {reason}; the cache and the bundle are unchanged")]
     Fetch {
         from: String,

@@ -10,7 +10,7 @@
 //! [`change`], `fetch` → [`refresh`], `list` → [`state::manifest`],
 //! `install`/`uninstall --system` → [`outputs::os_store`], `env`/`exec` →
 //! [`clients::env`], `python` → [`clients::python`], `doctor` → [`doctor`],
-//! `proxy detect`/`proxy trust` → [`proxy`].
+//! `proxy detect`/`proxy trust` → [`proxy`], `schedule` → [`schedule`].
 //! None of it prints: progress comes back through a callback the command
 //! gives, warnings and notes as data.
 
@@ -47,6 +47,7 @@ pub mod merge;
 pub mod outputs;
 pub mod proxy;
 pub mod refresh;
+pub mod schedule;
 pub mod sources;
 pub mod state;
 pub mod sync;

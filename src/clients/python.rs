@@ -60,9 +60,20 @@ pub struct Candidate {
     pub found_by: String,
 }
 
-/// `--python` first, then the active virtualenv and conda env, then
-/// `python3`, `python` and `python3.X` on PATH; each real file once.
+/// How [`discover`] names the venv cabundle itself was installed into.
+pub const OWN_VENV: &str = "cabundle's venv";
+
+/// `--python` first; then the venv this cabundle was installed into
+/// (`pip install cabundle` in a project's venv: [`own_venv_python`]); then
+/// the active virtualenv and conda env, then `python3`, `python` and
+/// `python3.X` on PATH; each real file once.
 pub fn discover(explicit: &[PathBuf]) -> Vec<Candidate> {
+    let exe = std::env::current_exe().ok();
+    discover_with(explicit, exe.as_deref())
+}
+
+/// [`discover`], for the cabundle executable at `exe`.
+fn discover_with(explicit: &[PathBuf], exe: Option<&Path>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = explicit
         .iter()
         .map(|p| Candidate {
@@ -72,6 +83,12 @@ pub fn discover(explicit: &[PathBuf]) -> Vec<Candidate> {
         .collect();
     if !explicit.is_empty() {
         return out;
+    }
+    if let Some(python) = exe.and_then(own_venv_python) {
+        out.push(Candidate {
+            python,
+            found_by: OWN_VENV.into(),
+        });
     }
     for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
         if let Some(prefix) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -106,6 +123,30 @@ pub fn discover(explicit: &[PathBuf]) -> Vec<Candidate> {
         new
     });
     out
+}
+
+/// The interpreter of the venv the cabundle executable `exe` sits in:
+/// `VENV/bin/python3` (else `python`) when `exe` is `VENV/bin/cabundle` and
+/// `VENV/pyvenv.cfg` marks VENV as a venv, which is where `pip install
+/// cabundle` puts it. Not a venv pipx or `uv tool install` made for
+/// cabundle alone (`pipx_metadata.json`, `uv-receipt.toml` beside
+/// pyvenv.cfg): nothing of the user's runs in those.
+pub fn own_venv_python(exe: &Path) -> Option<PathBuf> {
+    let bin = exe.parent()?;
+    let venv = bin.parent()?;
+    if bin.file_name()? != "bin" || !venv.join("pyvenv.cfg").is_file() {
+        return None;
+    }
+    if ["pipx_metadata.json", "uv-receipt.toml"]
+        .iter()
+        .any(|tool| venv.join(tool).exists())
+    {
+        return None;
+    }
+    ["python3", "python"]
+        .iter()
+        .map(|name| bin.join(name))
+        .find(|python| python.exists())
 }
 
 /// What an interpreter said about itself.
@@ -562,6 +603,70 @@ pub fn is_ours(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A venv as `python -m venv` lays it out, with cabundle in its bin/.
+    fn venv_with_cabundle(dir: &Path) -> PathBuf {
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(bin.join("python3"), "").unwrap();
+        std::os::unix::fs::symlink("python3", bin.join("python")).unwrap();
+        std::fs::write(bin.join("cabundle"), "").unwrap();
+        bin.join("cabundle")
+    }
+
+    #[test]
+    fn the_venv_cabundle_sits_in_is_found_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = tmp.path().join("venv");
+        let exe = venv_with_cabundle(&venv);
+        assert_eq!(own_venv_python(&exe), Some(venv.join("bin/python3")));
+        let found = discover_with(&[], Some(&exe));
+        assert_eq!(
+            found.first(),
+            Some(&Candidate {
+                python: venv.join("bin/python3"),
+                found_by: OWN_VENV.into()
+            }),
+            "{found:?}"
+        );
+        // Its `python` is the same file, in the same folder: listed once.
+        assert_eq!(
+            found.iter().filter(|c| c.python.starts_with(&venv)).count(),
+            1
+        );
+        // `--python` alone, when given.
+        let given = [PathBuf::from("/opt/py/bin/python")];
+        assert_eq!(discover_with(&given, Some(&exe)).len(), 1);
+    }
+
+    #[test]
+    fn only_a_venv_of_the_users_counts_as_cabundles_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        // No pyvenv.cfg: /usr/local/bin, ~/.cargo/bin.
+        let plain = tmp.path().join("plain");
+        let exe = venv_with_cabundle(&plain);
+        std::fs::remove_file(plain.join("pyvenv.cfg")).unwrap();
+        assert_eq!(own_venv_python(&exe), None);
+        // Not in a bin/ folder.
+        let odd = tmp.path().join("odd");
+        std::fs::create_dir_all(&odd).unwrap();
+        std::fs::write(odd.join("pyvenv.cfg"), "").unwrap();
+        assert_eq!(own_venv_python(&odd.join("cabundle")), None);
+        // pipx's and uv's venvs for cabundle alone.
+        for marker in ["pipx_metadata.json", "uv-receipt.toml"] {
+            let venv = tmp.path().join(marker);
+            let exe = venv_with_cabundle(&venv);
+            std::fs::write(venv.join(marker), "").unwrap();
+            assert_eq!(own_venv_python(&exe), None, "{marker}");
+        }
+        // A venv with no interpreter left in it.
+        let empty = tmp.path().join("empty");
+        let exe = venv_with_cabundle(&empty);
+        std::fs::remove_file(empty.join("bin/python")).unwrap();
+        std::fs::remove_file(empty.join("bin/python3")).unwrap();
+        assert_eq!(own_venv_python(&exe), None);
+    }
 
     #[test]
     fn versions_compare_by_number() {

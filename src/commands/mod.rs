@@ -17,6 +17,7 @@ mod proxy;
 mod python;
 mod remove;
 mod render;
+mod schedule;
 mod sync;
 
 use std::io::{self, Write};
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Clients(args) => clients::run(&paths()?, &args),
         Command::Python(args) => python::run(&paths()?, args),
         Command::Proxy(args) => proxy::run(&paths()?, &args),
+        Command::Schedule(args) => schedule::run(&paths()?, &args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "cabundle", &mut script);

@@ -123,7 +123,9 @@ pub fn local(paths: &Paths, now: Timestamp) -> Vec<Finding> {
         }
     }
     clock(&certs, now, &mut out);
+    let last_refresh = crate::refresh::LastAttempt::read(paths);
     if let Ok(m) = Manifest::read(&paths.manifest, &paths.bundle) {
+        mozilla_age(&m, last_refresh.as_ref(), now, &mut out);
         let soon = now.plus_days(EXPIRING_DAYS);
         for r in m
             .certificates
@@ -151,7 +153,63 @@ pub fn local(paths: &Paths, now: Timestamp) -> Vec<Finding> {
             }
         }
     }
+    if let Some(last) = &last_refresh {
+        failed_refresh(last, &mut out);
+    }
     out
+}
+
+/// A Mozilla set older than this (days) misses what Mozilla has added and
+/// removed since: it changes its set several times a year.
+pub const MOZILLA_STALE_DAYS: i64 = 90;
+
+/// The Mozilla set the bundle was built from is old: older than
+/// [`MOZILLA_STALE_DAYS`] by its own date or, when a refresh fetched the
+/// same set since, by that refresh.
+fn mozilla_age(
+    m: &Manifest,
+    last: Option<&crate::refresh::LastAttempt>,
+    now: Timestamp,
+    out: &mut Vec<Finding>,
+) {
+    let current_as_of = crate::refresh::known_current_as_of(&m.mozilla, last);
+    let days = (now.unix() - current_as_of.unix()).div_euclid(86_400);
+    if days > MOZILLA_STALE_DAYS {
+        out.push(finding(
+            Level::Warning,
+            "mozilla age",
+            format!(
+                "the bundle's Mozilla roots ({}) are {days} days old (as of {}): roots Mozilla \
+                 added or removed since then are not in it",
+                m.mozilla.version,
+                date::day(current_as_of)
+            ),
+            Some("cabundle sync --refresh  # and keep them fresh: cabundle schedule enable"),
+        ));
+    }
+}
+
+/// The last attempt to fetch fresh Mozilla roots failed (a scheduled
+/// `sync --refresh` says so nowhere else).
+fn failed_refresh(last: &crate::refresh::LastAttempt, out: &mut Vec<Finding>) {
+    let Some(error) = &last.error else {
+        return;
+    };
+    let success = match &last.last_success {
+        Some(s) => format!("; the last that succeeded was on {}", date::day(s.at)),
+        None => String::new(),
+    };
+    out.push(finding(
+        Level::Warning,
+        "refresh",
+        // The error can quote what a server sent: escaped. It names where
+        // the refresh read from.
+        crate::cert::printable(&format!(
+            "the last refresh of Mozilla's roots ({}) failed: {error}{success}",
+            date::instant(last.at),
+        )),
+        Some("cabundle sync --refresh"),
+    ));
 }
 
 /// What changed among the bundle's sources since the last sync: the OS

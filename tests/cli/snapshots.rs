@@ -300,6 +300,10 @@ help_snapshots! {
     help_proxy: ["proxy"];
     help_proxy_detect: ["proxy", "detect"];
     help_proxy_trust: ["proxy", "trust"];
+    help_schedule: ["schedule"];
+    help_schedule_enable: ["schedule", "enable"];
+    help_schedule_disable: ["schedule", "disable"];
+    help_schedule_status: ["schedule", "status"];
     help_completions: ["completions"];
 }
 
