@@ -215,6 +215,18 @@ check "... corp is in the bundle" in_bundle "$corp"
 run dpkg -i /tmp/cabundle.deb
 check "dpkg -i over the installed package: exit 0, nothing on stderr" bash -c "[ $rc = 0 ] && [ ! -s /tmp/err ]"
 
+# --- root's schedule, as systemd units (systemd does not run here: a
+# stand-in systemctl, and the timer enabled by hand, as systemctl would)
+printf '#!/bin/sh\nexit 0\n' >/usr/local/bin/systemctl
+chmod +x /usr/local/bin/systemctl
+units=/etc/systemd/system
+run cabundle schedule enable
+mkdir -p $units/timers.target.wants
+ln -s $units/cabundle-refresh.timer $units/timers.target.wants/
+check "cabundle schedule enable writes cabundle-refresh.timer and .service" \
+    bash -c "[ $rc = 0 ] && [ -f $units/cabundle-refresh.timer ] && [ -f $units/cabundle-refresh.service ]"
+indent /tmp/out /tmp/err
+
 # --- remove, then purge
 mkdir -p /var/cache/cabundle && touch /var/cache/cabundle/stand-in-fetched-set
 run dpkg -r cabundle
@@ -222,6 +234,7 @@ check "dpkg -r: exit 0" test "$rc" = 0
 check "... /etc/cabundle stays, with the bundle and added CAs" \
     bash -c "[ -s /etc/cabundle/ca-bundle.pem ] && [ -d /etc/cabundle/cas ] && [ -d /var/cache/cabundle ]"
 check "... the binary is gone, the hook (a conffile) stays" bash -c "[ ! -e /usr/bin/cabundle ] && [ -x $hook ]"
+check "... the schedule's units stay" test -f $units/cabundle-refresh.timer
 run update-ca-certificates
 check "... update-ca-certificates: exit 0, the hook silent without its binary" \
     bash -c "[ $rc = 0 ] && ! grep -q cabundle /tmp/err && ! grep -q '^E:' /tmp/out"
@@ -232,7 +245,25 @@ check "... /etc/cabundle and /var/cache/cabundle are gone, and the hook" \
 check "... it says what install --system left in the OS store" \
     grep -q "still in the OS store: /usr/local/share/ca-certificates/cabundle-corp.crt" /tmp/err
 indent /tmp/err
+check "... the schedule's timer, service and wants link are gone" \
+    bash -c "[ ! -e $units/cabundle-refresh.timer ] && [ ! -e $units/cabundle-refresh.service ] &&
+             [ ! -L $units/timers.target.wants/cabundle-refresh.timer ]"
 check "... dpkg forgets the package" bash -c "! dpkg -s cabundle >/dev/null 2>&1"
+
+# --- again, with the schedule in /etc/cron.d (no systemctl), purged at once
+rm /usr/local/bin/systemctl
+mkdir -p /etc/cron.d
+echo "# not cabundle's" >/etc/cron.d/cabundle-other
+run dpkg -i /tmp/cabundle.deb
+check "dpkg -i again" test "$rc" = 0
+cabundle sync 2>/dev/null
+run cabundle schedule enable
+check "cabundle schedule enable writes /etc/cron.d/cabundle" bash -c "[ $rc = 0 ] && [ -f /etc/cron.d/cabundle ]"
+indent /etc/cron.d/cabundle
+run dpkg -P cabundle
+check "dpkg -P: exit 0, /etc/cabundle and /etc/cron.d/cabundle gone, another cron file kept" \
+    bash -c "[ $rc = 0 ] && [ ! -e /etc/cabundle ] && [ ! -e /etc/cron.d/cabundle ] && [ -f /etc/cron.d/cabundle-other ]"
+indent /tmp/err
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

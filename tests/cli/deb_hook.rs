@@ -6,6 +6,9 @@
 //! /etc/cabundle, is pointed at a temp folder in a copy of the script, so
 //! nothing here reads or writes the machine's state. scripts/deb-test.sh
 //! checks the installed package in a Debian root.
+//!
+//! And what debian/postrm must agree with: the files `cabundle schedule
+//! enable` writes as root, which a purge takes out by their mark.
 
 use crate::common;
 
@@ -231,4 +234,23 @@ fn with_the_real_cabundle_a_sync_is_made_and_a_broken_state_fails_nobody() {
             && stderr.contains("`cabundle sync` failed (exit 1)"),
         "{stderr}"
     );
+}
+
+/// debian/postrm names schedule's files and mark by hand (the binary is
+/// gone when it runs): they must be the ones src/schedule.rs writes.
+#[test]
+fn the_postrm_purges_the_files_schedule_writes_by_their_mark() {
+    use cabundle::schedule::{CRON_FILE, MARKER, UNIT};
+    let postrm = fs::read_to_string(source_file("debian/postrm")).unwrap();
+    for needed in [
+        format!("mark='{MARKER}'"),
+        format!("/etc/cron.d/{CRON_FILE}; do"),
+        "units=/etc/systemd/system\n".to_string(),
+        format!("$units/{UNIT}.service "),
+        format!("timer=$units/{UNIT}.timer\n"),
+        format!("timers.target.wants/{UNIT}.timer\n"),
+        format!("systemctl disable --now {UNIT}.timer "),
+    ] {
+        assert!(postrm.contains(&needed), "debian/postrm lacks {needed:?}");
+    }
 }
