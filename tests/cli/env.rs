@@ -37,7 +37,9 @@ fn the_crate_sets_the_variables_the_readme_lists() {
         .take_while(|l| l.starts_with("ENV ") || l.starts_with("    "))
         .map(|l| {
             let assignment = l.trim_start_matches("ENV ").trim().trim_end_matches(" \\");
-            assignment.split_once('=').unwrap()
+            let (var, value) = assignment.split_once('=').unwrap();
+            // As `env --shell dockerfile` prints it: each value quoted.
+            (var, value.trim_matches('"'))
         })
         .collect();
     let names: Vec<&str> = block.iter().map(|(var, _)| *var).collect();
