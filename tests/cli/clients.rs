@@ -112,15 +112,7 @@ fn an_nss_database_lacks_the_added_ca_until_install_nss_and_an_expired_root_in_i
     let home = s.dir().join("user");
     let db = home.join(".pki/nssdb");
     fs::create_dir_all(&db).unwrap();
-    let certutil = |args: &[&str]| {
-        let out = common::scrubbed("certutil")
-            .args(args)
-            .arg("-d")
-            .arg(format!("sql:{}", db.display()))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "certutil {args:?}: {}", both(&out));
-    };
+    let certutil = |args: &[&str]| common::certutil(&db, args);
     certutil(&["-N", "--empty-password"]);
     // A root the user trusted once, long expired.
     let old = common::ca("Old Intranet Root", common::days(-800), common::days(-30));

@@ -189,15 +189,9 @@ fn git(dir: &Path) -> StdCommand {
     cmd
 }
 
-#[test]
-fn exec_lets_git_fetch_over_https() {
-    let Some(git_bin) = required("git", "git") else {
-        return;
-    };
-    let s = Corp::new();
-    s.add_corp();
-    let dir = s.dir();
-    let readme = "a repository served over TLS by git http-backend\n";
+/// A repository with one commit (`README` holding `readme`) under `dir`,
+/// served bare as `srv/repo.git`: its HEAD.
+pub(crate) fn bare_repo(dir: &Path, readme: &str) -> String {
     run_ok(
         git(dir).args(["-c", "init.defaultBranch=main", "init", "-q", "work"]),
         "git init",
@@ -231,6 +225,19 @@ fn exec_lets_git_fetch_over_https() {
         git(dir).args(["clone", "-q", "--bare", "work", "srv/repo.git"]),
         "git clone --bare",
     );
+    head
+}
+
+#[test]
+fn exec_lets_git_fetch_over_https() {
+    let Some(git_bin) = required("git", "git") else {
+        return;
+    };
+    let s = Corp::new();
+    s.add_corp();
+    let dir = s.dir();
+    let readme = "a repository served over TLS by git http-backend\n";
+    let head = bare_repo(dir, readme);
     let (cert, key) = s.corp.leaf(days(-1), days(30));
     let server = Https::start(dir, &git_server(), (&cert, &key), &[&dir.join("srv")]);
     let url = server.url("repo.git");

@@ -13,7 +13,7 @@ use assert_cmd::Command;
 
 use crate::common::server::{HELLO_BODY, Https};
 use crate::common::{
-    self, Corp, both, days, on_path, require, require_that, run_bounded, scrubbed,
+    self, Corp, both, certutil, days, on_path, require, require_that, run_bounded, scrubbed,
     scrubbed_loopback, stderr_of, text,
 };
 
@@ -32,18 +32,6 @@ fn certutil_here() -> bool {
         "--build-flags",
         "Debian: apt-get install libnss3-tools",
     )
-}
-
-/// `certutil ARGS -d sql:DIR`, which must succeed; its stdout.
-fn certutil(dir: &Path, args: &[&str]) -> String {
-    let out = scrubbed("certutil")
-        .args(args)
-        .arg("-d")
-        .arg(format!("sql:{}", dir.display()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "certutil {args:?}: {}", both(&out));
-    text(&out.stdout)
 }
 
 /// A new database without a password, as Chromium and Firefox make them.

@@ -1022,21 +1022,6 @@ fn a_macos_export_confirms_unless_its_trust_settings_deny_the_root() {
     assert!(kept(&fx).contains(&sha));
 }
 
-/// `certutil ARGS -d sql:DIR`, which must succeed.
-fn certutil(dir: &Path, args: &[&str]) {
-    let out = common::scrubbed("certutil")
-        .args(args)
-        .arg("-d")
-        .arg(format!("sql:{}", dir.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "certutil {args:?}: {}",
-        common::both(&out)
-    );
-}
-
 /// The user's NSS database (found as `install --nss` finds it, in the
 /// scratch HOME) confirms a root it trusts as a CA for TLS servers (`C`),
 /// not one it merely holds, nor one cabundle itself put there. A folder
@@ -1057,10 +1042,10 @@ fn an_nss_database_confirms_only_a_ca_it_trusts_for_servers() {
     let empty = empty_store(fx.dir());
     let db = user_home(&fx).join(".pki/nssdb");
     fs::create_dir_all(&db).unwrap();
-    certutil(&db, &["-N", "--empty-password"]);
+    common::certutil(&db, &["-N", "--empty-password"]);
     let file = write(&fx.dir().join("sophos.pem"), &root.pem);
     let add = |nickname: &str, trust: &str| {
-        certutil(
+        common::certutil(
             &db,
             &[
                 "-A",
@@ -1085,7 +1070,7 @@ fn an_nss_database_confirms_only_a_ca_it_trusts_for_servers() {
                 .contains(&format!("the NSS database {} (0 CAs)", db.display())),
             "{ran}"
         );
-        certutil(&db, &["-D", "-n", nickname]);
+        common::certutil(&db, &["-D", "-n", nickname]);
     }
     assert!(!kept(&fx).contains(&sha));
 

@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::common::server::{HELLO_BODY, Https};
 use crate::common::{
     self, Corp, assert_no_temp_files, both, days, expected_value, on_path, require, require_that,
-    run_bounded, run_ok, scrubbed, scrubbed_loopback, snapshot, stderr_of, text, venv, write,
+    run_bounded, scrubbed, scrubbed_loopback, snapshot, stderr_of, text, venv, write,
 };
 
 /// Where each tool looks for its config, besides HOME: removed from every
@@ -185,39 +185,6 @@ fn stub(dir: &Path, name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------
 // git
 
-/// A bare repository with one commit, `srv/repo.git` under `dir`.
-fn bare_repo(dir: &Path) {
-    let git = |cwd: &Path| {
-        let mut cmd = scrubbed("git");
-        cmd.current_dir(cwd).env("HOME", dir);
-        cmd
-    };
-    run_ok(
-        git(dir).args(["-c", "init.defaultBranch=main", "init", "-q", "work"]),
-        "git init",
-    );
-    write(&dir.join("work/README"), "served by git http-backend\n");
-    run_ok(git(&dir.join("work")).args(["add", "README"]), "git add");
-    run_ok(
-        git(&dir.join("work")).args([
-            "-c",
-            "user.name=cabundle tests",
-            "-c",
-            "user.email=tests@cabundle.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "initial",
-        ]),
-        "git commit",
-    );
-    fs::create_dir_all(dir.join("srv")).unwrap();
-    run_ok(
-        git(dir).args(["clone", "-q", "--bare", "work", "srv/repo.git"]),
-        "git clone --bare",
-    );
-}
-
 const GITCONFIG: &str = "# my own settings\n[user]\n\tname = A User\n\temail = user@example.com\n\
                          \n; the editor\n[core]\n\teditor = vi\n";
 
@@ -228,7 +195,7 @@ fn git_trusts_the_bundle_through_its_global_config() {
     };
     let s = Scene::new(&[("git", git.clone())]);
     let dir = s.corp.dir();
-    bare_repo(dir);
+    crate::exec::bare_repo(dir, "served by git http-backend\n");
     let (cert, key) = s.corp.corp.leaf(days(-1), days(30));
     let server = Https::start(
         dir,

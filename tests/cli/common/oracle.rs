@@ -337,3 +337,19 @@ pub fn bundle_shas(bundle: &Path) -> Vec<String> {
     shas.sort();
     shas
 }
+
+/// `certutil ARGS -d sql:DIR`, which must succeed; its stdout.
+pub fn certutil(dir: &Path, args: &[&str]) -> String {
+    let out = super::scrubbed("certutil")
+        .args(args)
+        .arg("-d")
+        .arg(format!("sql:{}", dir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "certutil {args:?}: {}",
+        super::both(&out)
+    );
+    text(&out.stdout)
+}
