@@ -173,7 +173,10 @@ fn mozilla_age(
     out: &mut Vec<Finding>,
 ) {
     let current_as_of = crate::refresh::known_current_as_of(&m.mozilla, last);
-    let days = (now.unix() - current_as_of.unix()).div_euclid(86_400);
+    // Calendar days, as the message says "as of DAY": the seconds a
+    // refresh took within its day do not move the count.
+    let days =
+        (now.day().midnight().unix() - current_as_of.day().midnight().unix()).div_euclid(86_400);
     if days > MOZILLA_STALE_DAYS {
         out.push(finding(
             Level::Warning,
